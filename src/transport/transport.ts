@@ -1,0 +1,81 @@
+/**
+ * Transport: how encapsulated packets reach other nodes. The backends see
+ * only this interface, so tests can swap the real UDP socket for the
+ * in-memory network in memory-transport.ts.
+ *
+ * Slot ownership crosses this boundary in both directions:
+ * - send(slot) takes the slot. The transport marks it InFlight and releases
+ *   it to the ring when the kernel has taken the bytes (or the send failed).
+ *   The caller must not touch the slot after send().
+ * - A receive handler is given a slot the transport filled. The handler owns
+ *   it from then on and must release it or pass it on (to a TUN write).
+ */
+import type { PacketRing } from '../buf/packet-ring.ts';
+
+/** A UDP endpoint, validated when it is created (an IP literal, never a host name). */
+export interface UdpEndpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * Called once per received datagram. `slot` holds the datagram at
+ * ring.offset[slot] with ring.length[slot] bytes; the handler owns it.
+ */
+export type ReceiveHandler = (slot: number, fromAddress: string, fromPort: number) => void;
+
+export interface TransportStats {
+  sentPackets: number;
+  sentBytes: number;
+  sendErrors: number;
+  receivedPackets: number;
+  receivedBytes: number;
+  /** Datagrams dropped on receipt because no ring slot was free. */
+  droppedRingFull: number;
+  /** Datagrams dropped on receipt because they did not fit a slot. */
+  droppedOversize: number;
+}
+
+export interface Transport {
+  readonly ring: PacketRing;
+  readonly stats: TransportStats;
+  /** The local UDP port, once bound. */
+  readonly localPort: number;
+  send(slot: number, to: UdpEndpoint): void;
+  onReceive(handler: ReceiveHandler | null): void;
+  close(): Promise<void>;
+}
+
+export function newTransportStats(): TransportStats {
+  return {
+    sentPackets: 0,
+    sentBytes: 0,
+    sendErrors: 0,
+    receivedPackets: 0,
+    receivedBytes: 0,
+    droppedRingFull: 0,
+    droppedOversize: 0,
+  };
+}
+
+/**
+ * Copy a received datagram into a fresh slot at the headroom boundary.
+ * Returns the slot, or -1 (counted) when the ring is full or the datagram is
+ * larger than a slot's capacity.
+ */
+export function copyIntoSlot(ring: PacketRing, stats: TransportStats, data: Uint8Array): number {
+  if (data.length > ring.capacity) {
+    stats.droppedOversize++;
+    return -1;
+  }
+  const slot = ring.acquire();
+  if (slot < 0) {
+    stats.droppedRingFull++;
+    return -1;
+  }
+  ring.bytes.set(data, ring.offset[slot]!);
+  ring.length[slot] = data.length;
+  stats.receivedPackets++;
+  stats.receivedBytes += data.length;
+  return slot;
+}
