@@ -1,0 +1,219 @@
+/**
+ * The node configuration file (JSON) and its validation. Every field is
+ * checked here, once, before anything touches the system, and an error names
+ * the field and shows a valid value: a node that will not start should say
+ * exactly why.
+ *
+ * Example:
+ *   {
+ *     "name": "node-a",
+ *     "backend": "vxlan",
+ *     "underlay": { "address": "192.168.50.1", "mtu": 1500 },
+ *     "clusterCidr": "10.244.0.0/16",
+ *     "subnet": "10.244.1.0/24",
+ *     "tun": { "name": "weft0" },
+ *     "vxlan": { "vni": 1, "port": 8472 },
+ *     "peers": [
+ *       { "name": "node-b", "endpoint": "192.168.50.2:8472", "subnet": "10.244.2.0/24" }
+ *     ]
+ *   }
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { PeerSpec } from '../dataplane/backend.ts';
+import { WeftError } from '../errors.ts';
+import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
+import { cidrContains, deriveVtepMac, parseCidr, parseMac } from '../wire/addr.ts';
+import type { Cidr } from '../wire/addr.ts';
+import { VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT_LINUX_FLANNEL } from '../wire/vxlan.ts';
+
+export interface NodeConfig {
+  name: string;
+  backend: 'vxlan';
+  underlay: { address: string; mtu: number };
+  clusterCidr: Cidr;
+  subnet: Cidr;
+  tun: { name: string; mtu: number | undefined };
+  vxlan: { vni: number; port: number; vtepMac: Uint8Array; sourceCheck: boolean };
+  ring: { slots: number };
+  peers: PeerSpec[];
+}
+
+type Json = Record<string, unknown>;
+
+function fail(field: string, expected: string, got: unknown): never {
+  const shown = typeof got === 'string' ? `"${got}"` : JSON.stringify(got);
+  throw new WeftError('CONFIG_INVALID', `config field "${field}": expected ${expected}, got ${shown}`);
+}
+
+function object(v: unknown, field: string): Json {
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(field, 'an object', v);
+  return v as Json;
+}
+
+function onlyKeys(o: Json, field: string, allowed: readonly string[]): void {
+  for (const key of Object.keys(o)) {
+    if (!allowed.includes(key)) {
+      const where = field ? `${field}.${key}` : key;
+      throw new WeftError('CONFIG_INVALID', `config field "${where}" is not known; valid fields here: ${allowed.join(', ')}`);
+    }
+  }
+}
+
+function string(v: unknown, field: string, example: string): string {
+  if (typeof v !== 'string' || v.length === 0) fail(field, `a non-empty string such as "${example}"`, v);
+  return v;
+}
+
+function integer(v: unknown, field: string, min: number, max: number, fallback?: number): number {
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(field, `an integer from ${min} to ${max}`, v);
+  return v;
+}
+
+function cidr(v: unknown, field: string, example: string): Cidr {
+  const text = string(v, field, example);
+  try {
+    return parseCidr(text);
+  } catch (err) {
+    fail(field, `a CIDR with no host bits set, such as ${example} (${(err as Error).message})`, v);
+  }
+}
+
+function mac(v: unknown, field: string): Uint8Array {
+  const text = string(v, field, '0e:00:00:00:00:01');
+  let bytes: Uint8Array;
+  try {
+    bytes = parseMac(text);
+  } catch {
+    fail(field, 'a MAC address such as 0e:00:00:00:00:01', v);
+  }
+  if ((bytes[0]! & 1) !== 0) fail(field, 'a unicast MAC address (the low bit of the first byte clear)', v);
+  return bytes;
+}
+
+/** "192.168.50.2:8472" or "[fd00::2]:8472"; the port defaults to `defaultPort`. */
+function endpoint(v: unknown, field: string, defaultPort: number): { address: string; port: number } {
+  const text = string(v, field, '192.168.50.2:8472');
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
+  const address = m?.[1];
+  if (address === undefined || isIP(address) === 0) fail(field, 'an IP address and optional port, such as 192.168.50.2:8472 or [fd00::2]:8472', v);
+  const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
+  if (port < 1 || port > 65535) fail(field, 'a port from 1 to 65535', v);
+  return { address, port };
+}
+
+function boolean(v: unknown, field: string, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') fail(field, 'true or false', v);
+  return v;
+}
+
+const NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
+
+function nodeName(v: unknown, field: string): string {
+  const text = string(v, field, 'node-a');
+  if (!NAME_RE.test(text)) fail(field, 'a DNS-style name: lowercase letters, digits, "-" and ".", 1 to 63 characters', v);
+  return text;
+}
+
+function overlaps(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  return a.bits <= b.bits ? cidrContains(a, b.addr) : cidrContains(b, a.addr);
+}
+
+/** Validate parsed JSON into a NodeConfig. */
+export function parseConfig(raw: unknown): NodeConfig {
+  const root = object(raw, '(root)');
+  onlyKeys(root, '', ['name', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'ring', 'peers']);
+  const name = nodeName(root.name, 'name');
+  const backend = root.backend ?? 'vxlan';
+  if (backend !== 'vxlan') fail('backend', '"vxlan" (the only backend this build has)', backend);
+
+  const u = object(root.underlay, 'underlay');
+  onlyKeys(u, 'underlay', ['address', 'mtu']);
+  const address = string(u.address, 'underlay.address', '192.168.50.1');
+  if (isIP(address) === 0) fail('underlay.address', 'this node\'s underlay IP address, such as 192.168.50.1', address);
+  const underlayMtu = integer(u.mtu, 'underlay.mtu', 576, 65535, 1500);
+
+  const clusterCidr = cidr(root.clusterCidr ?? '10.244.0.0/16', 'clusterCidr', '10.244.0.0/16');
+  const subnet = cidr(root.subnet, 'subnet', '10.244.1.0/24');
+  if (subnet.family !== 4) fail('subnet', 'an IPv4 subnet (the VTEP address is its network address)', root.subnet);
+  if (!overlaps(clusterCidr, subnet) || subnet.bits < clusterCidr.bits) {
+    fail('subnet', `a subnet inside clusterCidr ${String(root.clusterCidr ?? '10.244.0.0/16')}`, root.subnet);
+  }
+
+  const t = object(root.tun, 'tun');
+  onlyKeys(t, 'tun', ['name', 'mtu']);
+  const tunName = t.name === undefined ? 'weft0' : string(t.name, 'tun.name', 'weft0');
+  if (Buffer.byteLength(tunName) > MAX_IFNAME_BYTES || /[\s/]/.test(tunName)) {
+    fail('tun.name', `an interface name of at most ${MAX_IFNAME_BYTES} bytes without spaces or "/"`, tunName);
+  }
+  const tunMtu = t.mtu === undefined ? undefined : integer(t.mtu, 'tun.mtu', 576, 65535);
+
+  const vx = object(root.vxlan, 'vxlan');
+  onlyKeys(vx, 'vxlan', ['vni', 'port', 'vtepMac', 'sourceCheck']);
+  const vni = integer(vx.vni, 'vxlan.vni', 0, VXLAN_MAX_VNI, VXLAN_DEFAULT_VNI);
+  const port = integer(vx.port, 'vxlan.port', 1, 65535, VXLAN_PORT_LINUX_FLANNEL);
+  const vtepMac = vx.vtepMac === undefined ? deriveVtepMac(name) : mac(vx.vtepMac, 'vxlan.vtepMac');
+  const sourceCheck = boolean(vx.sourceCheck, 'vxlan.sourceCheck', true);
+
+  const r = object(root.ring, 'ring');
+  onlyKeys(r, 'ring', ['slots']);
+  const slots = integer(r.slots, 'ring.slots', 64, 1 << 20, 4096);
+
+  if (root.peers !== undefined && !Array.isArray(root.peers)) fail('peers', 'a list of peers', root.peers);
+  const peers: PeerSpec[] = [];
+  const seen = new Map<string, string>();
+  for (const [i, entry] of ((root.peers as unknown[] | undefined) ?? []).entries()) {
+    const field = `peers[${i}]`;
+    const p = object(entry, field);
+    onlyKeys(p, field, ['name', 'endpoint', 'subnet', 'vtepMac']);
+    const peerName = nodeName(p.name, `${field}.name`);
+    if (peerName === name) fail(`${field}.name`, 'a name other than this node\'s own', peerName);
+    if (seen.has(peerName)) fail(`${field}.name`, 'a name not used by another peer', peerName);
+    const ep = endpoint(p.endpoint, `${field}.endpoint`, port);
+    const peerSubnet = cidr(p.subnet, `${field}.subnet`, '10.244.2.0/24');
+    if (overlaps(peerSubnet, subnet)) fail(`${field}.subnet`, `a subnet that does not overlap this node's ${String(root.subnet)}`, p.subnet);
+    for (const other of peers) {
+      if (overlaps(other.subnets[0]!, peerSubnet)) fail(`${field}.subnet`, `a subnet that does not overlap peer "${other.name}"`, p.subnet);
+    }
+    seen.set(peerName, field);
+    peers.push({
+      name: peerName,
+      endpoint: ep,
+      subnets: [peerSubnet],
+      // weft peers derive their VTEP MAC from their name, so a weft-only cluster need not list MACs.
+      vtepMac: p.vtepMac === undefined ? deriveVtepMac(peerName) : mac(p.vtepMac, `${field}.vtepMac`),
+    });
+  }
+
+  return {
+    name,
+    backend: 'vxlan',
+    underlay: { address, mtu: underlayMtu },
+    clusterCidr,
+    subnet,
+    tun: { name: tunName, mtu: tunMtu },
+    vxlan: { vni, port, vtepMac, sourceCheck },
+    ring: { slots },
+    peers,
+  };
+}
+
+export function loadConfig(path: string): NodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new WeftError('CONFIG_UNREADABLE', `cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new WeftError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(raw);
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+/**
+ * The `weft` command. Exit codes: 0 success, 1 a runtime failure (a device,
+ * a permission, a config file), 2 a usage error.
+ */
+import { readFileSync } from 'node:fs';
+import { isWeftError } from '../errors.ts';
+import { createLogger } from './log.ts';
+import { startNode } from './up.ts';
+
+const USAGE = `usage: weft <command> [options]
+
+commands:
+  up --config FILE    run this node's overlay router until SIGTERM or SIGINT
+                      (SIGHUP reloads the peers from FILE; SIGUSR1 logs status)
+  version             print the version
+  help                print this help
+
+environment:
+  WEFT_LOG_LEVEL      debug, info (default), warn or error
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function usageError(message: string): never {
+  process.stderr.write(`weft: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const value = args[i + 1];
+  if (value === undefined || value.startsWith('--')) usageError(`${name} needs a value`);
+  return value;
+}
+
+async function up(args: string[]): Promise<void> {
+  const known = new Set(['--config']);
+  for (let i = 0; i < args.length; i += 2) {
+    if (!known.has(args[i]!)) usageError(`unknown option for up: ${args[i]}`);
+  }
+  const configPath = flag(args, '--config') ?? process.env.WEFT_CONFIG;
+  if (!configPath) usageError('up needs --config FILE (or WEFT_CONFIG)');
+  const log = createLogger();
+  let node: Awaited<ReturnType<typeof startNode>>;
+  try {
+    node = await startNode(configPath, log);
+  } catch (err) {
+    log.error('start failed', { code: isWeftError(err) ? err.code : 'UNEXPECTED', error: (err as Error).message });
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    node.stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('stop failed', { error: (err as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up':
+      return up(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`weft ${version()}\n`);
+      return;
+    case 'help':
+    case '--help':
+    case '-h':
+    case undefined:
+      process.stdout.write(USAGE);
+      return;
+    default:
+      usageError(`unknown command "${command}"`);
+  }
+}
+
+await main(process.argv.slice(2));

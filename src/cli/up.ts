@@ -1,0 +1,145 @@
+/**
+ * `weft up`: run this node's overlay router until SIGTERM or SIGINT.
+ *
+ * Order matters for a clean exit: everything started is pushed onto an undo
+ * list as it succeeds, and shutdown (or a failed start) unwinds that list
+ * backwards, so a node that dies half-configured still leaves no route,
+ * address or device behind.
+ */
+import { writeFileSync } from 'node:fs';
+import { PacketRing } from '../buf/packet-ring.ts';
+import { WeftError } from '../errors.ts';
+import { Router } from '../node/router.ts';
+import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
+import { DgramTransport } from '../transport/dgram-transport.ts';
+import { Link } from '../tun/link.ts';
+import { openTun } from '../tun/native-tun.ts';
+import { VxlanBackend } from '../vxlan/vxlan-backend.ts';
+import { formatCidr, formatIpv4, formatMac } from '../wire/addr.ts';
+import { loadConfig } from './config.ts';
+import type { NodeConfig } from './config.ts';
+import type { Logger } from './log.ts';
+
+export interface RunningNode {
+  config: NodeConfig;
+  stop(reason: string): Promise<void>;
+}
+
+function vtepIpOf(config: NodeConfig): number {
+  const a = config.subnet.addr;
+  return ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
+}
+
+/** Forwarding must be on for pod traffic to pass between the TUN device and the pods. */
+function enableForwarding(log: Logger): void {
+  try {
+    writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
+  } catch (err) {
+    log.warn('could not enable IPv4 forwarding; set net.ipv4.ip_forward=1 yourself', { error: (err as Error).message });
+  }
+}
+
+export async function startNode(configPath: string, log: Logger): Promise<RunningNode> {
+  let config = loadConfig(configPath);
+  const undo: Array<[string, () => void | Promise<void>]> = [];
+  const unwind = async () => {
+    for (const [what, fn] of undo.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn(`cleanup step failed: ${what}`, { error: (err as Error).message });
+      }
+    }
+    undo.length = 0;
+  };
+
+  try {
+    const ring = new PacketRing({ slots: config.ring.slots });
+    const vtepIp = vtepIpOf(config);
+    const overhead = 50; // VXLAN over IPv4; checked against the backend below
+    const mtu = config.tun.mtu ?? config.underlay.mtu - overhead;
+
+    const tun = openTun({ name: config.tun.name });
+    undo.push(['close TUN device', () => tun.close()]);
+    const link = new Link(tun.name);
+    undo.push(['remove addresses and routes', () => link.close()]);
+    await link.setMtu(mtu);
+    await link.addAddress(`${formatIpv4(vtepIp)}/32`);
+    await link.setUp();
+    await link.addRoute(formatCidr(config.clusterCidr));
+    enableForwarding(log);
+
+    const transport = await DgramTransport.open({ ring, bindAddress: config.underlay.address, port: config.vxlan.port });
+    undo.push(['close UDP socket', () => transport.close()]);
+    const backend = new VxlanBackend({
+      ring,
+      transport,
+      vtepMac: config.vxlan.vtepMac,
+      vtepIp,
+      vni: config.vxlan.vni,
+      port: config.vxlan.port,
+      sourceCheck: config.vxlan.sourceCheck,
+    });
+    if (backend.overhead !== overhead) throw new WeftError('INTERNAL', 'VXLAN overhead changed; update the MTU derivation');
+    const initial = applyPeerDiff(backend, diffPeers([], config.peers));
+    for (const f of initial.failed) log.error('peer not applied', f);
+
+    const router = new Router({ ring, tun, transport, backend });
+    router.start();
+    undo.push(['stop router', () => router.stop()]);
+
+    const status = () => ({
+      tun: { name: tun.name, ...tun.stats },
+      router: router.stats,
+      transport: transport.stats,
+      ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
+      drops: backend.drops(),
+      arpReplies: backend.arpReplies,
+      peers: backend.peers().map((p) => ({ name: p.name, endpoint: `${p.endpoint.address}:${p.endpoint.port}`, subnets: p.subnets.map(formatCidr), ...p.traffic })),
+    });
+
+    const reload = () => {
+      try {
+        const next = loadConfig(configPath);
+        const diff = diffPeers(config.peers, next.peers);
+        const result = applyPeerDiff(backend, diff);
+        for (const f of result.failed) log.error('peer not applied', f);
+        config = { ...config, peers: next.peers };
+        log.info('peers reloaded', { added: diff.added.length, changed: diff.changed.length, removed: diff.removed.length, failed: result.failed.length });
+      } catch (err) {
+        log.error('reload failed; keeping the running peers', { error: (err as Error).message });
+      }
+    };
+    const dump = () => log.info('status', status());
+    process.on('SIGHUP', reload);
+    process.on('SIGUSR1', dump);
+    undo.push(['remove signal handlers', () => {
+      process.off('SIGHUP', reload);
+      process.off('SIGUSR1', dump);
+    }]);
+
+    log.info('ready', {
+      name: config.name,
+      backend: 'vxlan',
+      tun: tun.name,
+      mtu,
+      subnet: formatCidr(config.subnet),
+      vtepIp: formatIpv4(vtepIp),
+      vtepMac: formatMac(config.vxlan.vtepMac, 0),
+      vni: config.vxlan.vni,
+      underlay: `${config.underlay.address}:${transport.localPort}`,
+      peers: config.peers.length,
+    });
+
+    return {
+      config,
+      stop: async (reason: string) => {
+        log.info('stopping', { reason, ...status() });
+        await unwind();
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

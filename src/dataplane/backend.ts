@@ -1,0 +1,58 @@
+/**
+ * The contract between the router and an encapsulation backend (VXLAN,
+ * WireGuard). The router owns the TUN device and the transport; a backend
+ * owns its peers and turns IP packets into datagrams and back.
+ *
+ * Peers arrive through addPeer / updatePeer / removePeer, the same calls
+ * whether they come from a static file or from gossip, so the data plane
+ * never knows where its peers came from.
+ */
+import type { Cidr } from '../wire/addr.ts';
+import type { UdpEndpoint } from '../transport/transport.ts';
+import type { PeerTraffic } from './counters.ts';
+
+/** What a backend did with a received datagram. */
+export const Received = {
+  /** The slot now holds an inner IP packet for the TUN device; the caller owns it. */
+  Deliver: 0,
+  /** The backend kept or answered it (an ARP reply, a handshake); nothing for the caller. */
+  Consumed: 1,
+  /** Dropped and counted; the slot was released. */
+  Dropped: 2,
+} as const;
+export type Received = (typeof Received)[keyof typeof Received];
+
+/** A remote node as the data plane sees it. Backend-specific fields are optional. */
+export interface PeerSpec {
+  /** Stable node name; the key for update and remove. */
+  readonly name: string;
+  /** Where its encapsulated traffic goes: the node's underlay address and UDP port. */
+  readonly endpoint: UdpEndpoint;
+  /** The pod subnets it owns: outbound routes, and the inner sources accepted from it. */
+  readonly subnets: readonly Cidr[];
+  /** VXLAN: the MAC of its VTEP (the inner Ethernet destination). */
+  readonly vtepMac?: Uint8Array;
+}
+
+export interface PeerStatus {
+  readonly name: string;
+  readonly endpoint: UdpEndpoint;
+  readonly subnets: readonly Cidr[];
+  readonly traffic: PeerTraffic;
+}
+
+export interface Backend {
+  readonly kind: string;
+  /** Bytes the backend adds over an IPv4 underlay, counting outer IP and UDP: the TUN MTU is the underlay MTU minus this. */
+  readonly overhead: number;
+  /** Encapsulate the IP packet in `slot` and send it. Takes the slot: it is sent or dropped and counted. */
+  send(slot: number): void;
+  /** Handle a datagram received into `slot`. See Received for who owns the slot afterwards. */
+  receive(slot: number, fromAddress: string, fromPort: number): Received;
+  addPeer(spec: PeerSpec): void;
+  updatePeer(spec: PeerSpec): void;
+  removePeer(name: string): boolean;
+  peers(): PeerStatus[];
+  /** Drops by reason, name -> count. */
+  drops(): Record<string, number>;
+}

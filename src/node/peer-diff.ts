@@ -1,0 +1,56 @@
+/**
+ * Turn two peer lists into the data plane's add / change / remove calls.
+ * The control plane (a static file today, gossip later) hands over whole
+ * lists; the backend wants events. Applied in order (removals first, so a
+ * subnet or address moving between peers is free before it is claimed), and
+ * a step that fails is reported and skipped rather than stopping the rest.
+ */
+import type { Backend, PeerSpec } from '../dataplane/backend.ts';
+import { formatCidr } from '../wire/addr.ts';
+
+export interface PeerDiff {
+  added: PeerSpec[];
+  changed: PeerSpec[];
+  removed: string[];
+}
+
+/** A comparable text form of everything the data plane uses from a peer. */
+function fingerprint(p: PeerSpec): string {
+  const mac = p.vtepMac ? Array.from(p.vtepMac).join(':') : '';
+  return `${p.endpoint.address}|${p.endpoint.port}|${p.subnets.map(formatCidr).join(',')}|${mac}`;
+}
+
+export function diffPeers(before: readonly PeerSpec[], after: readonly PeerSpec[]): PeerDiff {
+  const old = new Map(before.map((p) => [p.name, p]));
+  const diff: PeerDiff = { added: [], changed: [], removed: [] };
+  const names = new Set<string>();
+  for (const p of after) {
+    names.add(p.name);
+    const prev = old.get(p.name);
+    if (prev === undefined) diff.added.push(p);
+    else if (fingerprint(prev) !== fingerprint(p)) diff.changed.push(p);
+  }
+  for (const p of before) if (!names.has(p.name)) diff.removed.push(p.name);
+  return diff;
+}
+
+export interface ApplyResult {
+  applied: number;
+  failed: Array<{ peer: string; op: 'add' | 'change' | 'remove'; error: string }>;
+}
+
+export function applyPeerDiff(backend: Backend, diff: PeerDiff): ApplyResult {
+  const result: ApplyResult = { applied: 0, failed: [] };
+  const step = (peer: string, op: 'add' | 'change' | 'remove', fn: () => void) => {
+    try {
+      fn();
+      result.applied++;
+    } catch (err) {
+      result.failed.push({ peer, op, error: (err as Error).message });
+    }
+  };
+  for (const name of diff.removed) step(name, 'remove', () => backend.removePeer(name));
+  for (const p of diff.changed) step(p.name, 'change', () => backend.updatePeer(p));
+  for (const p of diff.added) step(p.name, 'add', () => backend.addPeer(p));
+  return result;
+}

@@ -1,0 +1,65 @@
+/**
+ * weft to weft over VXLAN: two node namespaces on a veth underlay, each
+ * running `weft up`, a pod namespace behind each. Pods ping each other and
+ * move 20 MB over TCP in both directions, checked by sha256.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
+import { ping, startWeft, tcpTransfer, twoNodes } from '../helpers/cluster.ts';
+import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
+
+const root = requireRoot();
+const MB20 = 20 * 1024 * 1024;
+
+describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
+  const sb = new NetnsSandbox();
+  let nodes: TwoNodes;
+  let wa: WeftProcess;
+  let wb: WeftProcess;
+
+  beforeAll(async () => {
+    nodes = await twoNodes(sb);
+    const { a, b } = nodes;
+    wa = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet }]);
+    wb = await startWeft(sb, b, [{ name: a.name, endpoint: `${a.underlayIp}:8472`, subnet: a.subnet }]);
+  });
+
+  afterAll(async () => {
+    await sb.destroy();
+  });
+
+  it('reports a derived VTEP and the MTU of the underlay minus 50 bytes', () => {
+    expect(wa.ready).toMatchObject({ backend: 'vxlan', tun: 'weft0', mtu: 1450, vtepIp: '10.244.1.0', vni: 1, subnet: '10.244.1.0/24' });
+    expect(String(wa.ready.vtepMac)).toMatch(/^[0-9a-f][26ae](:[0-9a-f]{2}){5}$/u);
+  });
+
+  it('pods ping each other across nodes', async () => {
+    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp)).toBe(3);
+    expect(await ping(sb, nodes.b.podNs, nodes.a.podIp)).toBe(3);
+  });
+
+  it('carries full-size packets (1422-byte ICMP payloads fill the 1450-byte MTU)', async () => {
+    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 3, 1422)).toBe(3);
+  });
+
+  it('moves 20 MB over TCP from pod a to pod b, byte for byte', async () => {
+    const r = await tcpTransfer(sb, nodes.a.podNs, nodes.b.podNs, nodes.b.podIp, MB20);
+    expect(r.received).toEqual(r.sent);
+    expect(r.received.bytes).toBe(MB20);
+  });
+
+  it('moves 20 MB over TCP from pod b to pod a, byte for byte', async () => {
+    const r = await tcpTransfer(sb, nodes.b.podNs, nodes.a.podNs, nodes.a.podIp, MB20, 5202);
+    expect(r.received).toEqual(r.sent);
+    expect(r.received.bytes).toBe(MB20);
+  });
+
+  it('stops on SIGTERM with exit 0 and leaves no device or route behind', async () => {
+    expect(await wb.stop()).toBe(0);
+    const links = await sb.run(nodes.b.ns, ['ip', '-o', 'link', 'show']);
+    expect(links).not.toContain('weft0');
+    const routes = await sb.run(nodes.b.ns, ['ip', 'route', 'show']);
+    expect(routes).not.toContain('10.244.0.0/16');
+    expect(await wa.stop()).toBe(0);
+  });
+});
