@@ -153,7 +153,7 @@ describe('checksums', () => {
     // 4500+001c+1234+4000+4001+0af4+0102+0af4+0203 = f03e (no carry); ~f03e = 0fc1
     expect([p[10], p[11]]).toEqual([0x0f, 0xc1]);
     expect(ipv4HeaderChecksumOk(p, 0)).toBe(true);
-    p[15] ^= 1;
+    p[15] = p[15]! ^ 1;
     expect(ipv4HeaderChecksumOk(p, 0)).toBe(false);
   });
 });
