@@ -3,9 +3,10 @@
  * running `weft up`, a pod namespace behind each. Pods ping each other and
  * move 20 MB over TCP in both directions, checked by sha256.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, tcpTransfer, twoNodes } from '../helpers/cluster.ts';
+import { ping, startWeft, tcpTransfer, twoNodes, waitForLog } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 
 const root = requireRoot();
@@ -52,6 +53,19 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     const r = await tcpTransfer(sb, nodes.b.podNs, nodes.a.podNs, nodes.a.podIp, MB20, 5202);
     expect(r.received).toEqual(r.sent);
     expect(r.received.bytes).toBe(MB20);
+  });
+
+  it('applies a changed peer file on SIGHUP: a removed peer gets no traffic, a restored one does', async () => {
+    const { a, b } = nodes;
+    const config = JSON.parse(readFileSync(wa.configPath, 'utf8')) as { peers: unknown[] };
+    writeFileSync(wa.configPath, JSON.stringify({ ...config, peers: [] }));
+    wa.proc.child.kill('SIGHUP');
+    await waitForLog(wa.proc, 'peers reloaded', 5000);
+    expect(await ping(sb, a.podNs, b.podIp, 2)).toBe(0);
+    writeFileSync(wa.configPath, JSON.stringify(config));
+    wa.proc.child.kill('SIGHUP');
+    for (let i = 0; i < 100 && (wa.proc.stderr().match(/peers reloaded/gu) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await ping(sb, a.podNs, b.podIp, 2)).toBe(2);
   });
 
   it('stops on SIGTERM with exit 0 and leaves no device or route behind', async () => {
