@@ -1,0 +1,18 @@
+{
+  # weft_native: the N-API addon (native/). Plain C over node_api.h, so it
+  # needs no node-addon-api and stays ABI-stable across Node releases; it also
+  # uses libuv (uv_poll) from the headers Node ships. Linux only: tun.c stops
+  # the build with #error elsewhere.
+  "targets": [
+    {
+      "target_name": "weft_native",
+      "sources": ["native/tun.c"],
+      # Node-API 8: async cleanup hooks and type tags.
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      # node's common.gypi puts -O3 and -Wno-unused-parameter first; drop the
+      # latter so -Wextra is complete, and -O2 (later on the line) wins.
+      "cflags!": ["-Wno-unused-parameter"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}

@@ -1,0 +1,266 @@
+/*
+ * weft_native: TUN device syscalls for weft, as a Node-API addon.
+ *
+ * Syscalls only, no protocol logic. Packets move between the kernel and
+ * PacketRing memory (one ArrayBuffer owned by JavaScript) in batches described
+ * by slot numbers: offsets[slot] is where a packet starts in the buffer,
+ * lengths[slot] its size. Nothing here allocates per packet or per batch.
+ *
+ * Readiness comes from a uv_poll_t on the main event loop (level-triggered
+ * epoll on the TUN fd), not from the libuv thread pool: a TUN read never
+ * blocks because the fd is O_NONBLOCK, so a thread hop would only add latency.
+ *
+ * Kernel interface: Documentation/networking/tuntap.rst, open(2), read(2),
+ * write(2), ioctl(2), netdevice(7).
+ */
+#ifndef __linux__
+#error "weft_native needs Linux (/dev/net/tun)"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <node_api.h>
+#include <uv.h>
+
+#include "napi-util.h"
+#include "poll.h"
+
+/* ---- tunOpen(name, multiQueue) -> { fd, name } ------------------------- */
+
+static napi_value tun_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "weft_native: tunOpen(name, multiQueue)");
+    return NULL;
+  }
+  /* One byte more than IFNAMSIZ so an over-long name is detected, not cut. */
+  char name[IFNAMSIZ + 1];
+  size_t name_len = 0;
+  bool multi_queue = false;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "weft_native: tunOpen name must be a string");
+    return NULL;
+  }
+  if (napi_get_value_bool(env, argv[1], &multi_queue) != napi_ok) {
+    napi_throw_type_error(env, NULL, "weft_native: tunOpen multiQueue must be a boolean");
+    return NULL;
+  }
+  if (name_len >= IFNAMSIZ) {
+    throw_errno(env, EINVAL, "ioctl(TUNSETIFF)", "(interface name longer than 15 bytes)");
+    return NULL;
+  }
+
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    throw_errno(env, errno, "open", "/dev/net/tun");
+    return NULL;
+  }
+
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  /* IFF_NO_PI: packets are bare IP, no 4-byte flags/proto prefix, so a read
+   * lands the IP header exactly at the slot offset. An empty name lets the
+   * kernel pick tunN. */
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0);
+  memcpy(ifr.ifr_name, name, name_len);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    char subject[IFNAMSIZ + 8];
+    snprintf(subject, sizeof subject, "'%s'", name);
+    throw_errno(env, err, "ioctl(TUNSETIFF)", subject);
+    return NULL;
+  }
+
+  /* Non-blocking so a batch read stops at EAGAIN instead of parking the event
+   * loop. Set after TUNSETIFF: the flag lives on the open file, not the device. */
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, "fcntl(O_NONBLOCK)", "/dev/net/tun");
+    return NULL;
+  }
+
+  napi_value result, v;
+  ifr.ifr_name[IFNAMSIZ - 1] = '\0';
+  NAPI_CALL(env, napi_create_object(env, &result));
+  NAPI_CALL(env, napi_create_int32(env, fd, &v));
+  NAPI_CALL(env, napi_set_named_property(env, result, "fd", v));
+  NAPI_CALL(env, napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &v));
+  NAPI_CALL(env, napi_set_named_property(env, result, "name", v));
+  return result;
+}
+
+/* ---- batch read / write -------------------------------------------------- */
+
+/* The argument shape shared by both batch calls. */
+typedef struct {
+  int32_t fd;
+  uint8_t *buf;
+  size_t buf_len;
+  int32_t *offsets, *lengths, *slots;
+  size_t n_offsets, n_lengths, n_slots;
+  int32_t count;
+} batch_args;
+
+static bool get_batch_args(napi_env env, napi_value *argv, batch_args *a) {
+  return get_i32(env, argv[0], &a->fd, "fd") &&
+         get_arraybuffer(env, argv[1], &a->buf, &a->buf_len) &&
+         get_i32_array(env, argv[2], &a->offsets, &a->n_offsets, "offsets") &&
+         get_i32_array(env, argv[3], &a->lengths, &a->n_lengths, "lengths") &&
+         get_i32_array(env, argv[4], &a->slots, &a->n_slots, "slots") &&
+         get_i32(env, argv[5], &a->count, "count");
+}
+
+/* Every slot named in the batch must index offsets/lengths, and `span` bytes
+ * from its offset (or its own length when span < 0) must lie inside the
+ * buffer. Checked for the whole batch before the first syscall so that a bad
+ * batch has no partial effect. */
+static bool batch_in_bounds(const batch_args *a, int64_t span) {
+  if (a->count < 0 || (size_t)a->count > a->n_slots) return false;
+  for (int32_t i = 0; i < a->count; i++) {
+    int32_t slot = a->slots[i];
+    if (slot < 0 || (size_t)slot >= a->n_offsets || (size_t)slot >= a->n_lengths) return false;
+    int64_t off = a->offsets[slot];
+    int64_t len = span >= 0 ? span : a->lengths[slot];
+    if (off < 0 || len < 0 || off + len > (int64_t)a->buf_len) return false;
+  }
+  return true;
+}
+
+/* tunReadBatch(fd, buffer, offsets, lengths, slots, count, capacity) -> n | -errno
+ *
+ * A packet larger than `capacity` is cut to `capacity` bytes and read()
+ * returns `capacity` (tun_chr_read_iter returns min(packet, buffer)), so a cut
+ * packet looks whole. A caller that must tell them apart passes one byte more
+ * than it accepts and treats a length of capacity+1 as "did not fit". */
+static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "weft_native: tunReadBatch expects 7 arguments");
+    return NULL;
+  }
+  batch_args a;
+  int32_t capacity;
+  if (!get_batch_args(env, argv, &a) || !get_i32(env, argv[6], &capacity, "capacity")) return NULL;
+  if (capacity <= 0 || !batch_in_bounds(&a, capacity)) return make_i32(env, -EINVAL);
+
+  int32_t got = 0;
+  while (got < a.count) {
+    int32_t slot = a.slots[got];
+    ssize_t r = read(a.fd, a.buf + a.offsets[slot], (size_t)capacity);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      /* A real error after some packets: return those; the error shows up
+       * again on the next call, where it is reported. */
+      if (got == 0) return make_i32(env, -errno);
+      break;
+    }
+    a.lengths[slot] = r > INT32_MAX ? INT32_MAX : (int32_t)r;
+    got++;
+  }
+  return make_i32(env, got);
+}
+
+/* tunWriteBatch(fd, buffer, offsets, lengths, slots, count, status) -> written
+ *
+ * A failed write (e.g. EINVAL for a packet that is not IPv4/IPv6) skips that
+ * packet and carries on: one bad packet must not hold up the batch.
+ * status[0] = failures, status[1] = last errno, status[2] (if present) = bytes
+ * written. */
+static napi_value tun_write_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "weft_native: tunWriteBatch expects 7 arguments");
+    return NULL;
+  }
+  batch_args a;
+  int32_t *status;
+  size_t n_status;
+  if (!get_batch_args(env, argv, &a) || !get_i32_array(env, argv[6], &status, &n_status, "status")) return NULL;
+  if (n_status < 2) {
+    napi_throw_range_error(env, NULL, "weft_native: status must have at least 2 elements");
+    return NULL;
+  }
+  status[0] = 0;
+  status[1] = 0;
+  if (n_status >= 3) status[2] = 0;
+  if (!batch_in_bounds(&a, -1)) {
+    status[0] = a.count > 0 ? a.count : 0;
+    status[1] = EINVAL;
+    return make_i32(env, 0);
+  }
+
+  int32_t written = 0, failed = 0, last_err = 0;
+  int64_t bytes = 0;
+  for (int32_t i = 0; i < a.count; i++) {
+    int32_t slot = a.slots[i];
+    ssize_t r;
+    do {
+      r = write(a.fd, a.buf + a.offsets[slot], (size_t)a.lengths[slot]);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      failed++;
+      last_err = errno;
+    } else {
+      written++;
+      bytes += r;
+    }
+  }
+  status[0] = failed;
+  status[1] = last_err;
+  if (n_status >= 3) status[2] = bytes > INT32_MAX ? INT32_MAX : (int32_t)bytes;
+  return make_i32(env, written);
+}
+
+/* ---- closeFd(fd) --------------------------------------------------------- */
+
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_i32(env, argv[0], &fd, "fd")) {
+    if (argc < 1) napi_throw_type_error(env, NULL, "weft_native: closeFd(fd)");
+    return NULL;
+  }
+  /* On Linux the fd is released even when close() reports EINTR; retrying
+   * could close an fd another thread just got, so only EBADF is an error. */
+  if (close(fd) < 0 && errno != EINTR) {
+    throw_errno(env, errno, "close", "(TUN fd)");
+    return NULL;
+  }
+  return NULL;
+}
+
+/* ---- module -------------------------------------------------------------- */
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+    {"tunOpen", NULL, tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"tunReadBatch", NULL, tun_read_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"tunWriteBatch", NULL, tun_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"pollStart", NULL, poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"pollStop", NULL, poll_stop, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}

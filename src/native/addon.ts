@@ -1,0 +1,138 @@
+/**
+ * Typed loader for the native addon (native/*.c, built by node-gyp into
+ * build/Release/weft_native.node when the package is installed).
+ *
+ * The addon is loaded lazily, on the first loadAddon() call, so that code and
+ * tests that never open a device (the fake TUN, pure codecs) work on a
+ * machine where the addon was not built.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WeftError } from '../errors.ts';
+
+/** What tunOpen returns: the non-blocking fd and the name the kernel gave the device. */
+export interface TunOpenResult {
+  fd: number;
+  name: string;
+}
+
+/** Opaque token for an active readiness watch; only pollStop understands it. */
+export interface PollHandle {
+  readonly __weftPollHandle: never;
+}
+
+/**
+ * The Error the addon throws when a syscall fails, shaped like Node's own
+ * system errors: `code` is the errno name, `errno` the negative errno.
+ */
+export interface NativeSyscallError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+export interface WeftNative {
+  /**
+   * Open /dev/net/tun and attach it to TUN device `name` (IFF_TUN | IFF_NO_PI,
+   * plus IFF_MULTI_QUEUE if asked); the fd is O_NONBLOCK and O_CLOEXEC.
+   * Throws a NativeSyscallError (syscall 'open' or 'ioctl(TUNSETIFF)').
+   */
+  tunOpen(name: string, multiQueue: boolean): TunOpenResult;
+  /**
+   * Read up to `count` packets, packet i into `buffer` at offsets[slots[i]]
+   * (at most `capacity` bytes), its size into lengths[slots[i]]. Stops at
+   * EAGAIN. Returns packets read, or -errno for an error before the first
+   * one (-EINVAL if a slot would reach outside `buffer`). A packet larger
+   * than `capacity` is cut to `capacity` bytes and reported as that long:
+   * pass one byte more than you accept to detect it.
+   */
+  tunReadBatch(
+    fd: number,
+    buffer: ArrayBuffer,
+    offsets: Int32Array,
+    lengths: Int32Array,
+    slots: Int32Array,
+    count: number,
+    capacity: number,
+  ): number;
+  /**
+   * Write `count` packets (offsets/lengths of slots[i]). A failed write skips
+   * that packet: status[0] = failures, status[1] = last errno, status[2] (if
+   * the array has it) = bytes written. Returns packets written.
+   */
+  tunWriteBatch(
+    fd: number,
+    buffer: ArrayBuffer,
+    offsets: Int32Array,
+    lengths: Int32Array,
+    slots: Int32Array,
+    count: number,
+    status: Int32Array,
+  ): number;
+  /**
+   * Watch `fd` for readability on the main event loop (uv_poll, level-triggered)
+   * and call `callback` each time it is readable. An exception thrown by the
+   * callback surfaces as 'uncaughtException'. Keep the handle: dropping it
+   * stops the watch when it is garbage-collected.
+   */
+  pollStart(fd: number, callback: () => void): PollHandle;
+  /** Stop and close the watch. Safe to call more than once. */
+  pollStop(handle: PollHandle): void;
+  closeFd(fd: number): void;
+}
+
+const ADDON_RELATIVE_PATH = join('build', 'Release', 'weft_native.node');
+
+let cached: WeftNative | undefined;
+
+/**
+ * The package root: the nearest directory above this file holding a
+ * package.json. From src/native/ under vitest and from dist/src/native/ after
+ * tsc this is the same directory, and build/ sits in it.
+ */
+export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new WeftError('NATIVE_NOT_BUILT', `no package.json above ${from}: cannot locate the weft package root`);
+    }
+    dir = parent;
+  }
+}
+
+/** Load the addon once; throws WeftError('NATIVE_NOT_BUILT') when it is missing. */
+export function loadAddon(): WeftNative {
+  if (cached !== undefined) return cached;
+  const root = packageRoot();
+  const path = join(root, ADDON_RELATIVE_PATH);
+  if (!existsSync(path)) {
+    throw new WeftError(
+      'NATIVE_NOT_BUILT',
+      `the native addon ${path} is missing: run npm install (it builds the addon with node-gyp; needs a C compiler and python3)`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    cached = require(path) as WeftNative;
+  } catch (cause) {
+    throw new WeftError(
+      'NATIVE_NOT_BUILT',
+      `the native addon ${path} failed to load (${(cause as Error).message}): rebuild it with npm install (it builds the addon with node-gyp)`,
+      { cause },
+    );
+  }
+  return cached;
+}
+
+/** True for the errors the addon throws when a syscall fails. */
+export function isNativeSyscallError(err: unknown): err is NativeSyscallError {
+  return (
+    err instanceof Error &&
+    typeof (err as Partial<NativeSyscallError>).code === 'string' &&
+    typeof (err as Partial<NativeSyscallError>).syscall === 'string'
+  );
+}
