@@ -16,6 +16,8 @@ import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { basename } from 'node:path';
 import { WeftError } from '../errors.ts';
+import { parseCidr } from '../wire/addr.ts';
+import type { Cidr } from '../wire/addr.ts';
 import { MAX_IFNAME_BYTES } from './tun-device.ts';
 
 export interface LinkOptions {
@@ -47,52 +49,17 @@ const IP_TIMEOUT_MS = 10_000;
 const GONE =
   /No such process|Cannot assign requested address|Cannot find device|does not exist|No such device|Address not found|Cannot open network namespace/u;
 
-export interface ParsedCidr {
-  family: 4 | 6;
-  address: string;
-  prefix: number;
-}
-
-/** Parse 'a.b.c.d/n' or an IPv6 'x::y/n'; null when it is not CIDR syntax. */
-export function parseCidr(cidr: string): ParsedCidr | null {
-  const slash = cidr.indexOf('/');
-  if (slash < 0) return null;
-  const address = cidr.slice(0, slash);
-  const prefixText = cidr.slice(slash + 1);
-  const family = isIP(address);
-  if (family !== 4 && family !== 6) return null;
-  if (!/^\d{1,3}$/u.test(prefixText)) return null;
-  const prefix = Number(prefixText);
-  if (prefix > (family === 4 ? 32 : 128)) return null;
-  return { family, address, prefix };
-}
-
-/** True when the bits of `address` after the prefix are all zero (required of a route destination). */
-export function isNetworkAddress(parsed: ParsedCidr): boolean {
-  const bytes = addressBytes(parsed);
-  for (let bit = parsed.prefix; bit < bytes.length * 8; bit++) {
-    if ((bytes[bit >> 3]! >> (7 - (bit & 7))) & 1) return false;
+/**
+ * CIDR text through weft's one address parser (src/wire/addr.ts), or null.
+ * `strict` refuses host bits, as a route destination must; an interface
+ * address keeps them (10.203.0.1/24).
+ */
+function cidrOrNull(text: string, strict: boolean): Cidr | null {
+  try {
+    return parseCidr(text, { strict });
+  } catch {
+    return null;
   }
-  return true;
-}
-
-function addressBytes(parsed: ParsedCidr): number[] {
-  if (parsed.family === 4) return parsed.address.split('.').map(Number);
-  // Expand '::' and any embedded IPv4 tail into 8 groups of 16 bits.
-  let text = parsed.address;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/u.exec(text);
-  if (v4 !== null) {
-    const [a, b, c, d] = v4[1]!.split('.').map(Number) as [number, number, number, number];
-    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.flatMap((g) => {
-    const n = parseInt(g, 16);
-    return [n >> 8, n & 0xff];
-  });
 }
 
 function checkName(what: string, name: string): void {
@@ -141,7 +108,7 @@ export class Link {
 
   /** Add an interface address such as '10.244.1.0/32' or '10.203.0.1/24'. */
   async addAddress(cidr: string): Promise<void> {
-    if (parseCidr(cidr) === null) {
+    if (cidrOrNull(cidr, false) === null) {
       throw new WeftError('LINK_CONFIG', `address for ${this.name} must be CIDR like 10.244.1.1/24, got ${JSON.stringify(cidr)}`);
     }
     await this.ip(['address', 'add', cidr, 'dev', this.name]);
@@ -150,8 +117,8 @@ export class Link {
 
   /** Route `cidr` (a network address, e.g. '10.244.0.0/16') out of this interface. */
   async addRoute(cidr: string, options: RouteOptions = {}): Promise<void> {
-    const parsed = parseCidr(cidr);
-    if (parsed === null || !isNetworkAddress(parsed)) {
+    const parsed = cidrOrNull(cidr, true);
+    if (parsed === null) {
       throw new WeftError(
         'LINK_CONFIG',
         `route destination must be a network in CIDR form with no host bits set, like 10.244.0.0/16; got ${JSON.stringify(cidr)}`,
@@ -182,7 +149,7 @@ export class Link {
    * route to `cidr` through this interface. Not finding it is not an error.
    */
   async removeRoute(cidr: string): Promise<void> {
-    if (parseCidr(cidr) === null) {
+    if (cidrOrNull(cidr, false) === null) {
       throw new WeftError('LINK_CONFIG', `route destination must be CIDR like 10.244.0.0/16, got ${JSON.stringify(cidr)}`);
     }
     const mine = this.routes.filter((r) => r.cidr === cidr);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isWeftError } from '../../../src/errors.ts';
-import { isNetworkAddress, Link, parseCidr } from '../../../src/tun/link.ts';
+import { Link } from '../../../src/tun/link.ts';
 
 // A stand-in for iproute2's `ip`: logs its arguments and answers like ip does
 // for the cases the tests need, so no root and no real interface are needed.
@@ -44,25 +44,24 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('parseCidr / isNetworkAddress', () => {
-  it('parses IPv4 and IPv6 CIDR and rejects the rest', () => {
-    expect(parseCidr('10.203.0.1/24')).toEqual({ family: 4, address: '10.203.0.1', prefix: 24 });
-    expect(parseCidr('fd00::1/64')).toEqual({ family: 6, address: 'fd00::1', prefix: 64 });
+describe('Link address and route validation (through src/wire/addr.ts)', () => {
+  it('takes interface addresses with host bits and refuses malformed ones before running ip', async () => {
+    const link = new Link('weft0', { netns: 'ns1', ipPath: fakeIp });
     for (const bad of ['10.0.0.1', '10.0.0.1/33', '10.0.0/8', '10.0.0.1/-1', '10.0.0.1/8x', 'fd00::/129', 'x/8', '/8', '10.0.0.256/8']) {
-      expect(parseCidr(bad), bad).toBeNull();
+      expect(await codeOf(link.addAddress(bad)), bad).toBe('LINK_CONFIG');
     }
+    expect(await codeOf(link.addAddress('10.203.0.1/24'))).toBeUndefined();
+    expect(await codeOf(link.addAddress('fd00::1/64'))).toBeUndefined();
   });
 
-  it('tells a network address from one with host bits', () => {
-    const net = (c: string) => isNetworkAddress(parseCidr(c)!);
-    expect(net('10.244.0.0/16')).toBe(true);
-    expect(net('10.244.1.0/16')).toBe(false);
-    expect(net('0.0.0.0/0')).toBe(true);
-    expect(net('10.0.0.1/32')).toBe(true);
-    expect(net('fd00:1::/32')).toBe(true);
-    expect(net('fd00:1::1/64')).toBe(false);
-    expect(net('::ffff:10.0.0.0/104')).toBe(true);
-    expect(net('::ffff:10.0.0.1/120')).toBe(false);
+  it('takes only network addresses as route destinations', async () => {
+    const link = new Link('weft0', { netns: 'ns1', ipPath: fakeIp });
+    for (const ok of ['10.244.0.0/16', '0.0.0.0/0', '10.0.0.1/32', 'fd00:1::/32', '::ffff:10.0.0.0/104']) {
+      expect(await codeOf(link.addRoute(ok)), ok).toBeUndefined();
+    }
+    for (const bad of ['10.244.1.0/16', 'fd00:1::1/64', '::ffff:10.0.0.1/120']) {
+      expect(await codeOf(link.addRoute(bad)), bad).toBe('LINK_CONFIG');
+    }
   });
 });
 
