@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/vectors/**/*.test.ts', 'test/fuzz/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/vectors/**/*.test.ts', 'test/fuzz/**/*.test.ts', 'test/sim/**/*.test.ts'],
           testTimeout: 30_000,
         },
       },
