@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isWeftError } from '../errors.ts';
+import { keyCommand } from './keys.ts';
 import { createLogger } from './log.ts';
 import { startNode } from './up.ts';
 
@@ -13,6 +14,9 @@ const USAGE = `usage: weft <command> [options]
 commands:
   up --config FILE    run this node's overlay router until SIGTERM or SIGINT
                       (SIGHUP reloads the peers from FILE; SIGUSR1 logs status)
+  genkey              print a new private key (base64, as wg genkey)
+  pubkey              read a private key on stdin, print its public key
+  genpsk              print a new preshared key
   version             print the version
   help                print this help
 
@@ -74,6 +78,15 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'up':
       return up(rest);
+    case 'genkey':
+    case 'pubkey':
+    case 'genpsk':
+      try {
+        return await keyCommand(command);
+      } catch (err) {
+        process.stderr.write(`weft ${command}: ${(err as Error).message}\n`);
+        process.exit(1);
+      }
     case 'version':
     case '--version':
       process.stdout.write(`weft ${version()}\n`);
