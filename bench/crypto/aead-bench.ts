@@ -225,10 +225,10 @@ async function main(): Promise<void> {
   const spki = Buffer.from('302a300506032b656e032100', 'hex');
   const q = new Uint8Array(32);
   const x = [
-    variant('x25519 sharedSecret (@noble/curves)', xN, () => {
+    variant('x25519 sharedSecret (weft x25519.ts, libsodium)', xN, () => {
       if (sharedSecret(a, bPub) === null) throw new Error('zero');
     }),
-    variant('x25519 publicKey (@noble/curves)', xN, () => {
+    variant('x25519 publicKey (weft x25519.ts, libsodium)', xN, () => {
       publicKey(a);
     }),
     variant('x25519 diffieHellman from raw keys (node:crypto)', xN, () => {
@@ -244,8 +244,8 @@ async function main(): Promise<void> {
   for (const v of x) print(v);
   const perSec = (v: Variant): string => (1e9 / median(v.roundNs)).toFixed(0);
   console.log(
-    `x25519 shared secrets per second: @noble/curves ${perSec(x[0]!)}, node:crypto ${perSec(x[2]!)}, sodium-native ${perSec(x[3]!)}; ` +
-      `@noble/curves publicKey ${perSec(x[1]!)}/s`,
+    `x25519 shared secrets per second: weft ${perSec(x[0]!)}, node:crypto from raw keys ${perSec(x[2]!)}, sodium-native direct ${perSec(x[3]!)}; ` +
+      `weft publicKey ${perSec(x[1]!)}/s`,
   );
   observer.disconnect();
   if (sink === -1) console.log(sink);

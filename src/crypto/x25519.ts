@@ -1,20 +1,49 @@
 /**
- * X25519 (RFC 7748) for WireGuard's static and ephemeral keys, on
- * @noble/curves. Handshakes are rare (one per peer every two minutes), so a
- * pure-JS ladder is fast enough; bench/crypto/aead-bench.ts measures it.
+ * X25519 (RFC 7748) for WireGuard's static and ephemeral keys, on libsodium
+ * through sodium-native's binding (crypto_scalarmult, crypto_scalarmult_base).
+ *
+ * Why libsodium and not @noble/curves (which this file used first): measured
+ * with bench/crypto/aead-bench.ts, noble's pure-JS ladder took about 1 ms per
+ * shared secret against about 35 us for crypto_scalarmult. A handshake costs
+ * each responder four DH operations before it can even tell a genuine
+ * initiation from a flood (the static decryption needs two), so the 30x is
+ * the difference between a responder that sheds load at a few hundred
+ * initiations per second and one that copes with thousands. sodium-native is
+ * already loaded for the AEADs; one implementation is kept, not two.
  *
  * WireGuard (whitepaper 5.4, DH) rejects a shared secret of all zeros: it is
  * what any low-order public key yields, and accepting it would let a peer
- * force a known secret. noble refuses the known low-order inputs before the
- * ladder (and a zero result after it) by throwing; sharedSecret turns either
- * into null, and also checks the output itself, so the rule holds whatever
- * the library does.
+ * force a known secret. libsodium returns -1 for such input (a small-order
+ * point, or an all-zero result); sharedSecret turns that into null and also
+ * checks the output itself, so the rule holds whatever the library does.
+ *
+ * Like aead.ts this calls the binding, not sodium-native's wrappers: the
+ * wrapper throws on -1, and hostile input must cost a comparison, not a
+ * stack trace. The binding checks sizes only with C asserts (an abort, not
+ * an exception), so every length is checked here first.
  */
 import { randomFillSync } from 'node:crypto';
-import { x25519 } from '@noble/curves/ed25519.js';
+import { createRequire } from 'node:module';
 import { WeftError } from '../errors.ts';
 
 export const X25519_KEY_LEN = 32;
+
+interface SodiumScalarmultBinding {
+  crypto_scalarmult(q: Uint8Array, n: Uint8Array, p: Uint8Array): number;
+  crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): number;
+}
+
+const require = createRequire(import.meta.url);
+// Loading the public module first runs its setup (sodium_init); the binding
+// is the module object the public one wraps.
+require('sodium-native');
+const sodium = require('sodium-native/binding') as SodiumScalarmultBinding;
+if (typeof sodium.crypto_scalarmult !== 'function' || typeof sodium.crypto_scalarmult_base !== 'function') {
+  throw new WeftError(
+    'CRYPTO_UNAVAILABLE',
+    'sodium-native does not expose crypto_scalarmult / crypto_scalarmult_base in its binding; reinstall sodium-native 5.x',
+  );
+}
 
 function checkLen(bytes: Uint8Array, what: string): void {
   if (bytes.length !== X25519_KEY_LEN) {
@@ -45,20 +74,20 @@ export function generatePrivateKey(): Uint8Array {
 /** X25519(priv, 9): the public key of a private key (clamped or not; X25519 clamps). */
 export function publicKey(priv: Uint8Array): Uint8Array {
   checkLen(priv, 'private key');
-  return x25519.getPublicKey(priv);
+  const out = new Uint8Array(X25519_KEY_LEN);
+  // Only fails for a scalar that clamps to zero, which clamping makes impossible (bit 254 is set).
+  if (sodium.crypto_scalarmult_base(out, priv) !== 0) {
+    throw new WeftError('CRYPTO_MISUSE', 'X25519 public key derivation failed');
+  }
+  return out;
 }
 
 /** X25519(priv, pub), or null when the result would be all zeros (a low-order public key). */
 export function sharedSecret(priv: Uint8Array, pub: Uint8Array): Uint8Array | null {
   checkLen(priv, 'private key');
   checkLen(pub, 'public key');
-  let out: Uint8Array;
-  try {
-    out = x25519.getSharedSecret(priv, pub);
-  } catch {
-    // noble throws exactly for low-order input or a zero result; lengths were checked above.
-    return null;
-  }
+  const out = new Uint8Array(X25519_KEY_LEN);
+  if (sodium.crypto_scalarmult(out, priv, pub) !== 0) return null;
   let acc = 0;
   for (let i = 0; i < out.length; i++) acc |= out[i]!;
   return acc === 0 ? null : out;

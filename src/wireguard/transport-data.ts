@@ -15,13 +15,18 @@ import { openInPlace, sealInPlace, TAG_LEN } from '../crypto/aead.ts';
 import type { AeadViews } from '../crypto/aead.ts';
 import { checkIpPacket, IpVerdict, ipPacketLength } from '../wire/ip.ts';
 import type { Keypair } from './keypair.ts';
+import {
+  MessageType,
+  TRANSPORT_HEADER_LEN,
+  TRANSPORT_MIN_LEN,
+  readCounterHi,
+  readCounterLo,
+  writeTransportHeader,
+} from './messages.ts';
 
-export const MESSAGE_TRANSPORT = 4;
-export const TRANSPORT_HEADER_LEN = 16;
-export const TRANSPORT_RECEIVER_OFFSET = 4;
-export const TRANSPORT_COUNTER_OFFSET = 8;
-/** Header and tag: the smallest transport message is a keepalive of 32 bytes. */
-export const TRANSPORT_MIN_LEN = TRANSPORT_HEADER_LEN + TAG_LEN;
+export { TRANSPORT_HEADER_LEN, TRANSPORT_MIN_LEN };
+export const MESSAGE_TRANSPORT = MessageType.Transport;
+
 /** Outer IPv4 (20) + UDP (8) + header (16) + tag (16), before padding. */
 export const WIREGUARD_OVERHEAD_IPV4 = 20 + 8 + TRANSPORT_MIN_LEN;
 
@@ -56,22 +61,6 @@ const TWO_32 = 2 ** 32;
 /** The largest counter we send on: REJECT_AFTER_MESSAGES, kept exact as a float bound. */
 const LAST_COUNTER = 2 ** 64 - 2 ** 13 - 2;
 
-export function readMessageType(bytes: Uint8Array, off: number): number {
-  // The type is one byte followed by three reserved zero bytes (read as a LE u32, 1..4).
-  return (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16) | (bytes[off + 3]! << 24)) >>> 0;
-}
-
-export function readU32LE(bytes: Uint8Array, off: number): number {
-  return (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16) | (bytes[off + 3]! << 24)) >>> 0;
-}
-
-export function writeU32LE(bytes: Uint8Array, off: number, v: number): void {
-  bytes[off] = v & 0xff;
-  bytes[off + 1] = (v >>> 8) & 0xff;
-  bytes[off + 2] = (v >>> 16) & 0xff;
-  bytes[off + 3] = (v >>> 24) & 0xff;
-}
-
 /** Plaintext length after WireGuard's padding: a multiple of 16, but never past the MTU. */
 export function paddedLength(len: number, mtu: number): number {
   const padded = (len + 15) & ~15;
@@ -96,10 +85,7 @@ export function sealTransport(ring: PacketRing, slot: number, keypair: Keypair, 
   const hi = Math.floor(counter / TWO_32);
   sealInPlace(bytes, off, padded, keypair.sendKey, lo, hi, views, slot);
   const h = off - TRANSPORT_HEADER_LEN;
-  writeU32LE(bytes, h, MESSAGE_TRANSPORT);
-  writeU32LE(bytes, h + TRANSPORT_RECEIVER_OFFSET, keypair.remoteIndex);
-  writeU32LE(bytes, h + TRANSPORT_COUNTER_OFFSET, lo);
-  writeU32LE(bytes, h + TRANSPORT_COUNTER_OFFSET + 4, hi);
+  writeTransportHeader(bytes, h, keypair.remoteIndex, lo, hi);
   ring.offset[slot] = h;
   ring.length[slot] = TRANSPORT_HEADER_LEN + padded + TAG_LEN;
   return SealResult.Ok;
@@ -107,7 +93,7 @@ export function sealTransport(ring: PacketRing, slot: number, keypair: Keypair, 
 
 /** The counter of the transport message at `off` (exact below 2^53). */
 export function readCounter(bytes: Uint8Array, off: number): number {
-  return readU32LE(bytes, off + TRANSPORT_COUNTER_OFFSET) + readU32LE(bytes, off + TRANSPORT_COUNTER_OFFSET + 4) * TWO_32;
+  return readCounterLo(bytes, off) + readCounterHi(bytes, off) * TWO_32;
 }
 
 /**
@@ -120,8 +106,8 @@ export function openTransport(ring: PacketRing, slot: number, keypair: Keypair, 
   const off = ring.offset[slot]!;
   const len = ring.length[slot]!;
   if (len < TRANSPORT_MIN_LEN) return OpenResult.Short;
-  const lo = readU32LE(bytes, off + TRANSPORT_COUNTER_OFFSET);
-  const hi = readU32LE(bytes, off + TRANSPORT_COUNTER_OFFSET + 4);
+  const lo = readCounterLo(bytes, off);
+  const hi = readCounterHi(bytes, off);
   const counter = lo + hi * TWO_32;
   if (!keypair.replay.check(counter)) return OpenResult.Replay;
   const body = off + TRANSPORT_HEADER_LEN;
