@@ -32,6 +32,12 @@ export interface PeerSpec {
   readonly subnets: readonly Cidr[];
   /** VXLAN: the MAC of its VTEP (the inner Ethernet destination). */
   readonly vtepMac?: Uint8Array;
+  /** WireGuard: its static public key (32 bytes). */
+  readonly publicKey?: Uint8Array;
+  /** WireGuard: the optional preshared key shared with it (32 bytes). */
+  readonly presharedKey?: Uint8Array;
+  /** WireGuard: persistent keepalive interval in seconds; 0 or absent is off. */
+  readonly persistentKeepalive?: number;
 }
 
 export interface PeerStatus {
