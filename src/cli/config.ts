@@ -20,6 +20,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { decodeKey } from '../crypto/keys.ts';
+import { parseWgConf } from '../wireguard/conf.ts';
 import type { PeerSpec } from '../dataplane/backend.ts';
 import { WeftError } from '../errors.ts';
 import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
@@ -27,9 +30,17 @@ import { cidrContains, deriveVtepMac, parseCidr, parseMac } from '../wire/addr.t
 import type { Cidr } from '../wire/addr.ts';
 import { VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT_LINUX_FLANNEL } from '../wire/vxlan.ts';
 
+export interface WireguardConfig {
+  privateKey: Uint8Array;
+  listenPort: number;
+  /** Multiplies every protocol timer; for tests only (1 in production). */
+  timeScale: number;
+}
+
 export interface NodeConfig {
   name: string;
-  backend: 'vxlan';
+  backend: 'vxlan' | 'wireguard';
+  wireguard: WireguardConfig | undefined;
   underlay: { address: string; mtu: number };
   clusterCidr: Cidr;
   subnet: Cidr;
@@ -124,12 +135,12 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 }
 
 /** Validate parsed JSON into a NodeConfig. */
-export function parseConfig(raw: unknown): NodeConfig {
+export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const root = object(raw, '(root)');
-  onlyKeys(root, '', ['name', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'ring', 'peers']);
+  onlyKeys(root, '', ['name', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers']);
   const name = nodeName(root.name, 'name');
   const backend = root.backend ?? 'vxlan';
-  if (backend !== 'vxlan') fail('backend', '"vxlan" (the only backend this build has)', backend);
+  if (backend !== 'vxlan' && backend !== 'wireguard') fail('backend', '"vxlan" or "wireguard"', backend);
 
   const u = object(root.underlay, 'underlay');
   onlyKeys(u, 'underlay', ['address', 'mtu']);
@@ -159,6 +170,9 @@ export function parseConfig(raw: unknown): NodeConfig {
   const vtepMac = vx.vtepMac === undefined ? deriveVtepMac(name) : mac(vx.vtepMac, 'vxlan.vtepMac');
   const sourceCheck = boolean(vx.sourceCheck, 'vxlan.sourceCheck', true);
 
+  const wgSection = parseWireguard(object(root.wireguard, 'wireguard'), backend === 'wireguard', baseDir);
+  const defaultPort = backend === 'wireguard' ? wgSection.listenPort : port;
+
   const r = object(root.ring, 'ring');
   onlyKeys(r, 'ring', ['slots']);
   const slots = integer(r.slots, 'ring.slots', 64, 1 << 20, 4096);
@@ -169,29 +183,37 @@ export function parseConfig(raw: unknown): NodeConfig {
   for (const [i, entry] of ((root.peers as unknown[] | undefined) ?? []).entries()) {
     const field = `peers[${i}]`;
     const p = object(entry, field);
-    onlyKeys(p, field, ['name', 'endpoint', 'subnet', 'vtepMac']);
+    onlyKeys(p, field, ['name', 'endpoint', 'subnet', 'vtepMac', 'publicKey', 'presharedKey', 'persistentKeepalive']);
     const peerName = nodeName(p.name, `${field}.name`);
     if (peerName === name) fail(`${field}.name`, 'a name other than this node\'s own', peerName);
     if (seen.has(peerName)) fail(`${field}.name`, 'a name not used by another peer', peerName);
-    const ep = endpoint(p.endpoint, `${field}.endpoint`, port);
+    if (backend === 'vxlan' && p.endpoint === undefined) fail(`${field}.endpoint`, 'the peer\'s underlay address and port, such as 192.168.50.2:8472', undefined);
+    const ep = p.endpoint === undefined ? undefined : endpoint(p.endpoint, `${field}.endpoint`, defaultPort);
     const peerSubnet = cidr(p.subnet, `${field}.subnet`, '10.244.2.0/24');
     if (overlaps(peerSubnet, subnet)) fail(`${field}.subnet`, `a subnet that does not overlap this node's ${String(root.subnet)}`, p.subnet);
     for (const other of peers) {
       if (overlaps(other.subnets[0]!, peerSubnet)) fail(`${field}.subnet`, `a subnet that does not overlap peer "${other.name}"`, p.subnet);
     }
     seen.set(peerName, field);
+    const wg = backend === 'wireguard' ? peerKeys(p, field) : {};
     peers.push({
       name: peerName,
-      endpoint: ep,
+      ...(ep ? { endpoint: ep } : {}),
       subnets: [peerSubnet],
       // weft peers derive their VTEP MAC from their name, so a weft-only cluster need not list MACs.
       vtepMac: p.vtepMac === undefined ? deriveVtepMac(peerName) : mac(p.vtepMac, `${field}.vtepMac`),
+      ...wg,
     });
+  }
+  for (const peer of wgSection.filePeers) {
+    if (seen.has(peer.name)) fail('wireguard.configFile', `peers whose names do not clash with "peers" (${peer.name})`, peer.name);
+    peers.push(peer);
   }
 
   return {
     name,
-    backend: 'vxlan',
+    backend,
+    wireguard: backend === 'wireguard' ? { privateKey: wgSection.privateKey!, listenPort: wgSection.listenPort, timeScale: wgSection.timeScale } : undefined,
     underlay: { address, mtu: underlayMtu },
     clusterCidr,
     subnet,
@@ -215,5 +237,79 @@ export function loadConfig(path: string): NodeConfig {
   } catch (err) {
     throw new WeftError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return parseConfig(raw);
+  return parseConfig(raw, dirname(resolve(path)));
+}
+
+function keyField(v: unknown, field: string): Uint8Array {
+  const text = string(v, field, 'a key as wg genkey or wg pubkey prints it');
+  try {
+    return decodeKey(text, field);
+  } catch (err) {
+    return fail(field, '32 bytes in base64 (44 characters), as wg genkey / wg pubkey print them', `${text.length} characters: ${(err as Error).message}`);
+  }
+}
+
+/** A WireGuard peer's keys and keepalive. */
+function peerKeys(p: Json, field: string): Pick<PeerSpec, 'publicKey' | 'presharedKey' | 'persistentKeepalive'> {
+  if (p.publicKey === undefined) fail(`${field}.publicKey`, 'the peer\'s WireGuard public key (weft pubkey or wg pubkey prints it)', undefined);
+  return {
+    publicKey: keyField(p.publicKey, `${field}.publicKey`),
+    ...(p.presharedKey === undefined ? {} : { presharedKey: keyField(p.presharedKey, `${field}.presharedKey`) }),
+    persistentKeepalive: integer(p.persistentKeepalive, `${field}.persistentKeepalive`, 0, 65535, 0),
+  };
+}
+
+interface WireguardSection {
+  privateKey: Uint8Array | undefined;
+  listenPort: number;
+  timeScale: number;
+  filePeers: PeerSpec[];
+}
+
+/** The "wireguard" section: a key (inline, in a file, or in a wg-quick file) and a port. */
+function parseWireguard(w: Json, required: boolean, baseDir: string): WireguardSection {
+  onlyKeys(w, 'wireguard', ['privateKey', 'privateKeyFile', 'configFile', 'listenPort', 'timeScale']);
+  const out: WireguardSection = { privateKey: undefined, listenPort: 51820, timeScale: 1, filePeers: [] };
+  if (!required) return out;
+  const sources = ['privateKey', 'privateKeyFile', 'configFile'].filter((k) => w[k] !== undefined);
+  if (sources.length !== 1) {
+    fail('wireguard', 'exactly one of privateKey, privateKeyFile or configFile (make a key with: weft genkey)', sources.length ? sources : undefined);
+  }
+  if (w.privateKey !== undefined) out.privateKey = keyField(w.privateKey, 'wireguard.privateKey');
+  if (w.privateKeyFile !== undefined) {
+    const path = resolve(baseDir, string(w.privateKeyFile, 'wireguard.privateKeyFile', '/var/lib/weft/private.key'));
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      throw new WeftError('CONFIG_UNREADABLE', `config field "wireguard.privateKeyFile": cannot read ${path}: ${(err as Error).message}`);
+    }
+    out.privateKey = keyField(text, 'wireguard.privateKeyFile');
+  }
+  if (w.configFile !== undefined) {
+    const path = resolve(baseDir, string(w.configFile, 'wireguard.configFile', '/etc/wireguard/wg0.conf'));
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new WeftError('CONFIG_UNREADABLE', `config field "wireguard.configFile": cannot read ${path}: ${(err as Error).message}`);
+    }
+    const conf = parseWgConf(text, path);
+    out.privateKey = conf.privateKey;
+    if (conf.listenPort !== undefined) out.listenPort = conf.listenPort;
+    out.filePeers = conf.peers.map((p) => ({
+      name: `wg-${Buffer.from(p.publicKey).toString('hex').slice(0, 12)}`,
+      ...(p.endpoint ? { endpoint: p.endpoint } : {}),
+      subnets: p.allowedIps,
+      publicKey: p.publicKey,
+      ...(p.presharedKey ? { presharedKey: p.presharedKey } : {}),
+      persistentKeepalive: p.persistentKeepalive,
+    }));
+  }
+  if (w.listenPort !== undefined) out.listenPort = integer(w.listenPort, 'wireguard.listenPort', 1, 65535);
+  if (w.timeScale !== undefined) {
+    if (typeof w.timeScale !== 'number' || !(w.timeScale > 0 && w.timeScale <= 1)) fail('wireguard.timeScale', 'a number above 0 and at most 1 (tests only)', w.timeScale);
+    out.timeScale = w.timeScale;
+  }
+  return out;
 }

@@ -8,14 +8,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { PacketRing } from '../buf/packet-ring.ts';
-import { WeftError } from '../errors.ts';
 import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
 import { DgramTransport } from '../transport/dgram-transport.ts';
 import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
-import { VxlanBackend } from '../vxlan/vxlan-backend.ts';
-import { formatCidr, formatIpv4, formatMac } from '../wire/addr.ts';
+import { formatCidr, formatIpv4 } from '../wire/addr.ts';
+import { buildBackend, listenPort, vtepIpOf } from './backend-factory.ts';
 import { loadConfig } from './config.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -23,11 +22,6 @@ import type { Logger } from './log.ts';
 export interface RunningNode {
   config: NodeConfig;
   stop(reason: string): Promise<void>;
-}
-
-function vtepIpOf(config: NodeConfig): number {
-  const a = config.subnet.addr;
-  return ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
 }
 
 /** Forwarding must be on for pod traffic to pass between the TUN device and the pods. */
@@ -55,32 +49,26 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
 
   try {
     const ring = new PacketRing({ slots: config.ring.slots });
-    const vtepIp = vtepIpOf(config);
-    const overhead = 50; // VXLAN over IPv4; checked against the backend below
-    const mtu = config.tun.mtu ?? config.underlay.mtu - overhead;
+    const transport = await DgramTransport.open({ ring, bindAddress: config.underlay.address, port: listenPort(config) });
+    undo.push(['close UDP socket', () => transport.close()]);
+    const mtuFor = (overhead: number) => config.tun.mtu ?? config.underlay.mtu - overhead;
+    const built = buildBackend(config, ring, transport, mtuFor, log);
+    const backend = built.backend;
+    const mtu = mtuFor(backend.overhead);
 
     const tun = openTun({ name: config.tun.name });
     undo.push(['close TUN device', () => tun.close()]);
     const link = new Link(tun.name);
     undo.push(['remove addresses and routes', () => link.close()]);
     await link.setMtu(mtu);
-    await link.addAddress(`${formatIpv4(vtepIp)}/32`);
+    // The node's own address in the overlay: its subnet's network address (Flannel's VTEP convention).
+    await link.addAddress(`${formatIpv4(vtepIpOf(config))}/32`);
     await link.setUp();
     await link.addRoute(formatCidr(config.clusterCidr));
     enableForwarding(log);
 
-    const transport = await DgramTransport.open({ ring, bindAddress: config.underlay.address, port: config.vxlan.port });
-    undo.push(['close UDP socket', () => transport.close()]);
-    const backend = new VxlanBackend({
-      ring,
-      transport,
-      vtepMac: config.vxlan.vtepMac,
-      vtepIp,
-      vni: config.vxlan.vni,
-      port: config.vxlan.port,
-      sourceCheck: config.vxlan.sourceCheck,
-    });
-    if (backend.overhead !== overhead) throw new WeftError('INTERNAL', 'VXLAN overhead changed; update the MTU derivation');
+    await built.start(tun.name);
+    undo.push(['stop backend', () => built.stop()]);
     const initial = applyPeerDiff(backend, diffPeers([], config.peers));
     for (const f of initial.failed) log.error('peer not applied', f);
 
@@ -94,8 +82,8 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
       transport: transport.stats,
       ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
       drops: backend.drops(),
-      arpReplies: backend.arpReplies,
-      peers: backend.peers().map((p) => ({ name: p.name, endpoint: `${p.endpoint.address}:${p.endpoint.port}`, subnets: p.subnets.map(formatCidr), ...p.traffic })),
+      ...built.stats(),
+      peers: backend.peers().map((p) => ({ name: p.name, endpoint: p.endpoint ? `${p.endpoint.address}:${p.endpoint.port}` : null, subnets: p.subnets.map(formatCidr), ...p.traffic })),
     });
 
     const reload = () => {
@@ -120,15 +108,13 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
 
     log.info('ready', {
       name: config.name,
-      backend: 'vxlan',
+      backend: config.backend,
       tun: tun.name,
       mtu,
       subnet: formatCidr(config.subnet),
-      vtepIp: formatIpv4(vtepIp),
-      vtepMac: formatMac(config.vxlan.vtepMac, 0),
-      vni: config.vxlan.vni,
       underlay: `${config.underlay.address}:${transport.localPort}`,
       peers: config.peers.length,
+      ...built.identity,
     });
 
     return {

@@ -26,8 +26,11 @@ export type Received = (typeof Received)[keyof typeof Received];
 export interface PeerSpec {
   /** Stable node name; the key for update and remove. */
   readonly name: string;
-  /** Where its encapsulated traffic goes: the node's underlay address and UDP port. */
-  readonly endpoint: UdpEndpoint;
+  /**
+   * Where its encapsulated traffic goes: the node's underlay address and UDP
+   * port. VXLAN needs it; a WireGuard peer may have none until it connects.
+   */
+  readonly endpoint?: UdpEndpoint;
   /** The pod subnets it owns: outbound routes, and the inner sources accepted from it. */
   readonly subnets: readonly Cidr[];
   /** VXLAN: the MAC of its VTEP (the inner Ethernet destination). */
@@ -42,7 +45,7 @@ export interface PeerSpec {
 
 export interface PeerStatus {
   readonly name: string;
-  readonly endpoint: UdpEndpoint;
+  readonly endpoint: UdpEndpoint | undefined;
   readonly subnets: readonly Cidr[];
   readonly traffic: PeerTraffic;
 }

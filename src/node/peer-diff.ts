@@ -16,8 +16,9 @@ export interface PeerDiff {
 
 /** A comparable text form of everything the data plane uses from a peer. */
 function fingerprint(p: PeerSpec): string {
-  const mac = p.vtepMac ? Array.from(p.vtepMac).join(':') : '';
-  return `${p.endpoint.address}|${p.endpoint.port}|${p.subnets.map(formatCidr).join(',')}|${mac}`;
+  const bytes = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : '');
+  const ep = p.endpoint ? `${p.endpoint.address}|${p.endpoint.port}` : '-';
+  return `${ep}|${p.subnets.map(formatCidr).join(',')}|${bytes(p.vtepMac)}|${bytes(p.publicKey)}|${bytes(p.presharedKey)}|${p.persistentKeepalive ?? 0}`;
 }
 
 export function diffPeers(before: readonly PeerSpec[], after: readonly PeerSpec[]): PeerDiff {

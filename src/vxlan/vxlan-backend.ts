@@ -257,11 +257,12 @@ export class VxlanBackend implements Backend {
       throw new WeftError('PEER_EXISTS', `peer "${spec.name}" is already configured; update it instead`);
     }
     const vtepMac = this.requireMac(spec);
-    this.checkAddressFree(spec.endpoint.address, spec.name);
-    const peer: VxlanPeer = { name: spec.name, endpoint: spec.endpoint, subnets: spec.subnets, vtepMac, traffic: newPeerTraffic() };
+    const endpoint = this.requireEndpoint(spec);
+    this.checkAddressFree(endpoint.address, spec.name);
+    const peer: VxlanPeer = { name: spec.name, endpoint, subnets: spec.subnets, vtepMac, traffic: newPeerTraffic() };
     for (const cidr of spec.subnets) this.checkSubnetFree(cidr, spec.name);
     this.byName.set(spec.name, peer);
-    this.byAddress.set(spec.endpoint.address, peer);
+    this.byAddress.set(endpoint.address, peer);
     for (const cidr of spec.subnets) this.routes.insert(cidr, peer);
   }
 
@@ -269,15 +270,16 @@ export class VxlanBackend implements Backend {
     const peer = this.byName.get(spec.name);
     if (peer === undefined) throw new WeftError('PEER_UNKNOWN', `peer "${spec.name}" is not configured; add it first`);
     const vtepMac = this.requireMac(spec);
-    this.checkAddressFree(spec.endpoint.address, spec.name);
+    const endpoint = this.requireEndpoint(spec);
+    this.checkAddressFree(endpoint.address, spec.name);
     for (const cidr of spec.subnets) this.checkSubnetFree(cidr, spec.name);
     // Mutate in place: the route table keeps pointing at the same peer object.
     this.routes.removeValue(peer);
     this.byAddress.delete(peer.endpoint.address);
-    peer.endpoint = spec.endpoint;
+    peer.endpoint = endpoint;
     peer.subnets = spec.subnets;
     peer.vtepMac = vtepMac;
-    this.byAddress.set(spec.endpoint.address, peer);
+    this.byAddress.set(endpoint.address, peer);
     for (const cidr of spec.subnets) this.routes.insert(cidr, peer);
   }
 
@@ -309,6 +311,13 @@ export class VxlanBackend implements Backend {
       throw new WeftError('CONFIG_INVALID', `peer "${spec.name}": vtepMac must be a unicast MAC address such as 0e:00:00:00:00:02`);
     }
     return mac;
+  }
+
+  private requireEndpoint(spec: PeerSpec): UdpEndpoint {
+    if (spec.endpoint === undefined) {
+      throw new WeftError('CONFIG_INVALID', `peer "${spec.name}": a VXLAN peer needs an endpoint (its underlay address and port)`);
+    }
+    return spec.endpoint;
   }
 
   private checkAddressFree(address: string, name: string): void {

@@ -296,7 +296,7 @@ export class WireguardBackend implements Backend {
   peers(): WgPeerStatus[] {
     return [...this.byName.values()].map((p) => ({
       name: p.name,
-      endpoint: p.endpoint ?? { address: '', port: 0 },
+      endpoint: p.endpoint,
       subnets: p.allowedIps,
       traffic: { ...p.traffic },
       publicKey: p.publicKey,

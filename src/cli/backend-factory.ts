@@ -1,0 +1,74 @@
+/**
+ * Build the backend a node's configuration asks for, with what comes with
+ * it: the UDP port it listens on, its identity for the ready line, and, for
+ * WireGuard, the UAPI socket that lets wg(8) read and change it.
+ */
+import type { PacketRing } from '../buf/packet-ring.ts';
+import type { Backend } from '../dataplane/backend.ts';
+import { encodeKey } from '../crypto/keys.ts';
+import type { Transport } from '../transport/transport.ts';
+import { VxlanBackend } from '../vxlan/vxlan-backend.ts';
+import { formatIpv4, formatMac } from '../wire/addr.ts';
+import { uapiDevice } from '../wireguard/uapi-device.ts';
+import { UapiServer } from '../wireguard/uapi-server.ts';
+import { WireguardBackend } from '../wireguard/wireguard-backend.ts';
+import type { NodeConfig } from './config.ts';
+import type { Logger } from './log.ts';
+
+export interface BuiltBackend {
+  backend: Backend;
+  /** Fields for the ready line and status: how peers reach and recognise this node. */
+  identity: Record<string, unknown>;
+  /** Backend-specific counters for status output. */
+  stats(): Record<string, unknown>;
+  /** Start timers and sockets that need the TUN device's final name. */
+  start(tunName: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function listenPort(config: NodeConfig): number {
+  return config.backend === 'wireguard' ? config.wireguard!.listenPort : config.vxlan.port;
+}
+
+export function vtepIpOf(config: NodeConfig): number {
+  const a = config.subnet.addr;
+  return ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
+}
+
+export function buildBackend(config: NodeConfig, ring: PacketRing, transport: Transport, mtu: (overhead: number) => number, log: Logger): BuiltBackend {
+  if (config.backend === 'vxlan') {
+    const vtepIp = vtepIpOf(config);
+    const backend = new VxlanBackend({
+      ring,
+      transport,
+      vtepMac: config.vxlan.vtepMac,
+      vtepIp,
+      vni: config.vxlan.vni,
+      port: config.vxlan.port,
+      sourceCheck: config.vxlan.sourceCheck,
+    });
+    return {
+      backend,
+      identity: { vtepIp: formatIpv4(vtepIp), vtepMac: formatMac(config.vxlan.vtepMac, 0), vni: config.vxlan.vni },
+      stats: () => ({ arpReplies: backend.arpReplies }),
+      start: async () => {},
+      stop: async () => {},
+    };
+  }
+  const wg = config.wireguard!;
+  const backend = new WireguardBackend({ ring, transport, privateKey: wg.privateKey, mtu: mtu(60), timeScale: wg.timeScale });
+  let uapi: UapiServer | undefined;
+  return {
+    backend,
+    identity: { publicKey: encodeKey(backend.publicKey), listenPort: wg.listenPort },
+    stats: () => ({ handshakes: { ...backend.state.handshakes } }),
+    start: async (tunName: string) => {
+      backend.start();
+      uapi = await UapiServer.listen(tunName, uapiDevice(backend, () => wg.listenPort, (message) => log.warn('wg set refused', { error: message })));
+    },
+    stop: async () => {
+      await uapi?.close();
+      backend.stop();
+    },
+  };
+}
