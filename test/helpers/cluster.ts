@@ -32,9 +32,10 @@ export interface TwoNodes {
   b: OverlayNode;
 }
 
+/** The pods' MTU: VXLAN's 1450 by default; WireGuard tests pass 1420, as wg-quick uses. */
 const OVERLAY_MTU = 1450;
 
-async function node(sb: NetnsSandbox, index: number): Promise<OverlayNode> {
+async function node(sb: NetnsSandbox, index: number, podMtu: number): Promise<OverlayNode> {
   const ns = await sb.create();
   const podNs = await sb.create();
   const n = index + 1;
@@ -50,16 +51,16 @@ async function node(sb: NetnsSandbox, index: number): Promise<OverlayNode> {
   };
   await sb.veth(ns, 'pod0', podNs, 'eth0');
   await sb.run(ns, ['ip', 'addr', 'add', `${node.gatewayIp}/24`, 'dev', 'pod0']);
-  await sb.run(podNs, ['ip', 'link', 'set', 'eth0', 'mtu', String(OVERLAY_MTU)]);
+  await sb.run(podNs, ['ip', 'link', 'set', 'eth0', 'mtu', String(podMtu)]);
   await sb.run(podNs, ['ip', 'addr', 'add', `${node.podIp}/24`, 'dev', 'eth0']);
   await sb.run(podNs, ['ip', 'route', 'add', 'default', 'via', node.gatewayIp]);
   await sb.run(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
   return node;
 }
 
-export async function twoNodes(sb: NetnsSandbox): Promise<TwoNodes> {
-  const a = await node(sb, 0);
-  const b = await node(sb, 1);
+export async function twoNodes(sb: NetnsSandbox, podMtu = OVERLAY_MTU): Promise<TwoNodes> {
+  const a = await node(sb, 0, podMtu);
+  const b = await node(sb, 1, podMtu);
   await sb.veth(a.ns, 'ul0', b.ns, 'ul0');
   await sb.run(a.ns, ['ip', 'addr', 'add', `${a.underlayIp}/24`, 'dev', 'ul0']);
   await sb.run(b.ns, ['ip', 'addr', 'add', `${b.underlayIp}/24`, 'dev', 'ul0']);
@@ -149,4 +150,21 @@ export async function tcpTransfer(sb: NetnsSandbox, fromNs: string, toNs: string
   if (done === null) throw new Error(`TCP sink did not finish: ${sink.stderr()}`);
   const received = JSON.parse(sink.stdout().split('\n').find((l) => l.startsWith('{'))!) as TransferResult['received'];
   return { sent: JSON.parse(out.trim()) as TransferResult['sent'], received };
+}
+
+/** Ask a running weft for its counters (SIGUSR1 logs a "status" line) and return them. */
+export async function weftStatus(w: WeftProcess): Promise<Record<string, unknown>> {
+  const count = () => w.proc.stderr().split('\n').filter((l) => l.includes('"msg":"status"')).length;
+  const before = count();
+  w.proc.child.kill('SIGUSR1');
+  for (let i = 0; i < 100 && count() === before; i++) await new Promise((r) => setTimeout(r, 20));
+  const lines = w.proc.stderr().split('\n').filter((l) => l.includes('"msg":"status"'));
+  if (lines.length === before) throw new Error(`no status line after SIGUSR1; stderr:\n${w.proc.stderr()}`);
+  return JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+}
+
+/** Send one UDP datagram (hex payload) from inside a namespace; for replay and forgery tests. */
+export async function sendUdp(sb: NetnsSandbox, ns: string, to: string, port: number, payload: Uint8Array): Promise<void> {
+  const script = `const s=require('dgram').createSocket('udp4');s.send(Buffer.from(process.argv[1],'hex'),${port},'${to}',()=>s.close())`;
+  await sb.run(ns, [process.execPath, '-e', script, Buffer.from(payload).toString('hex')]);
 }
