@@ -15,6 +15,7 @@ import { Received } from '../dataplane/backend.ts';
 import type { Backend } from '../dataplane/backend.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { TunDevice } from '../tun/tun-device.ts';
+import { IpVerdict, checkIpPacket, isLinkScopedDestination } from '../wire/ip.ts';
 
 export interface RouterOptions {
   ring: PacketRing;
@@ -34,10 +35,12 @@ export interface RouterStats {
   /** Inner packets written to the TUN device, and writes that failed. */
   delivered: number;
   tunWriteErrors: number;
+  /** Multicast, broadcast and link-local packets from the TUN device: link-scoped, never forwarded. */
+  linkScoped: number;
 }
 
 export class Router {
-  readonly stats: RouterStats = { tunBatches: 0, tunPackets: 0, delivered: 0, tunWriteErrors: 0 };
+  readonly stats: RouterStats = { tunBatches: 0, tunPackets: 0, delivered: 0, tunWriteErrors: 0, linkScoped: 0 };
   private readonly ring: PacketRing;
   private readonly tun: TunDevice;
   private readonly transport: Transport;
@@ -83,7 +86,16 @@ export class Router {
       this.stats.tunBatches++;
       this.stats.tunPackets += n;
       const slots = batch.slots;
-      for (let i = 0; i < n; i++) this.backend.send(slots[i]!);
+      const ring = this.ring;
+      for (let i = 0; i < n; i++) {
+        const slot = slots[i]!;
+        const off = ring.offset[slot]!;
+        // Malformed packets go on to the backend, which counts them; only valid link-scoped ones stop here.
+        if (checkIpPacket(ring.bytes, off, ring.length[slot]!) === IpVerdict.Ok && isLinkScopedDestination(ring.bytes, off)) {
+          this.stats.linkScoped++;
+          ring.release(slot);
+        } else this.backend.send(slot);
+      }
       if (n < max) return;
     }
   }

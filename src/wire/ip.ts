@@ -150,3 +150,22 @@ export function writeIpv4HeaderChecksum(bytes: Uint8Array, off: number): void {
   bytes[off + IPV4_CHECKSUM_OFFSET] = sum >> 8;
   bytes[off + IPV4_CHECKSUM_OFFSET + 1] = sum & 0xff;
 }
+
+/**
+ * Is the destination link-scoped: multicast, broadcast or link-local? Such
+ * packets belong to the link they were sent on (the kernel sends IPv6
+ * router solicitations and MLD reports out of every interface, the TUN
+ * device included) and an L3 overlay never forwards them. Call after
+ * checkIpPacket returned Ok.
+ */
+export function isLinkScopedDestination(bytes: Uint8Array, off: number): boolean {
+  if (bytes[off]! >> 4 === 4) {
+    const a = bytes[off + IPV4_DST_OFFSET]!;
+    const b = bytes[off + IPV4_DST_OFFSET + 1]!;
+    // 224.0.0.0/4 multicast, 255.255.255.255 broadcast, 169.254.0.0/16 link-local.
+    return a >= 224 || (a === 169 && b === 254);
+  }
+  const a = bytes[off + IPV6_DST_OFFSET]!;
+  // ff00::/8 multicast, fe80::/10 link-local unicast.
+  return a === 0xff || (a === 0xfe && (bytes[off + IPV6_DST_OFFSET + 1]! & 0xc0) === 0x80);
+}

@@ -76,9 +76,12 @@ export function weftMain(): string {
 
 export interface PeerEntry {
   name: string;
-  endpoint: string;
+  endpoint?: string;
   subnet: string;
   vtepMac?: string;
+  publicKey?: string;
+  presharedKey?: string;
+  persistentKeepalive?: number;
 }
 
 export interface WeftProcess {

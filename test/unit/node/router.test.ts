@@ -78,3 +78,19 @@ describe('Router', () => {
     expect(a.ring.free).toBe(32);
   });
 });
+
+describe('Router and link-scoped traffic', () => {
+  it('keeps the kernel\'s IPv6 router solicitations off the overlay, counted apart from real drops', async () => {
+    const net = new MemoryNetwork();
+    const a = node(net, 'a', '192.0.2.1', '10.244.1.0/24');
+    const rs = new Uint8Array(48);
+    rs.set([0x60, 0, 0, 0, 0, 8, 58, 255, 0xfe, 0x80]);
+    rs.set([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 24);
+    rs[40] = 133;
+    a.tun.inject(rs);
+    await settle();
+    expect(a.router.stats.linkScoped).toBe(1);
+    expect(Object.values(a.backend.drops()).reduce((x, y) => x + y, 0)).toBe(0);
+    expect(a.ring.free).toBe(32);
+  });
+});

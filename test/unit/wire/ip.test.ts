@@ -10,6 +10,7 @@ import {
   ipv4Protocol,
   ipv4Src,
   ipv6Equal,
+  isLinkScopedDestination,
   writeIpv4HeaderChecksum,
   IPV6_DST_OFFSET,
   IPV6_SRC_OFFSET,
@@ -155,5 +156,24 @@ describe('checksums', () => {
     expect(ipv4HeaderChecksumOk(p, 0)).toBe(true);
     p[15] = p[15]! ^ 1;
     expect(ipv4HeaderChecksumOk(p, 0)).toBe(false);
+  });
+});
+
+describe('isLinkScopedDestination', () => {
+  const v4 = (d: number[]) => Uint8Array.from([0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, ...d]);
+  const v6 = (d: number[]) => {
+    const p = new Uint8Array(40);
+    p[0] = 0x60;
+    p.set(d, 24);
+    return p;
+  };
+  it('recognises multicast, broadcast and link-local destinations', () => {
+    for (const d of [[224, 0, 0, 1], [239, 1, 2, 3], [255, 255, 255, 255], [169, 254, 1, 1]]) expect(isLinkScopedDestination(v4(d), 0), d.join('.')).toBe(true);
+    for (const d of [[10, 244, 1, 2], [223, 255, 255, 255], [169, 253, 0, 1]]) expect(isLinkScopedDestination(v4(d), 0), d.join('.')).toBe(false);
+    expect(isLinkScopedDestination(v6([0xff, 0x02]), 0)).toBe(true); // ff02::2, router solicitations
+    expect(isLinkScopedDestination(v6([0xfe, 0x80]), 0)).toBe(true);
+    expect(isLinkScopedDestination(v6([0xfe, 0xbf]), 0)).toBe(true);
+    expect(isLinkScopedDestination(v6([0xfe, 0xc0]), 0)).toBe(false); // fec0::/10 is not link-local
+    expect(isLinkScopedDestination(v6([0xfd, 0x00]), 0)).toBe(false);
   });
 });
