@@ -66,6 +66,7 @@ export class Handshaker {
       return;
     }
     const now = state.now();
+    state.coarse[0] = now;
     if (peer.handshake !== undefined) {
       state.indices.delete(peer.handshake.localIndex);
       peer.handshake.wipe();
@@ -87,6 +88,7 @@ export class Handshaker {
     const state = this.state;
     state.handshakes.initiationsReceived++;
     const now = state.now();
+    state.coarse[0] = now;
     const underLoad = this.underLoad;
     const source = underLoad ? sourceBytes(fromAddress, fromPort) : undefined;
     const result = consumeInitiation(state.local, message, (key) => state.byKey.get(keyHex(key))?.identity, {
@@ -136,6 +138,7 @@ export class Handshaker {
     }
     const peer = entry.peer;
     const now = state.now();
+    state.coarse[0] = now;
     const verdict = consumeResponse(entry.handshake, message, { underLoad: false, now });
     if (verdict !== Verdict.Ok) {
       dropFor(state, verdict);

@@ -69,7 +69,8 @@ export function dueActions(p: PeerClock, now: number, scale = 1): DueActions {
     else if (now - p.lastInitiationMs >= rekeyTimeout + p.retryJitterMs * scale) out.initiate = true;
   } else {
     // The initiator of a keypair rekeys it when it grows old (the responder waits, so both do not race).
-    if (hasKeypair && p.keypairInitiator && age >= scaled(REKEY_AFTER_TIME, scale) && p.lastDataSentMs > p.keypairCreatedMs) out.initiate = true;
+    // (>=: on the coarse packet clock, data sent in the tick that made the keypair has the same time.)
+    if (hasKeypair && p.keypairInitiator && age >= scaled(REKEY_AFTER_TIME, scale) && p.lastDataSentMs > 0 && p.lastDataSentMs >= p.keypairCreatedMs) out.initiate = true;
     // Data sent and nothing heard back for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT: the session may be dead.
     if (p.lastDataSentMs > 0 && p.lastDataSentMs > p.lastReceivedMs && now - p.lastDataSentMs >= keepalive + rekeyTimeout) out.initiate = true;
     // Packets wait and no handshake is running (a give-up, then new traffic).

@@ -98,8 +98,14 @@ export interface WgState {
   readonly mtu: number;
   /** Protocol times are multiplied by this (tests shorten them). */
   readonly scale: number;
-  /** Monotonic milliseconds. */
+  /** Monotonic milliseconds, precise; for cold paths (it allocates a number per call). */
   now(): number;
+  /**
+   * The coarse clock the packet path reads: element 0 holds monotonic ms as
+   * of the last timer tick or handshake event. A typed array, because
+   * reading the clock per packet would box a number per packet.
+   */
+  readonly coarse: Float64Array;
   /** Wall-clock milliseconds since the epoch (TAI64N timestamps, wg show). */
   wallNow(): number;
 }
@@ -121,7 +127,7 @@ export function sendMessage(state: WgState, peer: WgPeer, message: Uint8Array): 
   }
   state.ring.bytes.set(message, state.ring.offset[slot]!);
   state.ring.length[slot] = message.length;
-  peer.lastSentMs = state.now();
+  peer.lastSentMs = state.coarse[0]!;
   peer.traffic.txBytes += message.length;
   state.transport.send(slot, peer.endpoint);
   return true;

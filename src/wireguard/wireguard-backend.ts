@@ -74,8 +74,10 @@ export class WireguardBackend implements Backend {
       mtu: options.mtu,
       scale: options.timeScale ?? 1,
       now: options.now ?? (() => performance.now()),
+      coarse: new Float64Array(1),
       wallNow: options.wallNow ?? Date.now,
     };
+    this.state.coarse[0] = this.state.now();
     this.handshaker = new Handshaker(this.state);
     this.handshaker.onKeypair = (peer) => this.flushStaged(peer);
   }
@@ -122,10 +124,10 @@ export class WireguardBackend implements Backend {
     this.sealAndSend(peer, kp, slot, true);
   }
 
-  /** A keypair still inside REJECT_AFTER_TIME and its message limit, or undefined. */
+  /** A keypair still inside REJECT_AFTER_TIME (on the coarse clock), or undefined. */
   private usable(kp: Keypair | undefined): Keypair | undefined {
     if (kp === undefined) return undefined;
-    if (this.state.now() - kp.createdMs >= REJECT_AFTER_TIME * this.state.scale) return undefined;
+    if (this.state.coarse[0]! - kp.createdMs >= REJECT_AFTER_TIME * this.state.scale) return undefined;
     return kp;
   }
 
@@ -133,7 +135,7 @@ export class WireguardBackend implements Backend {
     const state = this.state;
     const r = sealTransport(state.ring, slot, kp, state.mtu, state.views);
     if (r !== SealResult.Ok) return this.drop(slot, r === SealResult.NoRoom ? WgDrop.NoRoom : WgDrop.KeypairExpired);
-    const now = state.now();
+    const now = state.coarse[0]!;
     peer.lastSentMs = now;
     if (data) {
       peer.lastDataSentMs = now;
@@ -196,7 +198,7 @@ export class WireguardBackend implements Backend {
     if (r === OpenResult.BadAuth) return this.dropped(slot, WgDrop.BadAuth);
     if (r === OpenResult.Short) return this.dropped(slot, WgDrop.Short);
     // Authenticated from here on.
-    const now = state.now();
+    const now = state.coarse[0]!;
     peer.lastReceivedMs = now;
     peer.traffic.rxBytes += wireLen;
     this.handshaker.roam(peer, fromAddress, fromPort);
@@ -233,6 +235,7 @@ export class WireguardBackend implements Backend {
   tick(): void {
     const state = this.state;
     const now = state.now();
+    state.coarse[0] = now;
     this.handshaker.initiationsThisTick = 0;
     for (const peer of this.byName.values()) {
       const due = dueActions(peer, now, state.scale);
