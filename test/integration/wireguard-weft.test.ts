@@ -2,6 +2,9 @@
  * weft to weft over the WireGuard backend: both nodes run `weft up`; pods
  * ping each other and move 20 MB over TCP both ways, checked by sha256.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
@@ -15,6 +18,8 @@ const id = process.pid % 100000;
 describe.skipIf(!root)('WireGuard: weft <-> weft', () => {
   const sb = new NetnsSandbox();
   const keys = { a: generateKeyText(), b: generateKeyText() };
+  const dir = mkdtempSync(join(tmpdir(), 'weft-wg-weft-'));
+  const confPath = join(dir, 'wg0.conf');
   let nodes: TwoNodes;
   let wa: WeftProcess;
   let wb: WeftProcess;
@@ -27,16 +32,15 @@ describe.skipIf(!root)('WireGuard: weft <-> weft', () => {
       tun: { name: `wfa${id}` },
       wireguard: { privateKey: keys.a },
     });
-    // b knows a's key but not its endpoint: a must initiate, and b learns where a is from it.
-    wb = await startWeft(sb, b, [{ name: a.name, subnet: a.subnet, publicKey: publicKeyText(keys.a) }], {
-      backend: 'wireguard',
-      tun: { name: `wfb${id}` },
-      wireguard: { privateKey: keys.b },
-    });
+    // b reads a wg-quick file, as a WireGuard user's existing one: a's key and allowed IPs,
+    // no endpoint. a must initiate, and b learns where a is from it.
+    writeFileSync(confPath, `[Interface]\nPrivateKey = ${keys.b}\nListenPort = 51820\nAddress = 10.244.2.0/32\n\n[Peer]\nPublicKey = ${publicKeyText(keys.a)}\nAllowedIPs = ${a.subnet}\n`);
+    wb = await startWeft(sb, b, [], { backend: 'wireguard', tun: { name: `wfb${id}` }, wireguard: { configFile: confPath } });
   });
 
   afterAll(async () => {
     await sb.destroy();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a peer without an endpoint learns it from the initiator; pods ping both ways', async () => {
@@ -63,6 +67,23 @@ describe.skipIf(!root)('WireGuard: weft <-> weft', () => {
       const drops = Object.entries(s.drops as Record<string, number>).filter(([, n]) => n > 0);
       expect(drops).toEqual([]);
     }
+  });
+
+  it('wg set changes the running backend, and wg show reflects it', async () => {
+    const tun = `wfa${id}`;
+    const other = publicKeyText(generateKeyText());
+    await sb.run(nodes.a.ns, ['wg', 'set', tun, 'peer', publicKeyText(keys.b), 'persistent-keepalive', '7']);
+    await sb.run(nodes.a.ns, ['wg', 'set', tun, 'peer', other, 'allowed-ips', '10.244.9.0/24', 'endpoint', '10.99.0.9:51820']);
+    const keepalives = await sb.run(nodes.a.ns, ['wg', 'show', tun, 'persistent-keepalive']);
+    expect(keepalives).toContain(`${publicKeyText(keys.b)}\t7`);
+    expect(await sb.run(nodes.a.ns, ['wg', 'show', tun, 'allowed-ips'])).toContain(`${other}\t10.244.9.0/24`);
+    // The existing session is untouched by the change.
+    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 2)).toBe(2);
+    await sb.run(nodes.a.ns, ['wg', 'set', tun, 'peer', other, 'remove']);
+    expect(await sb.run(nodes.a.ns, ['wg', 'show', tun, 'peers'])).not.toContain(other);
+    // What weft cannot change at run time is refused, not half applied.
+    const r = await sb.exec(nodes.a.ns, ['wg', 'set', tun, 'listen-port', '40000']);
+    expect(r.code).not.toBe(0);
   });
 
   it('both stop cleanly', async () => {

@@ -198,4 +198,20 @@ describe('WireguardBackend', () => {
     inject(a, udp('10.244.1.5', '10.244.2.7', [1]));
     expect(a.wg.drops().no_route).toBe(1);
   });
+
+  it('under load answers an initiation with a cookie reply, and accepts the retry that carries the cookie (MAC2)', async () => {
+    b.wg.handshaker.initiationsThisTick = 1000; // as if flooded within this tick
+    a.wg.handshaker.initiate(a.wg.peer('b')!);
+    await settle();
+    expect(b.wg.state.handshakes.cookieRepliesSent).toBe(1);
+    expect(b.wg.drops().under_load).toBe(1);
+    expect(a.wire.at(-1)!.length).toBe(64); // the cookie reply reached a
+    expect(a.wg.state.handshakes.completed).toBe(0);
+    // The retry carries MAC2 and gets through although b is still under load.
+    a.wg.handshaker.initiate(a.wg.peer('b')!);
+    await settle();
+    expect(b.wg.handshaker.underLoad).toBe(true);
+    expect(a.wg.state.handshakes.completed).toBe(1);
+    expect(b.wg.state.handshakes.cookieRepliesSent).toBe(1);
+  });
 });
