@@ -48,6 +48,10 @@ export interface NodeConfig {
   vxlan: { vni: number; port: number; vtepMac: Uint8Array; sourceCheck: boolean };
   ring: { slots: number };
   peers: PeerSpec[];
+  /** The control socket `weft status` talks to. */
+  controlSocket: string;
+  /** Where the Flannel-compatible subnet.env for CNI plugins goes. */
+  subnetEnv: string;
 }
 
 type Json = Record<string, unknown>;
@@ -137,7 +141,7 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 /** Validate parsed JSON into a NodeConfig. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const root = object(raw, '(root)');
-  onlyKeys(root, '', ['name', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers']);
+  onlyKeys(root, '', ['name', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv']);
   const name = nodeName(root.name, 'name');
   const backend = root.backend ?? 'vxlan';
   if (backend !== 'vxlan' && backend !== 'wireguard') fail('backend', '"vxlan" or "wireguard"', backend);
@@ -221,6 +225,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     vxlan: { vni, port, vtepMac, sourceCheck },
     ring: { slots },
     peers,
+    controlSocket: root.controlSocket === undefined ? `/run/weft/${name}.sock` : resolve(baseDir, string(root.controlSocket, 'controlSocket', '/run/weft/node-a.sock')),
+    subnetEnv: root.subnetEnv === undefined ? '/run/flannel/subnet.env' : resolve(baseDir, string(root.subnetEnv, 'subnetEnv', '/run/flannel/subnet.env')),
   };
 }
 

@@ -3,7 +3,10 @@
  * The `weft` command. Exit codes: 0 success, 1 a runtime failure (a device,
  * a permission, a config file), 2 a usage error.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { CONTROL_DIR, controlPath, request } from './control.ts';
+import { formatStatus } from './status-format.ts';
+import type { NodeStatus } from './status-format.ts';
 import { isWeftError } from '../errors.ts';
 import { keyCommand } from './keys.ts';
 import { createLogger } from './log.ts';
@@ -14,6 +17,9 @@ const USAGE = `usage: weft <command> [options]
 commands:
   up --config FILE    run this node's overlay router until SIGTERM or SIGINT
                       (SIGHUP reloads the peers from FILE; SIGUSR1 logs status)
+  status [--json] [--node NAME | --socket PATH]
+                      show a running node: its subnet, device, and each peer's
+                      endpoint, handshake and transfer (as wg show), and drops
   genkey              print a new private key (base64, as wg genkey)
   pubkey              read a private key on stdin, print its public key
   genpsk              print a new preshared key
@@ -73,11 +79,47 @@ async function up(args: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+async function status(args: string[]): Promise<void> {
+  const json = args.includes('--json');
+  const rest = args.filter((a) => a !== '--json');
+  for (let i = 0; i < rest.length; i += 2) {
+    if (rest[i] !== '--node' && rest[i] !== '--socket') usageError(`unknown option for status: ${rest[i]}`);
+  }
+  const explicit = flag(rest, '--socket');
+  const node = flag(rest, '--node');
+  let path = explicit ?? (node ? controlPath(node) : undefined);
+  if (path === undefined) {
+    // One node on this machine: find its socket. Several: ask which.
+    let sockets: string[] = [];
+    try {
+      sockets = readdirSync(CONTROL_DIR).filter((f) => f.endsWith('.sock'));
+    } catch {
+      // no directory: nothing runs
+    }
+    if (sockets.length === 1) path = `${CONTROL_DIR}/${sockets[0]}`;
+    else if (sockets.length === 0) fail(`no weft node is running (no socket in ${CONTROL_DIR}); start one with weft up`);
+    else fail(`several weft nodes run here (${sockets.map((f) => f.replace(/\.sock$/u, '')).join(', ')}); choose one with --node NAME`);
+  }
+  try {
+    const s = (await request(path!, 'status')) as NodeStatus;
+    process.stdout.write(json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+function fail(message: string): never {
+  process.stderr.write(`weft: ${message}\n`);
+  process.exit(1);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'up':
       return up(rest);
+    case 'status':
+      return status(rest);
     case 'genkey':
     case 'pubkey':
     case 'genpsk':

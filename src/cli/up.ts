@@ -6,7 +6,14 @@
  * backwards, so a node that dies half-configured still leaves no route,
  * address or device behind.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname } from 'node:path';
+import { encodeKey } from '../crypto/keys.ts';
+import type { PeerStatus } from '../dataplane/backend.ts';
+import type { WgPeerStatus } from '../wireguard/wireguard-backend.ts';
+import { serveControl } from './control.ts';
+import type { NodeStatus, StatusPeer } from './status-format.ts';
 import { PacketRing } from '../buf/packet-ring.ts';
 import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
@@ -22,6 +29,38 @@ import type { Logger } from './log.ts';
 export interface RunningNode {
   config: NodeConfig;
   stop(reason: string): Promise<void>;
+}
+
+/** One peer as status shows it; WireGuard peers carry their key and handshake time. */
+function peerStatus(p: PeerStatus): StatusPeer {
+  const out: StatusPeer = {
+    name: p.name,
+    endpoint: p.endpoint ? (isIP(p.endpoint.address) === 6 ? `[${p.endpoint.address}]:${p.endpoint.port}` : `${p.endpoint.address}:${p.endpoint.port}`) : null,
+    subnets: p.subnets.map(formatCidr),
+    ...p.traffic,
+  };
+  if ('publicKey' in p) {
+    const wg = p as WgPeerStatus;
+    out.publicKey = encodeKey(wg.publicKey);
+    out.lastHandshakeWallMs = wg.lastHandshakeWallMs;
+    out.persistentKeepalive = wg.persistentKeepalive;
+  }
+  return out;
+}
+
+/**
+ * Flannel's subnet.env, which CNI's flannel plugin reads: the cluster network,
+ * this node's subnet as its gateway address (.1), the MTU pods should use.
+ * Written atomically (temporary file, rename) so a reader never sees half.
+ */
+function writeSubnetEnv(config: NodeConfig, mtu: number): void {
+  const a = config.subnet.addr;
+  const gateway = `${a[0]}.${a[1]}.${a[2]}.${a[3]! + 1}/${config.subnet.bits}`;
+  const text = `FLANNEL_NETWORK=${formatCidr(config.clusterCidr)}\nFLANNEL_SUBNET=${gateway}\nFLANNEL_MTU=${mtu}\nFLANNEL_IPMASQ=false\n`;
+  mkdirSync(dirname(config.subnetEnv), { recursive: true });
+  const tmp = `${config.subnetEnv}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, config.subnetEnv);
 }
 
 /** Forwarding must be on for pod traffic to pass between the TUN device and the pods. */
@@ -76,15 +115,30 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
     router.start();
     undo.push(['stop router', () => router.stop()]);
 
-    const status = () => ({
-      tun: { name: tun.name, ...tun.stats },
-      router: router.stats,
-      transport: transport.stats,
-      ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
+    const startedAt = new Date().toISOString();
+    const status = (): NodeStatus => ({
+      node: {
+        name: config.name,
+        backend: config.backend,
+        subnet: formatCidr(config.subnet),
+        clusterCidr: formatCidr(config.clusterCidr),
+        tun: tun.name,
+        mtu,
+        underlay: `${config.underlay.address}:${transport.localPort}`,
+        startedAt,
+        ...built.identity,
+      },
+      peers: backend.peers().map(peerStatus),
       drops: backend.drops(),
       ...built.stats(),
-      peers: backend.peers().map((p) => ({ name: p.name, endpoint: p.endpoint ? `${p.endpoint.address}:${p.endpoint.port}` : null, subnets: p.subnets.map(formatCidr), ...p.traffic })),
+      router: router.stats,
+      tunStats: { ...tun.stats },
+      transport: { ...transport.stats },
+      ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
     });
+    writeSubnetEnv(config, mtu);
+    const control = await serveControl(config.controlSocket, { status });
+    undo.push(['close control socket', () => control.close()]);
 
     const reload = () => {
       try {

@@ -5,11 +5,10 @@
  * The device behind it is an interface, so the backend (or a test) decides
  * what the state is and how a change applies.
  */
-import { mkdirSync, unlinkSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { WeftError } from '../errors.ts';
+import { listenUnix } from '../transport/unix-socket.ts';
+import type { UnixListener } from '../transport/unix-socket.ts';
 import { EINVAL, formatGet, parseSet } from './uapi.ts';
 import type { UapiChange, UapiDeviceState } from './uapi.ts';
 
@@ -24,51 +23,21 @@ export interface UapiDevice {
 /** Bound the text one connection may send before a request ends: a set with thousands of allowed IPs fits. */
 const MAX_REQUEST_BYTES = 1 << 20;
 
-function isLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 export class UapiServer {
-  private constructor(
-    private readonly server: Server,
-    readonly path: string,
-  ) {}
+  private constructor(private readonly listener: UnixListener) {}
+
+  get path(): string {
+    return this.listener.path;
+  }
 
   static async listen(iface: string, device: UapiDevice, dir = UAPI_DIR): Promise<UapiServer> {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
     const path = join(dir, `${iface}.sock`);
-    if (await isLive(path)) {
-      throw new WeftError('UAPI_IN_USE', `${path} is served by another process: interface name ${iface} is taken; stop it or choose another name`);
-    }
-    try {
-      unlinkSync(path); // a stale socket from a process that died
-    } catch {
-      // none
-    }
-    const server = createServer((socket) => serve(socket, device));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new WeftError('UAPI_LISTEN_FAILED', `cannot listen on ${path}: ${err.message}`, { cause: err })));
-      server.listen(path, () => resolve());
-    });
-    return new UapiServer(server, path);
+    const listener = await listenUnix(path, (socket) => serve(socket, device), `${path} is served by another process: interface name ${iface} is taken; stop it or choose another name`);
+    return new UapiServer(listener);
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      try {
-        unlinkSync(this.path);
-      } catch {
-        // already gone
-      }
-    });
+    return this.listener.close();
   }
 }
 

@@ -87,6 +87,9 @@ export interface PeerEntry {
 export interface WeftProcess {
   proc: SandboxProcess;
   configPath: string;
+  /** The node's control socket (for weft status) and subnet.env, in the test's own directory. */
+  controlSocket: string;
+  subnetEnv: string;
   /** The fields of the "ready" log line. */
   ready: Record<string, unknown>;
   /** SIGTERM and wait; returns the exit code. */
@@ -97,12 +100,17 @@ export interface WeftProcess {
 export async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEntry[], extra: Record<string, unknown> = {}): Promise<WeftProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-test-'));
   const configPath = join(dir, `${n.name}.json`);
-  writeFileSync(configPath, JSON.stringify({ name: n.name, underlay: { address: n.underlayIp }, subnet: n.subnet, peers, ...extra }, null, 2));
+  // /run is shared by every namespace on the machine: keep each node's sockets and files apart.
+  const controlSocket = join(dir, 'control.sock');
+  const subnetEnv = join(dir, 'subnet.env');
+  writeFileSync(configPath, JSON.stringify({ name: n.name, underlay: { address: n.underlayIp }, subnet: n.subnet, peers, controlSocket, subnetEnv, ...extra }, null, 2));
   const proc = sb.spawn(n.ns, [process.execPath, weftMain(), 'up', '--config', configPath]);
   const ready = await waitForLog(proc, 'ready', 10_000);
   return {
     proc,
     configPath,
+    controlSocket,
+    subnetEnv,
     ready,
     stop: async () => {
       proc.child.kill('SIGTERM');

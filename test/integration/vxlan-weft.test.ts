@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, tcpTransfer, twoNodes, waitForLog } from '../helpers/cluster.ts';
+import { ping, startWeft, tcpTransfer, twoNodes, waitForLog, weftMain } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 
 const root = requireRoot();
@@ -55,6 +55,25 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     expect(r.received.bytes).toBe(MB20);
   });
 
+  it('weft status shows the node and its peer, in the manner of wg show, and as JSON', async () => {
+    const main = weftMain();
+    const human = await sb.run(nodes.a.ns, [process.execPath, main, 'status', '--socket', wa.controlSocket]);
+    expect(human).toContain('node: node-a');
+    expect(human).toContain('  backend: vxlan');
+    expect(human).toContain('  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)');
+    expect(human).toMatch(/peer: node-b\n {2}endpoint: 10\.99\.0\.2:8472\n {2}subnets: 10\.244\.2\.0\/24\n {2}transfer: [\d.]+ MiB received, [\d.]+ MiB sent/u);
+    const json = JSON.parse(await sb.run(nodes.a.ns, [process.execPath, main, 'status', '--json', '--socket', wa.controlSocket])) as {
+      node: { name: string; mtu: number };
+      peers: Array<{ name: string; rxBytes: number; txPackets: number }>;
+    };
+    expect(json.node).toMatchObject({ name: 'node-a', mtu: 1450 });
+    expect(json.peers[0]!.name).toBe('node-b');
+    expect(json.peers[0]!.rxBytes).toBeGreaterThan(20 * 1024 * 1024);
+    const r = await sb.exec(nodes.a.ns, [process.execPath, main, 'status', '--socket', '/nonexistent/weft.sock']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no weft node is running there');
+  });
+
   it('applies a changed peer file on SIGHUP: a removed peer gets no traffic, a restored one does', async () => {
     const { a, b } = nodes;
     const config = JSON.parse(readFileSync(wa.configPath, 'utf8')) as { peers: unknown[] };
@@ -66,6 +85,10 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     wa.proc.child.kill('SIGHUP');
     for (let i = 0; i < 100 && (wa.proc.stderr().match(/peers reloaded/gu) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await ping(sb, a.podNs, b.podIp, 2)).toBe(2);
+  });
+
+  it('writes a Flannel-compatible subnet.env for CNI plugins', () => {
+    expect(readFileSync(wa.subnetEnv, 'utf8')).toBe('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n');
   });
 
   it('stops on SIGTERM with exit 0 and leaves no device or route behind', async () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, tcpTransfer, twoNodes, weftStatus } from '../helpers/cluster.ts';
+import { ping, startWeft, tcpTransfer, twoNodes, weftMain, weftStatus } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 
 const root = requireRoot();
@@ -67,6 +67,14 @@ describe.skipIf(!root)('WireGuard: weft <-> weft', () => {
       const drops = Object.entries(s.drops as Record<string, number>).filter(([, n]) => n > 0);
       expect(drops).toEqual([]);
     }
+  });
+
+  it('weft status shows the peer\'s key, latest handshake and transfer', async () => {
+    const human = await sb.run(nodes.a.ns, [process.execPath, weftMain(), 'status', '--socket', wa.controlSocket]);
+    expect(human).toContain(`public key: ${publicKeyText(keys.a)}`);
+    expect(human).toContain(`peer: node-b\n  public key: ${publicKeyText(keys.b)}`);
+    expect(human).toMatch(/latest handshake: (Now|\d+ seconds? ago)/u);
+    expect(human).toMatch(/transfer: [\d.]+ MiB received, [\d.]+ MiB sent/u);
   });
 
   it('wg set changes the running backend, and wg show reflects it', async () => {

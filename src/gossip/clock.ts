@@ -1,0 +1,49 @@
+/**
+ * Time as the gossip core sees it. The protocol never calls Date.now() or
+ * setTimeout itself: it reads `now()` and is driven by one coarse periodic
+ * tick, so the same code runs on a real clock in the daemon and on a virtual
+ * clock in the simulator, where 1000 nodes live through minutes in seconds.
+ *
+ * One tick for everything (probes, suspicion deadlines, gossip rounds, sync)
+ * follows the hot-path rule of coarse timers: a node with 1000 members does
+ * not hold 1000 timers, it compares deadlines when the tick fires.
+ */
+export interface Clock {
+  /** Milliseconds on a monotonic clock; only differences matter. */
+  now(): number;
+  /** Call `fn` every `periodMs` until the returned handle is cancelled. */
+  every(periodMs: number, fn: () => void): TickHandle;
+}
+
+export interface TickHandle {
+  cancel(): void;
+}
+
+/** The process clock: performance.now() and one setInterval, unref'd so it never keeps a process alive. */
+export class RealClock implements Clock {
+  now(): number {
+    return performance.now();
+  }
+
+  every(periodMs: number, fn: () => void): TickHandle {
+    const t = setInterval(fn, periodMs);
+    t.unref();
+    return { cancel: () => clearInterval(t) };
+  }
+}
+
+/**
+ * A small seeded PRNG (mulberry32) so that a simulated run is reproducible:
+ * the protocol takes its randomness (probe order, gossip targets) from an
+ * injected `() => number` in [0, 1), never from Math.random directly.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

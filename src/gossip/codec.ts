@@ -1,0 +1,292 @@
+/**
+ * Gossip message framing. A datagram is the version byte, then the keyring's
+ * seal (keyring.ts) around one plaintext message:
+ *
+ *   type u8 | from: len u8 + UTF-8 name | type-specific fields | facts
+ *
+ * Probe messages (ping, ping-req, ack, nack) and gossip messages end with
+ * piggybacked facts: count u8, then per fact kind u8 + len u16 + body. A fact
+ * is one thing said about one node: alive (its signed record), suspect or
+ * dead (name, incarnation, who said it). Sync messages carry anti-entropy
+ * digests instead (anti-entropy.ts); sync-records carries facts like gossip
+ * but marks them as pulled by anti-entropy rather than spread by infection.
+ *
+ * decode never throws: truncated, oversized or unknown input is a verdict
+ * with a reason, and membership counts it.
+ */
+import { Keyring, SEAL_OVERHEAD } from './keyring.ts';
+
+export const GOSSIP_VERSION = 1;
+/** 1400 bytes fit every common path MTU (1500 Ethernet minus IP, UDP and any tunnel) unfragmented. */
+export const MAX_DATAGRAM = 1400;
+export const MAX_PLAINTEXT = MAX_DATAGRAM - SEAL_OVERHEAD;
+
+export const MsgType = { Ping: 1, PingReq: 2, Ack: 3, Nack: 4, Gossip: 5, SyncDigest: 6, SyncEntries: 7, SyncWant: 8, SyncRecords: 9 } as const;
+export type MsgType = (typeof MsgType)[keyof typeof MsgType];
+export const FactKind = { Alive: 1, Suspect: 2, Dead: 3 } as const;
+
+/** Anti-entropy buckets: 64 x u32 = 256 bytes, small enough to send every second. */
+export const SYNC_BUCKETS = 64;
+/** A sync entry: name hash (6 bytes, 48 bits) + incarnation u32 + state class u8. */
+export const ENTRY_LEN = 11;
+export const HASH_LEN48 = 6;
+
+export type Fact =
+  | { kind: typeof FactKind.Alive; record: Uint8Array }
+  | { kind: typeof FactKind.Suspect | typeof FactKind.Dead; name: string; incarnation: number; from: string };
+
+export interface SyncEntry {
+  hash: number;
+  incarnation: number;
+  stateClass: number;
+}
+
+export type Message =
+  | { type: typeof MsgType.Ping | typeof MsgType.PingReq; from: string; seq: number; target: string; facts: Uint8Array[] }
+  | { type: typeof MsgType.Ack | typeof MsgType.Nack; from: string; seq: number; facts: Uint8Array[] }
+  | { type: typeof MsgType.Gossip | typeof MsgType.SyncRecords; from: string; facts: Uint8Array[] }
+  | { type: typeof MsgType.SyncDigest; from: string; reply: boolean; count: number; buckets: Uint32Array }
+  | { type: typeof MsgType.SyncEntries; from: string; entries: SyncEntry[] }
+  | { type: typeof MsgType.SyncWant; from: string; hashes: number[] };
+
+export type DecodeVerdict = { ok: true; msg: Message } | { ok: false; reason: 'version' | 'unauthenticated' | 'malformed' };
+export type FactVerdict = { ok: true; fact: Fact } | { ok: false };
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+/** Bytes a fact costs inside a message (kind + length prefix + body). */
+export function factCost(fact: Uint8Array): number {
+  return 3 + fact.length;
+}
+
+export function encodeFact(f: Fact): Uint8Array {
+  if (f.kind === FactKind.Alive) {
+    const out = new Uint8Array(1 + f.record.length);
+    out[0] = f.kind;
+    out.set(f.record, 1);
+    return out;
+  }
+  const name = enc.encode(f.name);
+  const from = enc.encode(f.from);
+  const out = new Uint8Array(1 + 4 + 1 + name.length + 1 + from.length);
+  out[0] = f.kind;
+  new DataView(out.buffer).setUint32(1, f.incarnation >>> 0);
+  out[5] = name.length;
+  out.set(name, 6);
+  out[6 + name.length] = from.length;
+  out.set(from, 7 + name.length);
+  return out;
+}
+
+export function decodeFact(b: Uint8Array): FactVerdict {
+  const kind = b[0];
+  if (kind === FactKind.Alive) return b.length > 1 ? { ok: true, fact: { kind, record: b.subarray(1) } } : { ok: false };
+  if ((kind !== FactKind.Suspect && kind !== FactKind.Dead) || b.length < 7) return { ok: false };
+  const inc = new DataView(b.buffer, b.byteOffset, b.length).getUint32(1);
+  const nl = b[5]!;
+  if (7 + nl > b.length) return { ok: false };
+  const fl = b[6 + nl]!;
+  if (7 + nl + fl !== b.length || nl === 0) return { ok: false };
+  try {
+    return { ok: true, fact: { kind, incarnation: inc, name: dec.decode(b.subarray(6, 6 + nl)), from: dec.decode(b.subarray(7 + nl)) } };
+  } catch {
+    return { ok: false };
+  }
+}
+
+class Writer {
+  readonly buf = new Uint8Array(MAX_PLAINTEXT);
+  readonly view = new DataView(this.buf.buffer);
+  o = 0;
+  u8(n: number): void {
+    this.buf[this.o++] = n;
+  }
+  u32(n: number): void {
+    this.view.setUint32(this.o, n >>> 0);
+    this.o += 4;
+  }
+  u48(n: number): void {
+    this.view.setUint16(this.o, Math.floor(n / 2 ** 32));
+    this.view.setUint32(this.o + 2, n >>> 0);
+    this.o += 6;
+  }
+  name(s: string): void {
+    const b = enc.encode(s);
+    this.u8(b.length);
+    this.buf.set(b, this.o);
+    this.o += b.length;
+  }
+}
+
+/** One scratch plaintext for every message: encoding is synchronous and the seal copies it out. */
+const writer = new Writer();
+
+/** Plaintext bytes left for facts after a message's fixed part (for the broadcast queue's budget). */
+export function factBudget(from: string, target = ''): number {
+  return MAX_PLAINTEXT - (1 + 1 + enc.encode(from).length + 4 + 1 + enc.encode(target).length + 1);
+}
+
+/** Encode and seal. The caller keeps facts within factBudget and sync lists within one datagram. */
+export function encodeMessage(m: Message, keyring: Keyring): Uint8Array {
+  const w = writer;
+  w.o = 0;
+  w.u8(m.type);
+  w.name(m.from);
+  switch (m.type) {
+    case MsgType.Ping:
+    case MsgType.PingReq:
+      w.u32(m.seq);
+      w.name(m.target);
+      writeFacts(w, m.facts);
+      break;
+    case MsgType.Ack:
+    case MsgType.Nack:
+      w.u32(m.seq);
+      writeFacts(w, m.facts);
+      break;
+    case MsgType.Gossip:
+    case MsgType.SyncRecords:
+      writeFacts(w, m.facts);
+      break;
+    case MsgType.SyncDigest:
+      w.u8(m.reply ? 1 : 0);
+      w.u32(m.count);
+      for (let i = 0; i < SYNC_BUCKETS; i++) w.u32(m.buckets[i] ?? 0);
+      break;
+    case MsgType.SyncEntries:
+      w.view.setUint16(w.o, m.entries.length);
+      w.o += 2;
+      for (const e of m.entries) {
+        w.u48(e.hash);
+        w.u32(e.incarnation);
+        w.u8(e.stateClass);
+      }
+      break;
+    case MsgType.SyncWant:
+      w.view.setUint16(w.o, m.hashes.length);
+      w.o += 2;
+      for (const h of m.hashes) w.u48(h);
+      break;
+  }
+  return keyring.seal(GOSSIP_VERSION, w.buf.subarray(0, w.o));
+}
+
+function writeFacts(w: Writer, facts: Uint8Array[]): void {
+  w.u8(facts.length);
+  for (const f of facts) {
+    w.view.setUint16(w.o, f.length);
+    w.o += 2;
+    w.buf.set(f, w.o);
+    w.o += f.length;
+  }
+}
+
+/** Open and parse a datagram. Never throws. */
+export function decodeMessage(datagram: Uint8Array, keyring: Keyring): DecodeVerdict {
+  if (datagram.length === 0 || datagram[0] !== GOSSIP_VERSION) return { ok: false, reason: 'version' };
+  if (datagram.length > MAX_DATAGRAM) return { ok: false, reason: 'malformed' };
+  const p = keyring.open(datagram);
+  if (p === null) return { ok: false, reason: 'unauthenticated' };
+  const msg = parse(p);
+  return msg === null ? { ok: false, reason: 'malformed' } : { ok: true, msg };
+}
+
+function parse(p: Uint8Array): Message | null {
+  const v = new DataView(p.buffer, p.byteOffset, p.length);
+  let o = 0;
+  const need = (n: number): boolean => o + n <= p.length;
+  const name = (): string | null => {
+    if (!need(1)) return null;
+    const n = p[o++]!;
+    if (n === 0 || !need(n)) return null;
+    try {
+      const s = dec.decode(p.subarray(o, o + n));
+      o += n;
+      return s;
+    } catch {
+      return null;
+    }
+  };
+  const u48 = (): number => {
+    const n = v.getUint16(o) * 2 ** 32 + v.getUint32(o + 2);
+    o += 6;
+    return n;
+  };
+  const facts = (): Uint8Array[] | null => {
+    if (!need(1)) return null;
+    const count = p[o++]!;
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      if (!need(2)) return null;
+      const len = v.getUint16(o);
+      o += 2;
+      if (len === 0 || !need(len)) return null;
+      out.push(p.subarray(o, o + len));
+      o += len;
+    }
+    return o === p.length ? out : null;
+  };
+  if (!need(1)) return null;
+  const type = p[o++]!;
+  const from = name();
+  if (from === null) return null;
+  switch (type) {
+    case MsgType.Ping:
+    case MsgType.PingReq: {
+      if (!need(4)) return null;
+      const seq = v.getUint32(o);
+      o += 4;
+      const target = name();
+      const f = target === null ? null : facts();
+      return f === null || target === null ? null : { type, from, seq, target, facts: f };
+    }
+    case MsgType.Ack:
+    case MsgType.Nack: {
+      if (!need(4)) return null;
+      const seq = v.getUint32(o);
+      o += 4;
+      const f = facts();
+      return f === null ? null : { type, from, seq, facts: f };
+    }
+    case MsgType.Gossip:
+    case MsgType.SyncRecords: {
+      const f = facts();
+      return f === null ? null : { type, from, facts: f };
+    }
+    case MsgType.SyncDigest: {
+      if (o + 5 + 4 * SYNC_BUCKETS !== p.length) return null;
+      const reply = p[o++] === 1;
+      const count = v.getUint32(o);
+      o += 4;
+      const buckets = new Uint32Array(SYNC_BUCKETS);
+      for (let i = 0; i < SYNC_BUCKETS; i++, o += 4) buckets[i] = v.getUint32(o);
+      return { type, from, reply, count, buckets };
+    }
+    case MsgType.SyncEntries: {
+      if (!need(2)) return null;
+      const n = v.getUint16(o);
+      o += 2;
+      if (o + n * ENTRY_LEN !== p.length) return null;
+      const entries: SyncEntry[] = [];
+      for (let i = 0; i < n; i++) {
+        const hash = u48();
+        const incarnation = v.getUint32(o);
+        entries.push({ hash, incarnation, stateClass: p[o + 4]! });
+        o += 5;
+      }
+      return { type, from, entries };
+    }
+    case MsgType.SyncWant: {
+      if (!need(2)) return null;
+      const n = v.getUint16(o);
+      o += 2;
+      if (o + n * HASH_LEN48 !== p.length) return null;
+      const hashes: number[] = [];
+      for (let i = 0; i < n; i++) hashes.push(u48());
+      return { type, from, hashes };
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,459 @@
+/**
+ * SWIM membership with the Lifeguard refinements (Das, Gupta, Motivala,
+ * "SWIM", DSN 2002; Dadgar, Phillips, Currey, "Lifeguard", 2018).
+ *
+ * Every probe interval a node pings the next member of a shuffled round-robin
+ * list (so every member is probed within a bounded time); with no ack by the
+ * probe timeout it asks k others to ping it for us (ping-req) and pings it
+ * directly once more; with no ack by the end of the interval it suspects it.
+ * A suspicion becomes a death after a timeout that shrinks as independent
+ * members confirm it (suspicion.ts), unless the suspect refutes it first by
+ * re-signing its record with a higher incarnation. Facts (alive / suspect /
+ * dead) spread by piggybacking on probes and on short gossip rounds
+ * (broadcast-queue.ts); anti-entropy (anti-entropy.ts) repairs the rest.
+ *
+ * The core is pure: time comes from the injected Clock's now() and one tick,
+ * randomness from an injected generator, datagrams through GossipTransport.
+ * Wire input never throws: every drop is counted by reason in `drops`.
+ */
+import { ReasonCounters } from '../dataplane/counters.ts';
+import { dataChanged, peerOf } from './events.ts';
+import type { GossipPeer, MemberEvent } from './events.ts';
+import { AntiEntropy, nameHash } from './anti-entropy.ts';
+import type { SyncHost } from './anti-entropy.ts';
+import { Awareness, lagPenalty } from './awareness.ts';
+import { BroadcastQueue, retransmitLimit } from './broadcast-queue.ts';
+import type { Clock, TickHandle } from './clock.ts';
+import { FactKind, MsgType, decodeFact, decodeMessage, encodeFact, encodeMessage, factBudget } from './codec.ts';
+import type { Fact, Message } from './codec.ts';
+import type { Keyring } from './keyring.ts';
+import { RecordFlag, bytesEqual, decodeRecord, signRecord, verifyRecord } from './record.ts';
+import type { NodeRecord, RecordFields, RecordVerdict } from './record.ts';
+import { Prober } from './prober.ts';
+import type { ProberHost } from './prober.ts';
+import { Suspicion, confirmationsWanted, suspicionMin } from './suspicion.ts';
+import type { GossipTransport } from './transport.ts';
+import { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
+import type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
+import { Member } from './member.ts';
+
+export { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
+export type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
+
+export { peerOf } from './events.ts';
+export type { GossipPeer, MemberEvent } from './events.ts';
+
+export class Membership {
+  readonly cfg: MembershipConfig;
+  readonly drops = new ReasonCounters<DropReason>(DROP_REASONS);
+  readonly stats = {
+    sent: 0, sentBytes: 0, received: 0, receivedBytes: 0, suspicions: 0, refutations: 0, declaredDead: 0,
+  };
+  readonly awareness: Awareness;
+  readonly antiEntropy: AntiEntropy;
+  readonly prober: Prober;
+  private readonly members = new Map<string, Member>();
+  private readonly byHash = new Map<number, Member>();
+  private readonly queue = new BroadcastQueue();
+  private readonly suspects = new Set<Member>();
+  private readonly listeners: ((e: MemberEvent) => void)[] = [];
+  private readonly random: () => number;
+  private readonly verify: (body: Uint8Array, signature: Uint8Array, key: Uint8Array) => boolean;
+  private readonly decode: (bytes: Uint8Array) => RecordVerdict;
+  private readonly me: Member;
+  private fields: RecordFields;
+  private readonly budget: number;
+  private tombstones: Member[] = [];
+  private live = 1;
+  private ticker: TickHandle | null = null;
+  private lastTick = 0;
+  private nextGossipAt = 0;
+  private nextSyncAt = 0;
+  private nextReapAt = 0;
+  private leaving = false;
+
+  constructor(private readonly opts: MembershipOptions) {
+    this.cfg = { ...DEFAULT_CONFIG, ...opts.config };
+    this.random = opts.random ?? Math.random;
+    this.verify = opts.verify ?? verifyRecord;
+    this.decode = opts.decode ?? decodeRecord;
+    this.awareness = new Awareness(this.cfg.awarenessMax);
+    this.fields = opts.self;
+    const bytes = signRecord(opts.self, opts.incarnation ?? 0, opts.secretKey);
+    const v = decodeRecord(bytes);
+    if (!v.ok) throw new RangeError('own record does not decode');
+    this.me = new Member(v.record, bytes, nameHash(v.record.name), 0);
+    this.me.state = MemberState.Alive;
+    this.members.set(this.me.name, this.me);
+    this.byHash.set(this.me.hash, this.me);
+    this.budget = factBudget(this.me.name, 'x'.repeat(63));
+    this.antiEntropy = new AntiEntropy(this.syncHost());
+    this.prober = new Prober(this.proberHost(), this.cfg, this.awareness);
+    opts.transport.onMessage((b, a, p) => this.receive(b, a, p));
+  }
+
+  get name(): string {
+    return this.me.name;
+  }
+  get incarnation(): number {
+    return this.me.incarnation;
+  }
+  get record(): NodeRecord {
+    return this.me.record;
+  }
+  /** Members alive or suspected, this node included (the N of the log N formulas). */
+  get liveCount(): number {
+    return this.live;
+  }
+
+  on(listener: (e: MemberEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  start(): void {
+    const now = this.opts.clock.now();
+    this.lastTick = now;
+    // Random phases, so that nodes started together do not probe and gossip in lockstep.
+    this.prober.start(now);
+    this.nextGossipAt = now + this.random() * this.cfg.gossipIntervalMs;
+    this.nextSyncAt = now + this.random() * this.cfg.syncIntervalMs;
+    this.nextReapAt = now + this.cfg.tombstoneMs / 4;
+    this.ticker = this.opts.clock.every(this.cfg.tickMs, () => this.tick());
+  }
+
+  stop(): void {
+    this.ticker?.cancel();
+    this.ticker = null;
+    this.opts.transport.onMessage(() => {});
+  }
+
+  /** Announce ourselves to the seeds and pull the whole map from them. */
+  join(seeds: readonly { address: string; port: number }[]): void {
+    const alive = encodeFact({ kind: FactKind.Alive, record: this.me.bytes });
+    for (const s of seeds) {
+      this.send(s.address, s.port, { type: MsgType.Gossip, from: this.me.name, facts: [alive] });
+      this.antiEntropy.start(s.address, s.port);
+    }
+  }
+
+  /**
+   * Load signed records known from elsewhere (a saved map, a test's bootstrap): each is checked like
+   * any record pulled by anti-entropy, and none is re-gossiped.
+   */
+  restore(records: readonly Uint8Array[]): void {
+    for (const r of records) this.onAlive(r, true);
+  }
+
+  /** Leave gracefully: a signed record marked left, told to several members at once, then gossiped. */
+  leave(): void {
+    this.leaving = true;
+    this.resign({ ...this.fields, flags: this.fields.flags | RecordFlag.Left }, this.me.incarnation + 1);
+    const targets = this.prober.randomLive(2 * this.cfg.gossipFanout);
+    const fact = encodeFact({ kind: FactKind.Alive, record: this.me.bytes });
+    for (const t of targets) this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [fact] });
+  }
+
+  /** Change our own record (a new subnet, a new address): one incarnation higher, re-signed, gossiped. */
+  updateSelf(patch: Partial<RecordFields>): void {
+    this.resign({ ...this.fields, ...patch }, this.me.incarnation + 1);
+  }
+
+  get(name: string): Member | undefined {
+    return this.members.get(name);
+  }
+
+  /** Every known member including tombstones and this node (a snapshot array; cold path). */
+  all(): Member[] {
+    return [...this.members.values()];
+  }
+
+  /** The data plane's view: live peers other than this node. */
+  peers(): GossipPeer[] {
+    const out: GossipPeer[] = [];
+    for (const m of this.members.values()) if (m !== this.me && m.isLive) out.push(peerOf(m.record));
+    return out;
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  receive(bytes: Uint8Array, address: string, port: number): void {
+    this.stats.received++;
+    this.stats.receivedBytes += bytes.length;
+    const v = decodeMessage(bytes, this.opts.keyring);
+    if (!v.ok) {
+      this.drop(v.reason);
+      return;
+    }
+    const msg = v.msg;
+    // Facts first: a probe's piggybacked news is as good as a gossip message's.
+    if ('facts' in msg) this.facts(msg.facts, msg.type === MsgType.SyncRecords);
+    switch (msg.type) {
+      case MsgType.Ping:
+        if (msg.target !== this.me.name) this.drop('wrong-target');
+        else this.send(address, port, { type: MsgType.Ack, from: this.me.name, seq: msg.seq, facts: this.take() });
+        return;
+      case MsgType.PingReq:
+        return this.prober.onPingReq(msg.target, msg.seq, address, port);
+      case MsgType.Ack:
+        return this.prober.onAck(msg.seq);
+      case MsgType.Nack:
+        return this.prober.onNack(msg.seq);
+      case MsgType.SyncDigest:
+        return this.antiEntropy.onDigest(msg, address, port);
+      case MsgType.SyncEntries:
+        return this.antiEntropy.onEntries(msg, address, port);
+      case MsgType.SyncWant:
+        if (!this.antiEntropy.onWant(msg, address, port)) this.drop('sync-busy');
+        return;
+      default:
+        return; // gossip and sync-records: facts only
+    }
+  }
+
+  private drop(reason: DropReason): void {
+    this.drops.add(DROP_REASONS.indexOf(reason));
+  }
+
+  private facts(list: Uint8Array[], viaSync: boolean): void {
+    for (const b of list) {
+      const v = decodeFact(b);
+      if (!v.ok) this.drop('bad-fact');
+      else if (v.fact.kind === FactKind.Alive) this.onAlive(v.fact.record, viaSync);
+      else this.onClaim(v.fact, b);
+    }
+  }
+
+  private onAlive(bytes: Uint8Array, viaSync: boolean): void {
+    const v = this.decode(bytes);
+    if (!v.ok) return this.drop('bad-record');
+    const r = v.record;
+    const m = this.members.get(r.name);
+    if (m !== undefined && !bytesEqual(m.record.signingKey, r.signingKey)) return this.drop('key-mismatch');
+    if (m !== undefined && r.incarnation <= m.incarnation) {
+      if (r.incarnation < m.incarnation) this.drop('stale');
+      return;
+    }
+    if (!this.verify(v.body, v.signature, r.signingKey)) return this.drop('bad-signature');
+    // Keep a record of our own, not a view that would pin the whole received datagram.
+    if (bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
+    if (m === this.me) {
+      // Our own key, a higher incarnation than ours: what we said before a restart. Say something newer.
+      if (!this.leaving) this.refute(r.incarnation);
+      return;
+    }
+    const state = (r.flags & RecordFlag.Left) !== 0 ? MemberState.Left : MemberState.Alive;
+    if (m === undefined) {
+      const n = new Member(r, bytes, nameHash(r.name), this.opts.clock.now());
+      this.members.set(n.name, n);
+      this.byHash.set(n.hash, n);
+      this.setState(n, state);
+      if (state === MemberState.Alive) this.emit('peer-added', n);
+      // A record first learned by a pull is not news to the cluster (a joiner pulls 1000 of them).
+      if (!viaSync) this.queue.push(n.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
+      return;
+    }
+    const wasLive = m.isLive;
+    const before = m.record;
+    m.record = r;
+    m.bytes = bytes;
+    m.incarnation = r.incarnation;
+    this.setState(m, state);
+    if (!wasLive && m.isLive) this.emit('peer-added', m);
+    else if (wasLive && !m.isLive) this.emit('peer-removed', m, 'left');
+    else if (m.isLive && dataChanged(before, r)) this.emit('peer-changed', m);
+    this.queue.push(m.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
+  }
+
+  /** A suspect or dead claim by some member about some node. */
+  private onClaim(f: Extract<Fact, { name: string }>, bytes: Uint8Array): void {
+    if (f.name === this.me.name) {
+      if (!this.leaving && f.incarnation >= this.me.incarnation) this.refute(f.incarnation);
+      return;
+    }
+    const m = this.members.get(f.name);
+    if (m === undefined) return this.drop('unknown-member');
+    if (f.incarnation < m.incarnation) return this.drop('stale');
+    if (!m.isLive) return;
+    if (f.kind === FactKind.Dead) {
+      m.incarnation = f.incarnation;
+      this.declareDead(m, bytes);
+      return;
+    }
+    if (m.state === MemberState.Suspect && m.suspicion !== null) {
+      // Lifeguard: a new independent confirmation shortens the timeout; pass it on so others shorten theirs.
+      if (f.incarnation === m.incarnation && m.suspicion.confirm(f.from)) this.queue.push(m.name, bytes);
+      return;
+    }
+    m.incarnation = f.incarnation;
+    this.setState(m, MemberState.Suspect);
+    const min = suspicionMin(this.cfg.suspicionMult, this.live, this.cfg.probeIntervalMs);
+    const k = confirmationsWanted(this.cfg.indirectChecks, this.live);
+    m.suspicion = new Suspicion(this.opts.clock.now(), k, min, min * this.cfg.suspicionMaxMult, f.from);
+    this.suspects.add(m);
+    this.stats.suspicions++;
+    this.queue.push(m.name, bytes);
+  }
+
+  private declareDead(m: Member, fact: Uint8Array): void {
+    this.setState(m, MemberState.Dead);
+    this.tombstones.push(m);
+    this.stats.declaredDead++;
+    this.queue.push(m.name, fact);
+    this.emit('peer-removed', m, 'dead');
+  }
+
+  private refute(claimed: number): void {
+    this.stats.refutations++;
+    // Being suspected means others could not hear us: a hint that we may be the slow one.
+    this.awareness.apply(1);
+    this.resign(this.fields, Math.max(this.me.incarnation, claimed) + 1);
+  }
+
+  private resign(fields: RecordFields, incarnation: number): void {
+    this.fields = fields;
+    const bytes = signRecord(fields, incarnation, this.opts.secretKey);
+    const v = decodeRecord(bytes);
+    if (!v.ok) throw new RangeError('own record does not decode');
+    this.me.record = v.record;
+    this.me.bytes = bytes;
+    this.me.incarnation = incarnation;
+    this.queue.push(this.me.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
+  }
+
+  private setState(m: Member, s: MemberState): void {
+    const wasLive = m.isLive;
+    m.state = s;
+    m.since = this.opts.clock.now();
+    if (s !== MemberState.Suspect) {
+      m.suspicion = null;
+      this.suspects.delete(m);
+    }
+    if (wasLive !== m.isLive) this.live += m.isLive ? 1 : -1;
+    if (m.isLive && !wasLive && m !== this.me) {
+      this.prober.add(m);
+    }
+  }
+
+  private emit(type: MemberEvent['type'], m: Member, reason?: 'dead' | 'left'): void {
+    const e: MemberEvent = reason === undefined
+      ? { type, name: m.name, record: m.record, peer: peerOf(m.record) }
+      : { type, name: m.name, record: m.record, peer: peerOf(m.record), reason };
+    for (const l of this.listeners) l(e);
+  }
+
+  private tick(): void {
+    const now = this.opts.clock.now();
+    const lag = now - this.lastTick - this.cfg.tickMs;
+    this.lastTick = now;
+    if (lag > this.cfg.lagThresholdMs) {
+      // We were stalled: replies may be sitting unread in our socket. Doubt ourselves, push our own
+      // deadlines out by the stall, and skip this tick so those replies are read before anyone is accused.
+      this.awareness.apply(lagPenalty(lag, this.cfg.lagThresholdMs, this.cfg.probeIntervalMs));
+      this.prober.stall(lag);
+      for (const m of this.suspects) m.suspicion?.extend(lag);
+      return;
+    }
+    this.prober.tick(now, !this.leaving);
+    for (const m of this.suspects) {
+      if (m.suspicion !== null && now >= m.suspicion.deadline) {
+        this.declareDead(m, encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
+      }
+    }
+    if (now >= this.nextGossipAt) {
+      this.nextGossipAt = now + this.cfg.gossipIntervalMs;
+      this.gossipRound(now);
+    }
+    if (now >= this.nextSyncAt) {
+      this.nextSyncAt = now + this.cfg.syncIntervalMs;
+      const dead = this.tombstones.filter((m) => m.state === MemberState.Dead && this.members.get(m.name) === m);
+      // Now and then sync with a member we think dead: that is how a healed partition finds itself.
+      const pick = dead.length > 0 && this.random() < this.cfg.syncDeadChance
+        ? dead[Math.floor(this.random() * dead.length)]
+        : this.prober.randomLive(1)[0];
+      if (pick !== undefined) this.antiEntropy.start(pick.record.address, pick.record.gossipPort);
+    }
+    if (now >= this.nextReapAt) {
+      this.nextReapAt = now + this.cfg.tombstoneMs / 4;
+      this.reap(now);
+    }
+  }
+
+  private gossipRound(now: number): void {
+    if (this.queue.size === 0) return;
+    const targets = this.prober.randomLive(this.cfg.gossipFanout);
+    // Also tell the recently dead: a node wrongly declared dead hears it and refutes.
+    for (const m of this.tombstones) {
+      if (m.state === MemberState.Dead && now - m.since < this.cfg.gossipToDeadMs && this.random() < 0.5) {
+        targets.push(m);
+        break;
+      }
+    }
+    for (const t of targets) {
+      const facts = this.take();
+      if (facts.length === 0) return;
+      this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts });
+    }
+  }
+
+  private reap(now: number): void {
+    this.tombstones = this.tombstones.filter((m) => {
+      if (m.isLive || this.members.get(m.name) !== m) return false;
+      if (now - m.since < this.cfg.tombstoneMs) return true;
+      this.members.delete(m.name);
+      this.byHash.delete(m.hash);
+      return false;
+    });
+    for (const m of this.members.values()) {
+      if (m.state === MemberState.Left && now - m.since >= this.cfg.tombstoneMs) {
+        this.members.delete(m.name);
+        this.byHash.delete(m.hash);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+
+  private take(): Uint8Array[] {
+    return this.queue.take(this.budget, retransmitLimit(this.cfg.retransmitMult, this.live));
+  }
+
+  private send(address: string, port: number, msg: Message): void {
+    const bytes = encodeMessage(msg, this.opts.keyring);
+    this.stats.sent++;
+    this.stats.sentBytes += bytes.length;
+    this.opts.transport.send(address, port, bytes);
+  }
+
+  private proberHost(): ProberHost {
+    return {
+      selfName: this.me.name,
+      now: () => this.opts.clock.now(),
+      random: this.random,
+      lookup: (name) => this.members.get(name),
+      send: (a, p, msg) => this.send(a, p, msg),
+      take: () => this.take(),
+      failed: (t) => {
+        // Suspect it, or if already suspected, confirm: our failed probe is independent evidence.
+        const f = { kind: FactKind.Suspect, name: t.name, incarnation: t.incarnation, from: this.me.name } as const;
+        this.onClaim(f, encodeFact(f));
+      },
+    };
+  }
+
+  private syncHost(): SyncHost {
+    return {
+      selfName: this.me.name,
+      syncMembers: () => this.members.values(),
+      byHash: (h) => this.byHash.get(h),
+      factsFor: (h) => {
+        const m = this.byHash.get(h);
+        if (m === undefined) return [];
+        const out = [encodeFact({ kind: FactKind.Alive, record: m.bytes })];
+        if (m.state === MemberState.Dead) out.push(encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
+        return out;
+      },
+      send: (a, p, msg) => this.send(a, p, msg),
+      now: () => this.opts.clock.now(),
+    };
+  }
+}

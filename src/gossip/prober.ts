@@ -1,0 +1,196 @@
+/**
+ * SWIM's failure detector, the probing half of membership: a round robin
+ * over a random permutation of the live members (every member is probed
+ * within a bounded time, SWIM section 4.3), a direct ping, then after the
+ * probe timeout k indirect pings through other members plus a second direct
+ * one, and a verdict at the end of the interval. It also serves other
+ * members' indirect probes (ping-req), answering with a nack when the target
+ * stays silent so the asker can tell "target down" from "we are cut off"
+ * (Lifeguard section 4.1).
+ *
+ * Membership owns the member table; the prober only calls back through
+ * `ProberHost` with its verdict, so the state machine stays in one place.
+ */
+import type { Awareness } from './awareness.ts';
+import { MsgType } from './codec.ts';
+import type { Message } from './codec.ts';
+import type { Member, MembershipConfig } from './member.ts';
+
+export interface ProberHost {
+  readonly selfName: string;
+  now(): number;
+  random(): number;
+  lookup(name: string): Member | undefined;
+  send(address: string, port: number, msg: Message): void;
+  /** Facts to piggyback on one message. */
+  take(): Uint8Array[];
+  /** The probe of `target` failed: suspect it, or confirm the suspicion. */
+  failed(target: Member): void;
+}
+
+interface Probe {
+  target: Member;
+  seq: number;
+  timeoutAt: number;
+  deadline: number;
+  indirect: boolean;
+  expectedNacks: number;
+  nacks: number;
+}
+
+interface Relay {
+  address: string;
+  port: number;
+  originSeq: number;
+  nackAt: number;
+  expireAt: number;
+}
+
+export class Prober {
+  readonly stats = { probes: 0, failedProbes: 0 };
+  private list: Member[] = [];
+  private idx = 0;
+  private probe: Probe | null = null;
+  private readonly relays = new Map<number, Relay>();
+  private seq = 0;
+  private nextProbeAt = 0;
+
+  constructor(
+    private readonly host: ProberHost,
+    private readonly cfg: MembershipConfig,
+    private readonly awareness: Awareness,
+  ) {}
+
+  start(now: number): void {
+    // A random phase, so that nodes started together do not probe in lockstep.
+    this.nextProbeAt = now + this.host.random() * this.cfg.probeIntervalMs;
+  }
+
+  private current(m: Member): boolean {
+    return m.isLive && this.host.lookup(m.name) === m;
+  }
+
+  /** A member became live: insert it at a random unvisited place (append, swap: O(1), unlike splice). */
+  add(m: Member): void {
+    const list = this.list;
+    list.push(m);
+    const i = this.idx + Math.floor(this.host.random() * (list.length - this.idx));
+    list[list.length - 1] = list[i]!;
+    list[i] = m;
+  }
+
+  /** Up to n distinct random live members (other than `except`): gossip and relay targets. */
+  randomLive(n: number, except?: Member): Member[] {
+    const out: Member[] = [];
+    const len = this.list.length;
+    for (let tries = 0; tries < 4 * n + 8 && out.length < n && len > 0; tries++) {
+      const m = this.list[Math.floor(this.host.random() * len)]!;
+      if (m.isLive && m !== except && !out.includes(m)) out.push(m);
+    }
+    return out;
+  }
+
+  private nextTarget(): Member | null {
+    for (let tries = 0; tries <= this.list.length; tries++) {
+      if (this.idx >= this.list.length) {
+        // End of a round: drop the dead, reshuffle (Fisher-Yates) for the next one.
+        this.list = this.list.filter((m) => this.current(m));
+        for (let i = this.list.length - 1; i > 0; i--) {
+          const j = Math.floor(this.host.random() * (i + 1));
+          [this.list[i], this.list[j]] = [this.list[j]!, this.list[i]!];
+        }
+        this.idx = 0;
+        if (this.list.length === 0) return null;
+      }
+      const m = this.list[this.idx++]!;
+      if (this.current(m)) return m;
+    }
+    return null;
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    return this.seq;
+  }
+
+  onAck(seq: number): void {
+    if (this.probe !== null && this.probe.seq === seq) {
+      this.awareness.apply(-1);
+      this.probe = null;
+      return;
+    }
+    const r = this.relays.get(seq);
+    if (r !== undefined) {
+      this.relays.delete(seq);
+      this.host.send(r.address, r.port, { type: MsgType.Ack, from: this.host.selfName, seq: r.originSeq, facts: this.host.take() });
+    }
+  }
+
+  onNack(seq: number): void {
+    if (this.probe !== null && this.probe.seq === seq) this.probe.nacks++;
+  }
+
+  /** Someone asks us to probe `target` for them. */
+  onPingReq(target: string, originSeq: number, address: string, port: number): void {
+    const t = this.host.lookup(target);
+    if (t === undefined || !t.isLive) return;
+    const seq = this.nextSeq();
+    const now = this.host.now();
+    this.relays.set(seq, { address, port, originSeq, nackAt: now + this.cfg.probeTimeoutMs, expireAt: now + this.cfg.probeIntervalMs });
+    this.ping(t, seq);
+  }
+
+  private ping(t: Member, seq: number): void {
+    this.host.send(t.record.address, t.record.gossipPort, { type: MsgType.Ping, from: this.host.selfName, seq, target: t.name, facts: this.host.take() });
+  }
+
+  /** We were stalled for `lag` ms: replies may be unread in our socket, so push our deadlines out. */
+  stall(lag: number): void {
+    if (this.probe !== null) {
+      this.probe.timeoutAt += lag;
+      this.probe.deadline += lag;
+    }
+    for (const r of this.relays.values()) r.nackAt += lag;
+  }
+
+  tick(now: number, probing: boolean): void {
+    for (const [seq, r] of this.relays) {
+      if (r.nackAt >= 0 && now >= r.nackAt) {
+        r.nackAt = -1;
+        this.host.send(r.address, r.port, { type: MsgType.Nack, from: this.host.selfName, seq: r.originSeq, facts: [] });
+      }
+      if (now >= r.expireAt) this.relays.delete(seq);
+    }
+    const p = this.probe;
+    if (p !== null) {
+      if (!p.indirect && now >= p.timeoutAt) {
+        p.indirect = true;
+        const relays = this.randomLive(this.cfg.indirectChecks, p.target);
+        p.expectedNacks = relays.length;
+        for (const r of relays) {
+          this.host.send(r.record.address, r.record.gossipPort, {
+            type: MsgType.PingReq, from: this.host.selfName, seq: p.seq, target: p.target.name, facts: this.host.take(),
+          });
+        }
+        // A second direct ping: one lost datagram on a lossy link should not cost a suspicion.
+        this.ping(p.target, p.seq);
+      }
+      if (now < p.deadline) return;
+      this.probe = null;
+      this.stats.failedProbes++;
+      // Lifeguard: if even the relays' nacks did not come back, the fault is likely ours.
+      if (p.nacks < p.expectedNacks) this.awareness.apply(1);
+      if (this.current(p.target)) this.host.failed(p.target);
+    }
+    if (now < this.nextProbeAt || !probing) return;
+    const interval = this.awareness.scale(this.cfg.probeIntervalMs);
+    this.nextProbeAt = now + interval;
+    const t = this.nextTarget();
+    if (t === null) return;
+    this.stats.probes++;
+    const seq = this.nextSeq();
+    // The verdict comes one tick before the next probe is due, so probes never overlap.
+    this.probe = { target: t, seq, timeoutAt: now + this.awareness.scale(this.cfg.probeTimeoutMs), deadline: now + interval - this.cfg.tickMs, indirect: false, expectedNacks: 0, nacks: 0 };
+    this.ping(t, seq);
+  }
+}
