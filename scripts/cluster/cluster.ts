@@ -1,0 +1,210 @@
+/**
+ * `weft cluster` for one machine: bring up N weft nodes with M pods each in
+ * network namespaces, check pod-to-pod connectivity, tear it all down.
+ *
+ *   node dist/scripts/cluster/main.js up 3 --pods 2 --backend vxlan [--loss 1] [--delay 5] [--name demo]
+ *   node dist/scripts/cluster/main.js check [--name demo] [--json]
+ *   node dist/scripts/cluster/main.js down [--name demo]
+ *
+ * State (layout, configs, logs, control sockets) lives in
+ * /run/weft-cluster/<name>/, so check and down find what up made.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
+import { build, destroy, layout, nsExec } from './topology.ts';
+import type { ClusterLayout, Impairment } from './topology.ts';
+
+export const STATE_ROOT = '/run/weft-cluster';
+
+export interface UpOptions {
+  name: string;
+  nodes: number;
+  pods: number;
+  backend: 'vxlan' | 'wireguard';
+  impair: Impairment;
+  progress?: (line: string) => void;
+}
+
+export interface ClusterState {
+  layout: ClusterLayout;
+  backend: string;
+  pids: number[];
+  dir: string;
+}
+
+/** The repository root, whether this runs from dist/scripts/cluster or scripts/cluster. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export function weftMain(): string {
+  const main = join(repoRoot(), 'dist/src/cli/main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run npm install (it builds weft)`);
+  return main;
+}
+
+export function stateDir(name: string): string {
+  return join(STATE_ROOT, name);
+}
+
+export function loadState(name: string): ClusterState {
+  const file = join(stateDir(name), 'state.json');
+  if (!existsSync(file)) throw new Error(`no cluster "${name}" is up (no ${file}); start one with: up N --name ${name}`);
+  return JSON.parse(readFileSync(file, 'utf8')) as ClusterState;
+}
+
+/** Wait until a node's log shows its ready line; fail with the log if it exits or hangs. */
+async function waitReady(log: string, pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+    if (text.includes('"msg":"ready"')) return;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      throw new Error(`weft exited before it was ready; its log (${log}):\n${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`weft was not ready after ${timeoutMs} ms; its log (${log}):\n${readFileSync(log, 'utf8')}`);
+}
+
+export async function up(o: UpOptions): Promise<ClusterState> {
+  const say = o.progress ?? (() => {});
+  if (existsSync(join(stateDir(o.name), 'state.json'))) throw new Error(`cluster "${o.name}" is already up; run down --name ${o.name} first`);
+  const l = layout(o.name, o.nodes, o.pods);
+  const dir = stateDir(o.name);
+  mkdirSync(dir, { recursive: true });
+  const state: ClusterState = { layout: l, backend: o.backend, pids: [], dir };
+  const save = () => writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
+  save();
+  try {
+    const podMtu = o.backend === 'wireguard' ? 1420 : 1450;
+    say(`building ${o.nodes} nodes with ${o.pods} pods each (${o.backend}, pod MTU ${podMtu})`);
+    await build(l, podMtu, o.impair);
+    const keys = l.nodes.map(() => generateKeyText());
+    const main = weftMain();
+    const tunPrefix = `w${o.name.replace(/[^a-z0-9]/gu, '').slice(0, 8)}`;
+    for (const n of l.nodes) {
+      const port = o.backend === 'wireguard' ? 51820 : 8472;
+      const config = {
+        name: `node-${n.index}`,
+        backend: o.backend,
+        underlay: { address: n.underlayIp },
+        subnet: n.subnet,
+        tun: { name: `${tunPrefix}${n.index}` },
+        controlSocket: join(dir, `node-${n.index}.sock`),
+        subnetEnv: join(dir, `node-${n.index}.subnet.env`),
+        ...(o.backend === 'wireguard' ? { wireguard: { privateKey: keys[n.index - 1] } } : {}),
+        peers: l.nodes
+          .filter((p) => p.index !== n.index)
+          .map((p) => ({
+            name: `node-${p.index}`,
+            endpoint: `${p.underlayIp}:${port}`,
+            subnet: p.subnet,
+            ...(o.backend === 'wireguard' ? { publicKey: publicKeyText(keys[p.index - 1]!) } : {}),
+          })),
+      };
+      const cfg = join(dir, `node-${n.index}.json`);
+      writeFileSync(cfg, JSON.stringify(config, null, 2), { mode: 0o600 });
+      const log = join(dir, `node-${n.index}.log`);
+      const out = openSync(log, 'w');
+      const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, main, 'up', '--config', cfg], { detached: true, stdio: ['ignore', out, out] });
+      child.unref();
+      state.pids.push(child.pid!);
+      save();
+      await waitReady(log, child.pid!, 10_000);
+      say(`node-${n.index} ready: subnet ${n.subnet}, underlay ${n.underlayIp}, pods ${n.pods.map((p) => p.ip).join(' ')}`);
+    }
+    return state;
+  } catch (err) {
+    await down(o.name);
+    throw err;
+  }
+}
+
+export interface Matrix {
+  pods: string[];
+  /** ok[i][j]: pod i reached pod j (the diagonal is true). */
+  ok: boolean[][];
+  reached: number;
+  total: number;
+}
+
+/** Ping every pod from every pod (one echo each, 1 s to answer), a few at a time. */
+export async function check(name: string): Promise<Matrix> {
+  const l = loadState(name).layout;
+  const pods = l.nodes.flatMap((n) => n.pods.map((p) => ({ label: `n${n.index}-p${p.ns.split('-p').at(-1)}`, ns: p.ns, ip: p.ip })));
+  const ok = pods.map((_, i) => pods.map((__, j) => i === j));
+  const jobs: Array<[number, number]> = [];
+  for (let i = 0; i < pods.length; i++) for (let j = 0; j < pods.length; j++) if (i !== j) jobs.push([i, j]);
+  const worker = async () => {
+    for (let job = jobs.shift(); job; job = jobs.shift()) {
+      const [i, j] = job;
+      // Two tries: the first packet toward a new peer may wait for its handshake.
+      for (let attempt = 0; attempt < 2 && !ok[i]![j]; attempt++) {
+        ok[i]![j] = await nsExec(pods[i]!.ns, ['ping', '-c', '1', '-W', '1', pods[j]!.ip], 5000).then(
+          () => true,
+          () => false,
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
+  const total = pods.length * (pods.length - 1);
+  const reached = ok.flat().filter(Boolean).length - pods.length;
+  return { pods: pods.map((p) => p.label), ok, reached, total };
+}
+
+export function formatMatrix(m: Matrix): string {
+  const w = Math.max(...m.pods.map((p) => p.length)) + 2;
+  const head = ' '.repeat(w) + m.pods.map((p) => p.padStart(w)).join('');
+  const rows = m.pods.map((p, i) => p.padEnd(w) + m.ok[i]!.map((v, j) => (i === j ? '-' : v ? 'ok' : 'FAIL').padStart(w)).join(''));
+  return [head, ...rows, '', `${m.reached} of ${m.total} pod pairs reached`].join('\n');
+}
+
+/** Stop the nodes (SIGTERM, so each removes its routes and device), then delete every namespace. */
+export async function down(name: string): Promise<string[]> {
+  let state: ClusterState;
+  try {
+    state = loadState(name);
+  } catch {
+    // No state file: remove whatever namespaces carry the cluster's name.
+    state = { layout: layout(name, 0, 0), backend: '', pids: [], dir: stateDir(name) };
+  }
+  for (const pid of state.pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  for (let i = 0; i < 50 && state.pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  const removed = await destroy(state.layout.nodes.length ? state.layout : await guessLayout(name));
+  rmSync(state.dir, { recursive: true, force: true });
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Without a state file, find the cluster's namespaces by name. */
+async function guessLayout(name: string): Promise<ClusterLayout> {
+  const { sh } = await import('./topology.ts');
+  const names = (await sh(['ip', 'netns', 'list']).catch(() => '')).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${name}-`));
+  const nodes = names.filter((n) => /-n\d+$/u.test(n)).length;
+  const pods = names.filter((n) => /-n1-p\d+$/u.test(n)).length;
+  return layout(name, nodes, pods);
+}
+

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * The cluster script's command line: up, check, down. See cluster.ts.
+ */
+import { check, down, formatMatrix, up } from './cluster.ts';
+
+const USAGE = `usage: cluster <command> [options]
+  up N [--pods M] [--backend vxlan|wireguard] [--loss PERCENT] [--delay MS] [--name NAME]
+                 build N nodes with M pods each (default 2) and start weft in each
+  check [--name NAME] [--json]
+                 ping every pod from every pod and print the matrix (exit 1 if any pair fails)
+  down [--name NAME]
+                 stop the nodes and remove every namespace
+The default name is "weft".`;
+
+function option(args: string[], flag: string, fallback: string): string {
+  const i = args.indexOf(flag);
+  if (i < 0) return fallback;
+  const v = args[i + 1];
+  if (v === undefined) usage(`${flag} needs a value`);
+  return v;
+}
+
+function usage(message: string): never {
+  process.stderr.write(`cluster: ${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function number(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) usage(`${what} must be a number from ${min} to ${max}, got "${text}"`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  if (process.getuid?.() !== 0 && command !== undefined && command !== 'help') usage('needs root (it creates network namespaces)');
+  const name = option(args, '--name', 'weft');
+  if (!/^[a-z][a-z0-9-]{0,15}$/u.test(name)) usage(`--name must be lowercase letters, digits and "-", at most 16, got "${name}"`);
+  switch (command) {
+    case 'up': {
+      const nodes = number(args[0] ?? '', 'N (the number of nodes)', 1, 50);
+      const backend = option(args, '--backend', 'vxlan');
+      if (backend !== 'vxlan' && backend !== 'wireguard') usage(`--backend must be vxlan or wireguard, got "${backend}"`);
+      await up({
+        name,
+        nodes,
+        pods: number(option(args, '--pods', '2'), '--pods', 1, 50),
+        backend,
+        impair: { lossPercent: number(option(args, '--loss', '0'), '--loss', 0, 100), delayMs: number(option(args, '--delay', '0'), '--delay', 0, 10_000) },
+        progress: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stderr.write(`cluster "${name}" is up; check it with: check --name ${name}\n`);
+      return;
+    }
+    case 'check': {
+      const m = await check(name);
+      process.stdout.write(args.includes('--json') ? `${JSON.stringify(m)}\n` : `${formatMatrix(m)}\n`);
+      process.exitCode = m.reached === m.total ? 0 : 1;
+      return;
+    }
+    case 'down': {
+      const removed = await down(name);
+      process.stderr.write(`cluster "${name}" is down (${removed.length} namespaces removed)\n`);
+      return;
+    }
+    default:
+      usage(command === undefined ? 'a command is needed' : `unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`cluster: ${(err as Error).message}\n`);
+  process.exit(1);
+});

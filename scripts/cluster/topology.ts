@@ -1,0 +1,128 @@
+/**
+ * A test cluster on one machine, built from network namespaces:
+ *
+ *   <name>-ul        the underlay: a bridge (br0) every node plugs into
+ *   <name>-n<i>      node i: ul0 (10.99.0.<i>/24) on the underlay, cni0 (10.244.<i>.1/24)
+ *                    the pods' bridge, and weft routing 10.244.0.0/16 into its TUN device
+ *   <name>-n<i>-p<j> pod j of node i: eth0 10.244.<i>.<j+1>/24, default route via cni0
+ *
+ * Pods are attached as the CNI bridge and host-local plugins would attach
+ * them: a veth pair with one end on the node's bridge. Every address lives in
+ * namespaces this module creates, and `destroy` removes them all.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface ClusterNode {
+  index: number;
+  ns: string;
+  underlayIp: string;
+  subnet: string;
+  gateway: string;
+  pods: Array<{ ns: string; ip: string }>;
+}
+
+export interface ClusterLayout {
+  name: string;
+  underlayNs: string;
+  nodes: ClusterNode[];
+}
+
+export async function sh(argv: string[], timeoutMs = 15_000): Promise<string> {
+  try {
+    const { stdout } = await run(argv[0]!, argv.slice(1), { timeout: timeoutMs, encoding: 'utf8' });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${argv.join(' ')} failed: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+export function nsExec(ns: string, argv: string[], timeoutMs?: number): Promise<string> {
+  return sh(['ip', 'netns', 'exec', ns, ...argv], timeoutMs);
+}
+
+export function layout(name: string, nodes: number, pods: number): ClusterLayout {
+  return {
+    name,
+    underlayNs: `${name}-ul`,
+    nodes: Array.from({ length: nodes }, (_, k) => {
+      const i = k + 1;
+      return {
+        index: i,
+        ns: `${name}-n${i}`,
+        underlayIp: `10.99.0.${i}`,
+        subnet: `10.244.${i}.0/24`,
+        gateway: `10.244.${i}.1`,
+        pods: Array.from({ length: pods }, (_, j) => ({ ns: `${name}-n${i}-p${j + 1}`, ip: `10.244.${i}.${j + 2}` })),
+      };
+    }),
+  };
+}
+
+export interface Impairment {
+  /** Packet loss on every node's underlay link, in percent. */
+  lossPercent: number;
+  /** One-way delay on every node's underlay link, in milliseconds. */
+  delayMs: number;
+}
+
+/** Create every namespace, link and address of the layout. */
+export async function build(l: ClusterLayout, podMtu: number, impair: Impairment): Promise<void> {
+  await sh(['ip', 'netns', 'add', l.underlayNs]);
+  await nsExec(l.underlayNs, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+  await nsExec(l.underlayNs, ['ip', 'link', 'set', 'br0', 'up']);
+  for (const n of l.nodes) {
+    await sh(['ip', 'netns', 'add', n.ns]);
+    await nsExec(n.ns, ['ip', 'link', 'set', 'lo', 'up']);
+    await nsExec(n.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    // Underlay: ul0 in the node, its peer on the shared bridge.
+    await nsExec(n.ns, ['ip', 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', `ul${n.index}`, 'netns', l.underlayNs]);
+    await nsExec(l.underlayNs, ['ip', 'link', 'set', `ul${n.index}`, 'master', 'br0', 'up']);
+    await nsExec(n.ns, ['ip', 'addr', 'add', `${n.underlayIp}/24`, 'dev', 'ul0']);
+    await nsExec(n.ns, ['ip', 'link', 'set', 'ul0', 'up']);
+    if (impair.lossPercent > 0 || impair.delayMs > 0) {
+      await nsExec(n.ns, ['tc', 'qdisc', 'add', 'dev', 'ul0', 'root', 'netem', 'loss', `${impair.lossPercent}%`, 'delay', `${impair.delayMs}ms`]);
+    }
+    // The pods' bridge, as the CNI bridge plugin makes it.
+    await nsExec(n.ns, ['ip', 'link', 'add', 'cni0', 'type', 'bridge']);
+    await nsExec(n.ns, ['ip', 'addr', 'add', `${n.gateway}/24`, 'dev', 'cni0']);
+    await nsExec(n.ns, ['ip', 'link', 'set', 'cni0', 'mtu', String(podMtu), 'up']);
+    for (const [j, pod] of n.pods.entries()) {
+      await sh(['ip', 'netns', 'add', pod.ns]);
+      await nsExec(pod.ns, ['ip', 'link', 'set', 'lo', 'up']);
+      const hostEnd = `veth${j + 1}`;
+      await nsExec(n.ns, ['ip', 'link', 'add', hostEnd, 'mtu', String(podMtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.ns]);
+      await nsExec(n.ns, ['ip', 'link', 'set', hostEnd, 'master', 'cni0', 'up']);
+      await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'mtu', String(podMtu)]);
+      await nsExec(pod.ns, ['ip', 'addr', 'add', `${pod.ip}/24`, 'dev', 'eth0']);
+      await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'up']);
+      await nsExec(pod.ns, ['ip', 'route', 'add', 'default', 'via', n.gateway]);
+    }
+  }
+}
+
+/** Kill whatever still runs in the cluster's namespaces and delete them. Never throws. */
+export async function destroy(l: ClusterLayout): Promise<string[]> {
+  const all = [...l.nodes.flatMap((n) => [n.ns, ...n.pods.map((p) => p.ns)]), l.underlayNs];
+  const existing = new Set((await sh(['ip', 'netns', 'list']).catch(() => '')).split('\n').map((line) => line.split(' ')[0]));
+  const removed: string[] = [];
+  for (const ns of all) {
+    if (!existing.has(ns)) continue;
+    const pids = (await sh(['ip', 'netns', 'pids', ns]).catch(() => '')).split(/\s+/u).filter((p) => /^\d+$/u.test(p));
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await sh(['ip', 'netns', 'del', ns]).then(
+      () => removed.push(ns),
+      () => {},
+    );
+  }
+  return removed;
+}
