@@ -52,6 +52,8 @@ export interface NodeConfig {
   controlSocket: string;
   /** Where the Flannel-compatible subnet.env for CNI plugins goes. */
   subnetEnv: string;
+  /** The Prometheus endpoint, "address:port", or undefined when off. */
+  metricsListen: string | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -141,7 +143,7 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 /** Validate parsed JSON into a NodeConfig. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const root = object(raw, '(root)');
-  onlyKeys(root, '', ['name', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv']);
+  onlyKeys(root, '', ['name', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics']);
   const name = nodeName(root.name, 'name');
   const backend = root.backend ?? 'vxlan';
   if (backend !== 'vxlan' && backend !== 'wireguard') fail('backend', '"vxlan" or "wireguard"', backend);
@@ -227,6 +229,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     peers,
     controlSocket: root.controlSocket === undefined ? `/run/weft/${name}.sock` : resolve(baseDir, string(root.controlSocket, 'controlSocket', '/run/weft/node-a.sock')),
     subnetEnv: root.subnetEnv === undefined ? '/run/flannel/subnet.env' : resolve(baseDir, string(root.subnetEnv, 'subnetEnv', '/run/flannel/subnet.env')),
+    metricsListen: metricsListen(object(root.metrics, 'metrics')),
   };
 }
 
@@ -244,6 +247,20 @@ export function loadConfig(path: string): NodeConfig {
     throw new WeftError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   return parseConfig(raw, dirname(resolve(path)));
+}
+
+/** metrics.listen: "address:port" (default 127.0.0.1:9586, loopback only) or "off". */
+function metricsListen(m: Json): string | undefined {
+  onlyKeys(m, 'metrics', ['listen']);
+  if (m.listen === undefined) return '127.0.0.1:9586';
+  const text = string(m.listen, 'metrics.listen', '127.0.0.1:9586');
+  if (text === 'off') return undefined;
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/u.exec(text);
+  const host = match?.[1]?.replace(/^\[|\]$/gu, '');
+  if (!match || host === undefined || isIP(host) === 0 || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+    fail('metrics.listen', 'an IP address and port such as 127.0.0.1:9586, or "off"', text);
+  }
+  return text;
 }
 
 function keyField(v: unknown, field: string): Uint8Array {

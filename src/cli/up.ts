@@ -13,6 +13,7 @@ import { encodeKey } from '../crypto/keys.ts';
 import type { PeerStatus } from '../dataplane/backend.ts';
 import type { WgPeerStatus } from '../wireguard/wireguard-backend.ts';
 import { serveControl } from './control.ts';
+import { metrics, serveMetrics } from './metrics.ts';
 import type { NodeStatus, StatusPeer } from './status-format.ts';
 import { PacketRing } from '../buf/packet-ring.ts';
 import { Router } from '../node/router.ts';
@@ -139,6 +140,10 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
     writeSubnetEnv(config, mtu);
     const control = await serveControl(config.controlSocket, { status });
     undo.push(['close control socket', () => control.close()]);
+    if (config.metricsListen !== undefined) {
+      const closeMetrics = await serveMetrics(config.metricsListen, metrics(status));
+      undo.push(['close metrics endpoint', closeMetrics]);
+    }
 
     const reload = () => {
       try {
@@ -168,6 +173,7 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
       subnet: formatCidr(config.subnet),
       underlay: `${config.underlay.address}:${transport.localPort}`,
       peers: config.peers.length,
+      metrics: config.metricsListen ?? 'off',
       ...built.identity,
     });
 

@@ -74,6 +74,18 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     expect(r.stderr).toContain('no weft node is running there');
   });
 
+  it('serves Prometheus metrics on the node\'s loopback: traffic per peer, drops, ring, event-loop lag', async () => {
+    const get = "require('http').get('http://127.0.0.1:9586/metrics',r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>process.stdout.write(b))})";
+    const text = await sb.run(nodes.a.ns, [process.execPath, '-e', get]);
+    expect(text).toContain('weft_info{node="node-a",backend="vxlan",subnet="10.244.1.0/24"} 1');
+    const tx = /weft_peer_transmit_bytes_total\{peer="node-b"\} (\d+)/u.exec(text);
+    expect(Number(tx?.[1])).toBeGreaterThan(20 * 1024 * 1024);
+    expect(text).toMatch(/weft_drops_total\{reason="spoofed_source"\} 0/u);
+    expect(text).toMatch(/weft_ring_slots\{state="free"\} \d+/u);
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+    expect(text).toContain('# TYPE weft_peer_receive_bytes_total counter');
+  });
+
   it('applies a changed peer file on SIGHUP: a removed peer gets no traffic, a restored one does', async () => {
     const { a, b } = nodes;
     const config = JSON.parse(readFileSync(wa.configPath, 'utf8')) as { peers: unknown[] };

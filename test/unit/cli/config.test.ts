@@ -67,6 +67,15 @@ describe('parseConfig', () => {
     ['a peer overlapping us', { ...base, peers: [{ name: 'b', endpoint: '192.168.50.2', subnet: '10.244.0.0/16' }] }, /"peers\[0\].subnet": expected a subnet that does not overlap this node's/],
     ['two peers overlapping', { ...base, peers: [...base.peers, { name: 'c', endpoint: '192.168.50.3', subnet: '10.244.2.128/25' }] }, /"peers\[1\].subnet": expected a subnet that does not overlap peer "node-b"/],
   ];
+  bad.push(['a metrics address without a port', { ...base, metrics: { listen: 'localhost' } }, /"metrics.listen": expected an IP address and port such as 127.0.0.1:9586, or "off"/]);
+  bad.push(['a metrics host name', { ...base, metrics: { listen: 'localhost:9586' } }, /"metrics.listen"/]);
+
+  it('serves metrics on loopback by default and takes "off"', () => {
+    expect(parseConfig(base).metricsListen).toBe('127.0.0.1:9586');
+    expect(parseConfig({ ...base, metrics: { listen: 'off' } }).metricsListen).toBeUndefined();
+    expect(parseConfig({ ...base, metrics: { listen: '[::1]:9999' } }).metricsListen).toBe('[::1]:9999');
+  });
+
   for (const [what, raw, message] of bad) {
     it(`rejects ${what} with a message naming the field`, () => {
       expect(errorOf(raw)).toMatch(message);

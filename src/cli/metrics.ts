@@ -1,0 +1,123 @@
+/**
+ * Prometheus metrics on http://127.0.0.1:9586/metrics by default (loopback:
+ * counters of traffic per peer are nobody else's business). Nothing is
+ * counted twice: every metric is read at scrape time from the counters the
+ * data plane keeps anyway, so the packet path pays nothing for metrics.
+ * prom-client supplies the exposition format and Node's process metrics,
+ * event-loop lag among them.
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { WeftError } from '../errors.ts';
+import type { NodeStatus } from './status-format.ts';
+
+export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9586';
+
+/** A counter whose value is copied from an existing count at scrape time. */
+function mirrored(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      read((labels, v) => {
+        if (v > 0) this.inc(labels, v);
+        else this.inc(labels, 0);
+      });
+    },
+  });
+}
+
+function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      read((labels, v) => this.set(labels, v));
+    },
+  });
+}
+
+export interface Metrics {
+  readonly contentType: string;
+  /** The exposition text, from one status snapshot taken for this scrape. */
+  scrape(): Promise<string>;
+}
+
+export function metrics(status: () => NodeStatus): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let snap: NodeStatus | undefined;
+  const s = () => snap ?? (snap = status());
+  gauge(registry, 'weft_info', 'This node: name, backend and subnet (value 1).', ['node', 'backend', 'subnet'], (set) => {
+    set({ node: s().node.name, backend: s().node.backend, subnet: s().node.subnet }, 1);
+  });
+  for (const [field, dir, what] of [['txBytes', 'transmit', 'bytes'], ['rxBytes', 'receive', 'bytes'], ['txPackets', 'transmit', 'packets'], ['rxPackets', 'receive', 'packets']] as const) {
+    mirrored(registry, `weft_peer_${dir}_${what}_total`, `${what === 'bytes' ? 'Bytes' : 'Packets'} ${dir === 'transmit' ? 'sent to' : 'received from'} each peer (encapsulated).`, ['peer'], (set) => {
+      for (const p of s().peers) set({ peer: p.name }, p[field]);
+    });
+  }
+  gauge(registry, 'weft_peer_last_handshake_seconds', 'Unix time of the latest WireGuard handshake with each peer; 0 for never.', ['peer'], (set) => {
+    for (const p of s().peers) if (p.lastHandshakeWallMs !== undefined) set({ peer: p.name }, p.lastHandshakeWallMs / 1000);
+  });
+  mirrored(registry, 'weft_drops_total', 'Packets dropped by the backend, by reason.', ['reason'], (set) => {
+    for (const [reason, n] of Object.entries(s().drops)) set({ reason }, n);
+  });
+  mirrored(registry, 'weft_link_scoped_total', 'Multicast, broadcast and link-local packets from the TUN device, not forwarded.', [], (set) => {
+    set({}, (s().router as { linkScoped?: number } | undefined)?.linkScoped ?? 0);
+  });
+  gauge(registry, 'weft_ring_slots', 'Packet ring slots by state.', ['state'], (set) => {
+    const ring = s().ring as { slots: number; free: number };
+    set({ state: 'free' }, ring.free);
+    set({ state: 'in_use' }, ring.slots - ring.free);
+  });
+  mirrored(registry, 'weft_ring_exhausted_total', 'Times a reader found the packet ring empty (its packets were dropped).', [], (set) => {
+    set({}, (s().ring as { exhausted: number }).exhausted);
+  });
+  mirrored(registry, 'weft_handshakes_total', 'WireGuard handshake events.', ['event'], (set) => {
+    const h = s().handshakes as Record<string, number> | undefined;
+    if (h) for (const [event, n] of Object.entries(h)) set({ event }, n);
+  });
+  gauge(registry, 'weft_peers', 'Peers configured.', [], (set) => set({}, s().peers.length));
+  return {
+    contentType: registry.contentType,
+    scrape: async () => {
+      snap = status();
+      try {
+        return await registry.metrics();
+      } finally {
+        snap = undefined;
+      }
+    },
+  };
+}
+
+/** Serve /metrics on `listen` ("address:port"); returns a close function. */
+export async function serveMetrics(listen: string, m0: Metrics): Promise<() => Promise<void>> {
+  const m = /^(.+):(\d+)$/u.exec(listen);
+  if (!m) throw new WeftError('CONFIG_INVALID', `config field "metrics.listen": expected address:port such as ${DEFAULT_METRICS_LISTEN}, got "${listen}"`);
+  const host = m[1]!.replace(/^\[|\]$/gu, '');
+  const server: Server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('weft serves /metrics\n');
+      return;
+    }
+    m0.scrape().then(
+      (text) => res.writeHead(200, { 'content-type': m0.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new WeftError(err.code === 'EADDRINUSE' ? 'PORT_IN_USE' : 'METRICS_LISTEN_FAILED', `metrics on ${listen}: ${err.message}; set metrics.listen to another address or "off"`)),
+    );
+    server.listen(Number(m[2]), host, () => resolve());
+  });
+  return () => new Promise((resolve) => server.close(() => resolve()));
+}
