@@ -21,8 +21,8 @@ export interface BuiltBackend {
   identity: Record<string, unknown>;
   /** Backend-specific counters for status output. */
   stats(): Record<string, unknown>;
-  /** Start timers and sockets that need the TUN device's final name. */
-  start(tunName: string): Promise<void>;
+  /** Start timers and sockets that need the TUN device's final name; `peersChanged` runs after wg set. */
+  start(tunName: string, peersChanged: () => void): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,9 +62,17 @@ export function buildBackend(config: NodeConfig, ring: PacketRing, transport: Tr
     backend,
     identity: { publicKey: encodeKey(backend.publicKey), listenPort: wg.listenPort },
     stats: () => ({ handshakes: { ...backend.state.handshakes } }),
-    start: async (tunName: string) => {
+    start: async (tunName: string, peersChanged: () => void) => {
       backend.start();
-      uapi = await UapiServer.listen(tunName, uapiDevice(backend, () => wg.listenPort, (message) => log.warn('wg set refused', { error: message })));
+      const device = uapiDevice(backend, () => wg.listenPort, (message) => log.warn('wg set refused', { error: message }));
+      uapi = await UapiServer.listen(tunName, {
+        state: () => device.state(),
+        apply: (change) => {
+          const errno = device.apply(change);
+          peersChanged();
+          return errno;
+        },
+      });
     },
     stop: async () => {
       await uapi?.close();

@@ -5,6 +5,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { CONTROL_DIR, controlPath, request } from './control.ts';
+import { showconf } from './showconf.ts';
 import { formatStatus } from './status-format.ts';
 import type { NodeStatus } from './status-format.ts';
 import { isWeftError } from '../errors.ts';
@@ -20,6 +21,9 @@ commands:
   status [--json] [--node NAME | --socket PATH]
                       show a running node: its subnet, device, and each peer's
                       endpoint, handshake and transfer (as wg show), and drops
+  showconf PEER [--private-key FILE] [--node NAME | --socket PATH]
+                      print a wg-quick file with which PEER, a machine running
+                      stock WireGuard, joins the overlay through this node
   genkey              print a new private key (base64, as wg genkey)
   pubkey              read a private key on stdin, print its public key
   genpsk              print a new preshared key
@@ -79,30 +83,50 @@ async function up(args: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** The control socket named by --socket or --node, or the only one on this machine. */
+function resolveSocket(args: string[]): string {
+  const explicit = flag(args, '--socket');
+  const node = flag(args, '--node');
+  if (explicit) return explicit;
+  if (node) return controlPath(node);
+  let sockets: string[] = [];
+  try {
+    sockets = readdirSync(CONTROL_DIR).filter((f) => f.endsWith('.sock'));
+  } catch {
+    // no directory: nothing runs
+  }
+  if (sockets.length === 1) return `${CONTROL_DIR}/${sockets[0]}`;
+  if (sockets.length === 0) fail(`no weft node is running (no socket in ${CONTROL_DIR}); start one with weft up`);
+  fail(`several weft nodes run here (${sockets.map((f) => f.replace(/\.sock$/u, '')).join(', ')}); choose one with --node NAME`);
+}
+
+function checkOptions(args: string[], command: string, allowed: string[]): void {
+  for (let i = 0; i < args.length; i += 2) {
+    if (!allowed.includes(args[i]!)) usageError(`unknown option for ${command}: ${args[i]}`);
+  }
+}
+
 async function status(args: string[]): Promise<void> {
   const json = args.includes('--json');
   const rest = args.filter((a) => a !== '--json');
-  for (let i = 0; i < rest.length; i += 2) {
-    if (rest[i] !== '--node' && rest[i] !== '--socket') usageError(`unknown option for status: ${rest[i]}`);
-  }
-  const explicit = flag(rest, '--socket');
-  const node = flag(rest, '--node');
-  let path = explicit ?? (node ? controlPath(node) : undefined);
-  if (path === undefined) {
-    // One node on this machine: find its socket. Several: ask which.
-    let sockets: string[] = [];
-    try {
-      sockets = readdirSync(CONTROL_DIR).filter((f) => f.endsWith('.sock'));
-    } catch {
-      // no directory: nothing runs
-    }
-    if (sockets.length === 1) path = `${CONTROL_DIR}/${sockets[0]}`;
-    else if (sockets.length === 0) fail(`no weft node is running (no socket in ${CONTROL_DIR}); start one with weft up`);
-    else fail(`several weft nodes run here (${sockets.map((f) => f.replace(/\.sock$/u, '')).join(', ')}); choose one with --node NAME`);
-  }
+  checkOptions(rest, 'status', ['--node', '--socket']);
   try {
-    const s = (await request(path!, 'status')) as NodeStatus;
+    const s = (await request(resolveSocket(rest), 'status')) as NodeStatus;
     process.stdout.write(json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+}
+
+async function showconfCommand(args: string[]): Promise<void> {
+  const [peer, ...rest] = args;
+  if (peer === undefined || peer.startsWith('--')) usageError('showconf needs the name of a peer');
+  checkOptions(rest, 'showconf', ['--node', '--socket', '--private-key']);
+  const keyFile = flag(rest, '--private-key');
+  try {
+    const key = keyFile === undefined ? undefined : readFileSync(keyFile, 'utf8').trim();
+    const s = (await request(resolveSocket(rest), 'status')) as NodeStatus;
+    process.stdout.write(showconf(s, peer, key));
   } catch (err) {
     fail((err as Error).message);
   }
@@ -120,6 +144,8 @@ async function main(argv: string[]): Promise<void> {
       return up(rest);
     case 'status':
       return status(rest);
+    case 'showconf':
+      return showconfCommand(rest);
     case 'genkey':
     case 'pubkey':
     case 'genpsk':

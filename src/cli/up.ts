@@ -18,6 +18,7 @@ import type { NodeStatus, StatusPeer } from './status-format.ts';
 import { PacketRing } from '../buf/packet-ring.ts';
 import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
+import { PeerRoutes } from '../node/peer-routes.ts';
 import { DgramTransport } from '../transport/dgram-transport.ts';
 import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
@@ -107,10 +108,13 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
     await link.addRoute(formatCidr(config.clusterCidr));
     enableForwarding(log);
 
-    await built.start(tun.name);
+    const peerRoutes = new PeerRoutes(link, config.clusterCidr, (message) => log.error('route not applied', { error: message }));
+    const syncRoutes = () => peerRoutes.sync(backend.peers());
+    await built.start(tun.name, () => void syncRoutes());
     undo.push(['stop backend', () => built.stop()]);
     const initial = applyPeerDiff(backend, diffPeers([], config.peers));
     for (const f of initial.failed) log.error('peer not applied', f);
+    await syncRoutes();
 
     const router = new Router({ ring, tun, transport, backend });
     router.start();
@@ -136,6 +140,7 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
       tunStats: { ...tun.stats },
       transport: { ...transport.stats },
       ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
+      peerRoutes: peerRoutes.routes,
     });
     writeSubnetEnv(config, mtu);
     const control = await serveControl(config.controlSocket, { status });
@@ -152,6 +157,7 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
         const result = applyPeerDiff(backend, diff);
         for (const f of result.failed) log.error('peer not applied', f);
         config = { ...config, peers: next.peers };
+        void syncRoutes();
         log.info('peers reloaded', { added: diff.added.length, changed: diff.changed.length, removed: diff.removed.length, failed: result.failed.length });
       } catch (err) {
         log.error('reload failed; keeping the running peers', { error: (err as Error).message });

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { showconf } from '../../../src/cli/showconf.ts';
+import type { NodeStatus } from '../../../src/cli/status-format.ts';
+
+const status = (backend: string): NodeStatus => ({
+  node: { name: 'n1', backend, subnet: '10.244.1.0/24', clusterCidr: '10.244.0.0/16', tun: 'weft0', mtu: 1440, underlay: '192.0.2.1:51820', startedAt: '', publicKey: 'NODEKEY' },
+  peers: [{ name: 'laptop', endpoint: null, subnets: ['10.250.0.5/32'], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'LAPKEY' }],
+  drops: {},
+});
+
+describe('showconf', () => {
+  it('leaves the private key as a comment naming whose key belongs there', () => {
+    const text = showconf(status('wireguard'), 'laptop');
+    expect(text).toContain('# PrivateKey = (the private key of laptop, whose public key is LAPKEY; weft never holds it)');
+    expect(text).toContain('Address = 10.250.0.5/32\n');
+    expect(text).toContain('PublicKey = NODEKEY\nEndpoint = 192.0.2.1:51820\nAllowedIPs = 10.244.0.0/16\n');
+  });
+
+  it('explains what is wrong: another backend, an unknown peer', () => {
+    expect(() => showconf(status('vxlan'), 'laptop')).toThrow(/needs the wireguard backend; node n1 runs vxlan/u);
+    expect(() => showconf(status('wireguard'), 'phone')).toThrow(/no peer "phone" \(peers: laptop\); add it to the node's config/u);
+  });
+});
