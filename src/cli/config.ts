@@ -233,22 +233,6 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   };
 }
 
-export function loadConfig(path: string): NodeConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new WeftError('CONFIG_UNREADABLE', `cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new WeftError('CONFIG_INVALID', `config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-  return parseConfig(raw, dirname(resolve(path)));
-}
-
 /** metrics.listen: "address:port" (default 127.0.0.1:9586, loopback only) or "off". */
 function metricsListen(m: Json): string | undefined {
   onlyKeys(m, 'metrics', ['listen']);

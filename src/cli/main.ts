@@ -9,6 +9,7 @@ import { showconf } from './showconf.ts';
 import { formatStatus } from './status-format.ts';
 import type { NodeStatus } from './status-format.ts';
 import { isWeftError } from '../errors.ts';
+import { OVERRIDES } from './config-load.ts';
 import { keyCommand } from './keys.ts';
 import { createLogger } from './log.ts';
 import { startNode } from './up.ts';
@@ -16,8 +17,13 @@ import { startNode } from './up.ts';
 const USAGE = `usage: weft <command> [options]
 
 commands:
-  up --config FILE    run this node's overlay router until SIGTERM or SIGINT
-                      (SIGHUP reloads the peers from FILE; SIGUSR1 logs status)
+  up [--config FILE] [overrides]
+                      run this node's overlay router until SIGTERM or SIGINT
+                      (SIGHUP reloads the peers from FILE; SIGUSR1 logs status).
+                      FILE is JSON, or YAML (.yaml/.yml). Flags, then WEFT_*
+                      variables, override it: --name, --backend, --subnet,
+                      --cluster-cidr, --underlay-address, --underlay-mtu, --tun,
+                      --metrics, --private-key-file, --listen-port
   status [--json] [--node NAME | --socket PATH]
                       show a running node: its subnet, device, and each peer's
                       endpoint, handshake and transfer (as wg show), and drops
@@ -32,6 +38,8 @@ commands:
 
 environment:
   WEFT_LOG_LEVEL      debug, info (default), warn or error
+  WEFT_CONFIG         the config file, when --config is not given
+  WEFT_NAME, WEFT_SUBNET, ...  the overrides above, as WEFT_ and the flag in capitals
 `;
 
 function version(): string {
@@ -53,16 +61,21 @@ function flag(args: string[], name: string): string | undefined {
 }
 
 async function up(args: string[]): Promise<void> {
-  const known = new Set(['--config']);
+  const known = new Set(['--config', ...OVERRIDES.map((o) => o.flag)]);
+  const flags: Record<string, string> = {};
   for (let i = 0; i < args.length; i += 2) {
-    if (!known.has(args[i]!)) usageError(`unknown option for up: ${args[i]}`);
+    const name = args[i]!;
+    if (!known.has(name)) usageError(`unknown option for up: ${name}`);
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('--')) usageError(`${name} needs a value`);
+    flags[name] = value;
   }
-  const configPath = flag(args, '--config') ?? process.env.WEFT_CONFIG;
-  if (!configPath) usageError('up needs --config FILE (or WEFT_CONFIG)');
+  const configPath = flags['--config'] ?? process.env.WEFT_CONFIG;
+  delete flags['--config'];
   const log = createLogger();
   let node: Awaited<ReturnType<typeof startNode>>;
   try {
-    node = await startNode(configPath, log);
+    node = await startNode(configPath, flags, log);
   } catch (err) {
     log.error('start failed', { code: isWeftError(err) ? err.code : 'UNEXPECTED', error: (err as Error).message });
     process.exit(1);

@@ -24,7 +24,7 @@ import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
 import { formatCidr, formatIpv4 } from '../wire/addr.ts';
 import { buildBackend, listenPort, vtepIpOf } from './backend-factory.ts';
-import { loadConfig } from './config.ts';
+import { loadConfig } from './config-load.ts';
 import type { NodeConfig } from './config.ts';
 import type { Logger } from './log.ts';
 
@@ -74,8 +74,8 @@ function enableForwarding(log: Logger): void {
   }
 }
 
-export async function startNode(configPath: string, log: Logger): Promise<RunningNode> {
-  let config = loadConfig(configPath);
+export async function startNode(configPath: string | undefined, flags: Record<string, string>, log: Logger): Promise<RunningNode> {
+  let config = loadConfig(configPath, flags);
   const undo: Array<[string, () => void | Promise<void>]> = [];
   const unwind = async () => {
     for (const [what, fn] of undo.reverse()) {
@@ -152,7 +152,7 @@ export async function startNode(configPath: string, log: Logger): Promise<Runnin
 
     const reload = () => {
       try {
-        const next = loadConfig(configPath);
+        const next = loadConfig(configPath, flags);
         const diff = diffPeers(config.peers, next.peers);
         const result = applyPeerDiff(backend, diff);
         for (const f of result.failed) log.error('peer not applied', f);
