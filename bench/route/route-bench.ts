@@ -13,6 +13,7 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { RouteTable } from '../../src/route/route-table.ts';
 import type { Cidr } from '../../src/wire/addr.ts';
+import { mulberry32 } from '../../test/helpers/random.ts';
 
 const SIZES = [10, 1000, 100_000];
 /** Distinct lookup addresses, cycled through; a power of two so the index is a mask. */
@@ -21,17 +22,6 @@ const WARMUP = 300_000;
 const LOOKUPS = 2_000_000;
 const HEAP_LOOKUPS = 1_000_000;
 
-/** mulberry32: seeded so runs are comparable. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 interface Peer {
   id: number;

@@ -14,34 +14,27 @@ import type { NodeStatus } from './status-format.ts';
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9586';
 
-/** A counter whose value is copied from an existing count at scrape time. */
-function mirrored(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void {
-  new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      this.reset();
-      read((labels, v) => {
-        if (v > 0) this.inc(labels, v);
-        else this.inc(labels, 0);
-      });
-    },
-  });
-}
+/** Emits each labelled value of one metric at scrape time. */
+type Read = (emit: (labels: Record<string, string>, v: number) => void) => void;
 
-function gauge(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void {
-  new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
+/**
+ * A counter or gauge whose values are copied at scrape time from counts the
+ * data plane keeps anyway (a counter is reset and set to the running total,
+ * which is what Prometheus reads from an exported counter).
+ */
+function mirrored(kind: 'counter' | 'gauge', registry: Registry, name: string, help: string, labelNames: string[], read: Read): void {
+  const base = { name, help, labelNames, registers: [registry] };
+  if (kind === 'counter') {
+    new Counter({ ...base, collect() {
+      this.reset();
+      read((labels, v) => this.inc(labels, v));
+    } });
+  } else {
+    new Gauge({ ...base, collect() {
       this.reset();
       read((labels, v) => this.set(labels, v));
-    },
-  });
+    } });
+  }
 }
 
 export interface Metrics {
@@ -55,36 +48,36 @@ export function metrics(status: () => NodeStatus): Metrics {
   collectDefaultMetrics({ register: registry });
   let snap: NodeStatus | undefined;
   const s = () => snap ?? (snap = status());
-  gauge(registry, 'weft_info', 'This node: name, backend and subnet (value 1).', ['node', 'backend', 'subnet'], (set) => {
+  mirrored('gauge', registry, 'weft_info', 'This node: name, backend and subnet (value 1).', ['node', 'backend', 'subnet'], (set) => {
     set({ node: s().node.name, backend: s().node.backend, subnet: s().node.subnet }, 1);
   });
   for (const [field, dir, what] of [['txBytes', 'transmit', 'bytes'], ['rxBytes', 'receive', 'bytes'], ['txPackets', 'transmit', 'packets'], ['rxPackets', 'receive', 'packets']] as const) {
-    mirrored(registry, `weft_peer_${dir}_${what}_total`, `${what === 'bytes' ? 'Bytes' : 'Packets'} ${dir === 'transmit' ? 'sent to' : 'received from'} each peer (encapsulated).`, ['peer'], (set) => {
+    mirrored('counter', registry, `weft_peer_${dir}_${what}_total`, `${what === 'bytes' ? 'Bytes' : 'Packets'} ${dir === 'transmit' ? 'sent to' : 'received from'} each peer (encapsulated).`, ['peer'], (set) => {
       for (const p of s().peers) set({ peer: p.name }, p[field]);
     });
   }
-  gauge(registry, 'weft_peer_last_handshake_seconds', 'Unix time of the latest WireGuard handshake with each peer; 0 for never.', ['peer'], (set) => {
+  mirrored('gauge', registry, 'weft_peer_last_handshake_seconds', 'Unix time of the latest WireGuard handshake with each peer; 0 for never.', ['peer'], (set) => {
     for (const p of s().peers) if (p.lastHandshakeWallMs !== undefined) set({ peer: p.name }, p.lastHandshakeWallMs / 1000);
   });
-  mirrored(registry, 'weft_drops_total', 'Packets dropped by the backend, by reason.', ['reason'], (set) => {
+  mirrored('counter', registry, 'weft_drops_total', 'Packets dropped by the backend, by reason.', ['reason'], (set) => {
     for (const [reason, n] of Object.entries(s().drops)) set({ reason }, n);
   });
-  mirrored(registry, 'weft_link_scoped_total', 'Multicast, broadcast and link-local packets from the TUN device, not forwarded.', [], (set) => {
+  mirrored('counter', registry, 'weft_link_scoped_total', 'Multicast, broadcast and link-local packets from the TUN device, not forwarded.', [], (set) => {
     set({}, (s().router as { linkScoped?: number } | undefined)?.linkScoped ?? 0);
   });
-  gauge(registry, 'weft_ring_slots', 'Packet ring slots by state.', ['state'], (set) => {
+  mirrored('gauge', registry, 'weft_ring_slots', 'Packet ring slots by state.', ['state'], (set) => {
     const ring = s().ring as { slots: number; free: number };
     set({ state: 'free' }, ring.free);
     set({ state: 'in_use' }, ring.slots - ring.free);
   });
-  mirrored(registry, 'weft_ring_exhausted_total', 'Times a reader found the packet ring empty (its packets were dropped).', [], (set) => {
+  mirrored('counter', registry, 'weft_ring_exhausted_total', 'Times a reader found the packet ring empty (its packets were dropped).', [], (set) => {
     set({}, (s().ring as { exhausted: number }).exhausted);
   });
-  mirrored(registry, 'weft_handshakes_total', 'WireGuard handshake events.', ['event'], (set) => {
+  mirrored('counter', registry, 'weft_handshakes_total', 'WireGuard handshake events.', ['event'], (set) => {
     const h = s().handshakes as Record<string, number> | undefined;
     if (h) for (const [event, n] of Object.entries(h)) set({ event }, n);
   });
-  gauge(registry, 'weft_peers', 'Peers configured.', [], (set) => set({}, s().peers.length));
+  mirrored('gauge', registry, 'weft_peers', 'Peers configured.', [], (set) => set({}, s().peers.length));
   return {
     contentType: registry.contentType,
     scrape: async () => {

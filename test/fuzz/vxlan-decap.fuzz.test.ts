@@ -4,17 +4,8 @@ import { Received } from '../../src/dataplane/backend.ts';
 import { MemoryNetwork } from '../../src/transport/memory-transport.ts';
 import { VxlanBackend } from '../../src/vxlan/vxlan-backend.ts';
 import { parseCidr, parseIpv4, parseMac } from '../../src/wire/addr.ts';
+import { seededRandom } from '../helpers/random.ts';
 
-// Seeded xorshift32 so a failure reproduces; the seed is in the test name.
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
 
 const SEED = 0x5eed1234;
 const FRAMES = 120_000;
@@ -45,7 +36,7 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
       0, 1, 8, 0, 6, 4, 0, 1, ...peerMac, 10, 244, 1, 0, 0, 0, 0, 0, 0, 0, 10, 244, 2, 0,
     ]);
     const seeds = [v4, v6, arp];
-    const rand = rng(SEED);
+    const rand = seededRandom(SEED);
     const scratch = new Uint8Array(2048);
     const verdicts = [0, 0, 0];
     const senders = ['192.0.2.1', '192.0.2.1', '192.0.2.1', '198.51.100.7'];

@@ -6,19 +6,11 @@ import { MemoryNetwork } from '../../src/transport/memory-transport.ts';
 import { parseCidr, parseIpv4 } from '../../src/wire/addr.ts';
 import { writeIpv4HeaderChecksum } from '../../src/wire/ip.ts';
 import { WireguardBackend } from '../../src/wireguard/wireguard-backend.ts';
+import { seededRandom } from '../helpers/random.ts';
 
 const SEED = 0x77a11e;
 const PER_TYPE = 100_000;
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 0x100000000;
-  };
-}
 
 function ipPacket(): Uint8Array {
   const p = new Uint8Array(60);
@@ -100,7 +92,7 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
     });
     const before = snapshot();
 
-    const rand = rng(SEED);
+    const rand = seededRandom(SEED);
     const buf = new Uint8Array(2048);
     // When not under load MAC2 is not checked (whitepaper 5.4.4): a message that
     // differs from a genuine one only inside MAC2 is that genuine message, not a

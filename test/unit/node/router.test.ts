@@ -5,22 +5,8 @@ import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
 import { VxlanBackend } from '../../../src/vxlan/vxlan-backend.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
-import { writeIpv4HeaderChecksum } from '../../../src/wire/ip.ts';
+import { udpPacket } from '../../helpers/packets.ts';
 
-function udp(src: string, dst: string, payload: number[]): Uint8Array {
-  const p = new Uint8Array(28 + payload.length);
-  const v = new DataView(p.buffer);
-  p.set([0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17]);
-  v.setUint16(2, p.length);
-  v.setUint32(12, parseIpv4(src));
-  v.setUint32(16, parseIpv4(dst));
-  v.setUint16(20, 5000);
-  v.setUint16(22, 6000);
-  v.setUint16(24, 8 + payload.length);
-  p.set(payload, 28);
-  writeIpv4HeaderChecksum(p, 0);
-  return p;
-}
 
 function node(net: MemoryNetwork, name: string, address: string, subnet: string) {
   const ring = new PacketRing({ slots: 32 });
@@ -47,11 +33,11 @@ describe('Router', () => {
     }
     const sent: Uint8Array[] = [];
     for (let i = 0; i < 10; i++) {
-      const p = udp('10.244.1.5', '10.244.2.7', [i, 1, 2, 3]);
+      const p = udpPacket('10.244.1.5', '10.244.2.7', [i, 1, 2, 3]);
       sent.push(p);
       a.tun.inject(p);
     }
-    const back = udp('10.244.2.7', '10.244.1.5', [9, 9]);
+    const back = udpPacket('10.244.2.7', '10.244.1.5', [9, 9]);
     b.tun.inject(back);
     await settle();
     expect(b.tun.written.map((p) => Array.from(p))).toEqual(sent.map((p) => Array.from(p)));
@@ -67,11 +53,11 @@ describe('Router', () => {
   it('drops what has no route and stops cleanly', async () => {
     const net = new MemoryNetwork();
     const a = node(net, 'a', '192.0.2.1', '10.244.1.0/24');
-    a.tun.inject(udp('10.244.1.5', '10.244.9.9', [1]));
+    a.tun.inject(udpPacket('10.244.1.5', '10.244.9.9', [1]));
     await settle();
     expect(a.backend.drops().no_route).toBe(1);
     a.router.stop();
-    a.tun.inject(udp('10.244.1.5', '10.244.9.9', [1]));
+    a.tun.inject(udpPacket('10.244.1.5', '10.244.9.9', [1]));
     await settle();
     expect(a.backend.drops().no_route).toBe(1);
     expect(a.tun.pending).toBe(1);

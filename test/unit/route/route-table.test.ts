@@ -3,6 +3,7 @@ import { isWeftError } from '../../../src/errors.ts';
 import { RouteTable } from '../../../src/route/route-table.ts';
 import { cidrContains, formatCidr, parseCidr, parseIpv4, parseIpv6 } from '../../../src/wire/addr.ts';
 import type { Cidr } from '../../../src/wire/addr.ts';
+import { mulberry32 } from '../../helpers/random.ts';
 
 const v4 = (s: string): Uint8Array => {
   const n = parseIpv4(s);
@@ -155,17 +156,6 @@ describe('RouteTable basics', () => {
 
 // ---- randomized comparison against a linear-scan reference ----
 
-/** mulberry32: a tiny seeded PRNG so that a failure reproduces from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 interface RefEntry {
   cidr: Cidr;

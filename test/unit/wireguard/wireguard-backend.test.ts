@@ -4,22 +4,10 @@ import { Received } from '../../../src/dataplane/backend.ts';
 import { generatePrivateKey, publicKey } from '../../../src/crypto/x25519.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
 import type { MemoryTransport } from '../../../src/transport/memory-transport.ts';
-import { parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
-import { writeIpv4HeaderChecksum } from '../../../src/wire/ip.ts';
+import { parseCidr } from '../../../src/wire/addr.ts';
 import { WireguardBackend } from '../../../src/wireguard/wireguard-backend.ts';
+import { udpPacket } from '../../helpers/packets.ts';
 
-function udp(src: string, dst: string, payload: number[]): Uint8Array {
-  const p = new Uint8Array(28 + payload.length);
-  const v = new DataView(p.buffer);
-  p.set([0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17]);
-  v.setUint16(2, p.length);
-  v.setUint32(12, parseIpv4(src));
-  v.setUint32(16, parseIpv4(dst));
-  v.setUint16(24, 8 + payload.length);
-  p.set(payload, 28);
-  writeIpv4HeaderChecksum(p, 0);
-  return p;
-}
 
 interface Side {
   ring: PacketRing;
@@ -73,7 +61,7 @@ beforeEach(() => {
 
 describe('WireguardBackend', () => {
   it('stages the first packet, handshakes, and delivers it byte for byte; the responder confirms on data', async () => {
-    const p1 = udp('10.244.1.5', '10.244.2.7', [1, 2, 3]);
+    const p1 = udpPacket('10.244.1.5', '10.244.2.7', [1, 2, 3]);
     inject(a, p1);
     expect(a.wg.peer('b')!.stagedCount).toBe(1);
     await settle();
@@ -83,7 +71,7 @@ describe('WireguardBackend', () => {
     expect(a.wg.state.handshakes).toMatchObject({ initiationsSent: 1, completed: 1 });
     expect(b.wg.state.handshakes).toMatchObject({ responsesSent: 1, completed: 1 });
     // B's keypair is confirmed, so B can answer at once without a new handshake.
-    const p2 = udp('10.244.2.7', '10.244.1.5', [9]);
+    const p2 = udpPacket('10.244.2.7', '10.244.1.5', [9]);
     inject(b, p2);
     await settle();
     expect(a.delivered).toEqual([Array.from(p2)]);
@@ -101,7 +89,7 @@ describe('WireguardBackend', () => {
   });
 
   it('drops a replayed data message and counts it', async () => {
-    inject(a, udp('10.244.1.5', '10.244.2.7', [1]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
     const dataMsg = Uint8Array.from(b.wire[1]!);
     const slot = b.ring.acquire();
@@ -130,16 +118,16 @@ describe('WireguardBackend', () => {
   });
 
   it('drops inner sources outside the peer\'s allowed IPs (cryptokey routing)', async () => {
-    inject(a, udp('10.244.1.5', '10.244.2.7', [1]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
-    inject(a, udp('10.244.9.9', '10.244.2.7', [2])); // a spoofs a source b never allowed
+    inject(a, udpPacket('10.244.9.9', '10.244.2.7', [2])); // a spoofs a source b never allowed
     await settle();
     expect(b.wg.drops().spoofed_source).toBe(1);
     expect(b.delivered).toHaveLength(1);
   });
 
   it('follows a peer to its new address after an authenticated packet (roaming)', async () => {
-    inject(a, udp('10.244.1.5', '10.244.2.7', [1]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
     // A replayed (already seen) message from elsewhere is not authenticated anew: no move.
     const seen = Uint8Array.from(b.wire.at(-1)!);
@@ -151,14 +139,14 @@ describe('WireguardBackend', () => {
     const t2 = net.attach(a.ring, '198.51.100.4', 40000);
     // A moved: it now sends from its new socket.
     (a.wg.state as { transport: unknown }).transport = t2;
-    inject(a, udp('10.244.1.5', '10.244.2.7', [4]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [4]));
     await settle();
     expect(b.wg.peer('a')!.endpoint).toEqual({ address: '198.51.100.4', port: 40000 });
   });
 
   it('retries an unanswered initiation after REKEY_TIMEOUT and gives up after REKEY_ATTEMPT_TIME, dropping what was staged', async () => {
     net.lossRate = 1; // nothing gets through
-    inject(a, udp('10.244.1.5', '10.244.2.7', [1]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
     expect(a.wg.state.handshakes.initiationsSent).toBe(1);
     clock += 5_400;
@@ -175,27 +163,27 @@ describe('WireguardBackend', () => {
   });
 
   it('rekeys after REKEY_AFTER_TIME as the initiator without losing traffic', async () => {
-    inject(a, udp('10.244.1.5', '10.244.2.7', [1]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
     const first = a.wg.peer('b')!.current!;
     clock += 120_000;
-    inject(a, udp('10.244.1.5', '10.244.2.7', [2]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [2]));
     a.wg.tick();
     await settle();
     expect(a.wg.state.handshakes.completed).toBe(2);
     expect(a.wg.peer('b')!.current).not.toBe(first);
-    inject(a, udp('10.244.1.5', '10.244.2.7', [3]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [3]));
     await settle();
     expect(b.delivered.map((p) => p.at(-1))).toEqual([1, 2, 3]);
   });
 
   it('removes a peer completely: no route, no sessions, indices freed', async () => {
-    inject(a, udp('10.244.1.5', '10.244.2.7', [1]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
     expect(a.wg.state.indices.size).toBeGreaterThan(0);
     expect(a.wg.removePeer('b')).toBe(true);
     expect(a.wg.state.indices.size).toBe(0);
-    inject(a, udp('10.244.1.5', '10.244.2.7', [1]));
+    inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     expect(a.wg.drops().no_route).toBe(1);
   });
 
