@@ -41,6 +41,8 @@ export interface PeerSpec {
   readonly presharedKey?: Uint8Array;
   /** WireGuard: persistent keepalive interval in seconds; 0 or absent is off. */
   readonly persistentKeepalive?: number;
+  /** The peer's location label (a cloud, a datacenter): the mixed backend picks VXLAN or WireGuard by it. */
+  readonly location?: string;
 }
 
 export interface PeerStatus {

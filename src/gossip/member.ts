@@ -106,14 +106,15 @@ export const DEFAULT_CONFIG: MembershipConfig = {
  * malformed: opened but unparseable; bad-fact / bad-record: a fact or record
  * that does not parse; bad-signature: a record not signed by the key it
  * names; key-mismatch: a record for a known name under another key (a forgery
- * or a reinstalled node); stale: an older incarnation than we know;
+ * or a reinstalled node); stale: an older incarnation than we know; ahead:
+ * a suspect or dead claim above the incarnation of the record we hold;
  * unknown-member: a claim about a node we have no record of; wrong-target: a
  * ping meant for another node (an old address); sync-busy: a full sync
  * refused by the cap.
  */
 export const DROP_REASONS = [
   'version', 'unauthenticated', 'malformed', 'bad-fact', 'bad-record', 'bad-signature',
-  'key-mismatch', 'stale', 'unknown-member', 'wrong-target', 'sync-busy',
+  'key-mismatch', 'stale', 'ahead', 'unknown-member', 'wrong-target', 'sync-busy',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

@@ -266,13 +266,18 @@ export class Membership {
 
   /** A suspect or dead claim by some member about some node. */
   private onClaim(f: Extract<Fact, { name: string }>, bytes: Uint8Array): void {
+    // A claim is about a record: one above the signed incarnation we hold names a record nobody
+    // showed us, and believing it would let one member push a node's incarnation to 2^32 - 1.
+    // (A restarted node learns of its former self from its signed record, in onAlive.)
     if (f.name === this.me.name) {
-      if (!this.leaving && f.incarnation >= this.me.incarnation) this.refute(f.incarnation);
+      if (f.incarnation > this.me.incarnation) this.drop('ahead');
+      else if (!this.leaving && f.incarnation === this.me.incarnation) this.refute(f.incarnation);
       return;
     }
     const m = this.members.get(f.name);
     if (m === undefined) return this.drop('unknown-member');
     if (f.incarnation < m.incarnation) return this.drop('stale');
+    if (f.incarnation > m.record.incarnation) return this.drop('ahead');
     if (!m.isLive) return;
     if (f.kind === FactKind.Dead) {
       m.incarnation = f.incarnation;

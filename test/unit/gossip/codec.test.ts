@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import {
+  FactKind, MAX_DATAGRAM, MsgType, SYNC_BUCKETS, decodeFact, decodeMessage, encodeFact, encodeMessage, factBudget,
+} from '../../../src/gossip/codec.ts';
+import type { Message } from '../../../src/gossip/codec.ts';
+import { Keyring } from '../../../src/gossip/keyring.ts';
+
+const k1 = new Uint8Array(32).fill(1);
+const k2 = new Uint8Array(32).fill(2);
+
+describe('gossip codec', () => {
+  const ring = new Keyring(k1);
+
+  it('round-trips every message type', () => {
+    const facts = [
+      encodeFact({ kind: FactKind.Suspect, name: 'b', incarnation: 7, from: 'a' }),
+      encodeFact({ kind: FactKind.Alive, record: new Uint8Array(150).fill(3) }),
+    ];
+    const buckets = new Uint32Array(SYNC_BUCKETS).map((_, i) => i * 0x01010101);
+    const msgs: Message[] = [
+      { type: MsgType.Ping, from: 'a', seq: 0xfffffffe, target: 'b', facts },
+      { type: MsgType.PingReq, from: 'a', seq: 5, target: 'c', facts: [] },
+      { type: MsgType.Ack, from: 'b', seq: 5, facts },
+      { type: MsgType.Nack, from: 'b', seq: 6, facts: [] },
+      { type: MsgType.Gossip, from: 'ñode', facts },
+      { type: MsgType.SyncRecords, from: 'a', facts },
+      { type: MsgType.SyncDigest, from: 'a', reply: true, count: 1000, buckets },
+      { type: MsgType.SyncEntries, from: 'a', entries: [{ hash: 2 ** 48 - 1, incarnation: 9, stateClass: 1 }, { hash: 0, incarnation: 0, stateClass: 0 }] },
+      { type: MsgType.SyncWant, from: 'a', hashes: [1, 2 ** 47 + 5] },
+    ];
+    for (const m of msgs) {
+      const d = encodeMessage(m, ring);
+      expect(d.length).toBeLessThanOrEqual(MAX_DATAGRAM);
+      const v = decodeMessage(d, ring);
+      expect(v).toEqual({ ok: true, msg: m });
+    }
+  });
+
+  it('decodes facts and rejects bad ones', () => {
+    const f = encodeFact({ kind: FactKind.Dead, name: 'node-9', incarnation: 3, from: 'node-1' });
+    expect(decodeFact(f)).toEqual({ ok: true, fact: { kind: FactKind.Dead, name: 'node-9', incarnation: 3, from: 'node-1' } });
+    expect(decodeFact(f.subarray(0, f.length - 1)).ok).toBe(false);
+    expect(decodeFact(Uint8Array.of(9, 0, 0)).ok).toBe(false);
+    expect(decodeFact(Uint8Array.of(FactKind.Alive)).ok).toBe(false);
+  });
+
+  it('drops datagrams sealed with an unknown key, tampered, or of another version', () => {
+    const d = encodeMessage({ type: MsgType.Gossip, from: 'a', facts: [] }, ring);
+    expect(decodeMessage(d, new Keyring(k2))).toEqual({ ok: false, reason: 'unauthenticated' });
+    for (const i of [0, 1, 30, d.length - 1]) {
+      const t = d.slice();
+      t[i]! ^= 0x80;
+      const v = decodeMessage(t, ring);
+      expect(v.ok).toBe(false);
+      expect(v.ok ? '' : v.reason).toBe(i === 0 ? 'version' : 'unauthenticated');
+    }
+    expect(decodeMessage(new Uint8Array(0), ring).ok).toBe(false);
+    expect(decodeMessage(Uint8Array.of(1, 2, 3), ring)).toEqual({ ok: false, reason: 'unauthenticated' });
+    expect(decodeMessage(new Uint8Array(MAX_DATAGRAM + 1).fill(1), ring)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  it('authenticated garbage is malformed, never an exception', () => {
+    let seed = 7;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    const good = encodeMessage({ type: MsgType.Ping, from: 'a', seq: 1, target: 'b', facts: [new Uint8Array(20).fill(1)] }, ring);
+    const plain = ring.open(good)!;
+    for (let i = 0; i < 3000; i++) {
+      const p = plain.slice(0, 1 + (rnd() % plain.length));
+      for (let k = 0; k < 3; k++) p[rnd() % p.length] = rnd();
+      if (i % 5 === 0) p[0] = rnd() % 12;
+      const sealed = ring.seal(1, p);
+      expect(() => decodeMessage(sealed, ring)).not.toThrow();
+    }
+    expect(decodeMessage(ring.seal(1, Uint8Array.of(99, 1, 0x61)), ring)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  it('a message filled to the fact budget fits one datagram', () => {
+    const budget = factBudget('a'.repeat(63), 'b'.repeat(63));
+    const facts: Uint8Array[] = [];
+    let used = 0;
+    while (used + 103 <= budget) {
+      facts.push(new Uint8Array(100).fill(1));
+      used += 103;
+    }
+    const d = encodeMessage({ type: MsgType.Ping, from: 'a'.repeat(63), seq: 1, target: 'b'.repeat(63), facts }, ring);
+    expect(d.length).toBeLessThanOrEqual(MAX_DATAGRAM);
+  });
+});
+
+describe('Keyring', () => {
+  it('accepts any of its keys, sends with the primary, rotates without a gap', () => {
+    const a = new Keyring(k1);
+    const b = new Keyring(k1);
+    const m = encodeMessage({ type: MsgType.Gossip, from: 'a', facts: [] }, a);
+    b.add(k2);
+    expect(decodeMessage(m, b).ok).toBe(true);
+    b.usePrimary(k2);
+    const m2 = encodeMessage({ type: MsgType.Gossip, from: 'b', facts: [] }, b);
+    expect(decodeMessage(m2, a).ok).toBe(false);
+    a.add(k2);
+    expect(decodeMessage(m2, a).ok).toBe(true);
+    expect(() => b.remove(k2)).toThrow();
+    b.remove(k1);
+    expect(decodeMessage(m, b).ok).toBe(false);
+    expect(() => new Keyring(new Uint8Array(16))).toThrow();
+  });
+
+  it('uses a fresh nonce for every datagram', () => {
+    const a = new Keyring(k1);
+    const seen = new Set<string>();
+    for (let i = 0; i < 500; i++) seen.add(Buffer.from(a.seal(1, Uint8Array.of(1)).subarray(1, 25)).toString('hex'));
+    expect(seen.size).toBe(500);
+  });
+});
