@@ -14,7 +14,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
-import { build, destroy, layout, nsExec } from './topology.ts';
+import { randomBytes } from 'node:crypto';
+import { addPods, build, destroy, layout, nsExec } from './topology.ts';
 import type { ClusterLayout, Impairment } from './topology.ts';
 
 export const STATE_ROOT = '/run/weft-cluster';
@@ -25,12 +26,15 @@ export interface UpOptions {
   pods: number;
   backend: 'vxlan' | 'wireguard';
   impair: Impairment;
+  /** Nodes find each other and claim subnets by gossip, instead of static peer lists and subnets. */
+  gossip?: boolean;
   progress?: (line: string) => void;
 }
 
 export interface ClusterState {
   layout: ClusterLayout;
   backend: string;
+  /** The weft process of node i is pids[i - 1]. */
   pids: number[];
   dir: string;
 }
@@ -59,11 +63,12 @@ export function loadState(name: string): ClusterState {
 }
 
 /** Wait until a node's log shows its ready line; fail with the log if it exits or hangs. */
-async function waitReady(log: string, pid: number, timeoutMs: number): Promise<void> {
+async function waitReady(log: string, pid: number, timeoutMs: number): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
-    if (text.includes('"msg":"ready"')) return;
+    const line = text.split('\n').find((l) => l.includes('"msg":"ready"'));
+    if (line !== undefined) return JSON.parse(line) as Record<string, unknown>;
     try {
       process.kill(pid, 0);
     } catch {
@@ -88,44 +93,75 @@ export async function up(o: UpOptions): Promise<ClusterState> {
     say(`building ${o.nodes} nodes with ${o.pods} pods each (${o.backend}, pod MTU ${podMtu})`);
     await build(l, podMtu, o.impair);
     const keys = l.nodes.map(() => generateKeyText());
+    const clusterKey = randomBytes(32).toString('base64');
     const main = weftMain();
     const tunPrefix = `w${o.name.replace(/[^a-z0-9]/gu, '').slice(0, 8)}`;
     for (const n of l.nodes) {
       const port = o.backend === 'wireguard' ? 51820 : 8472;
-      const config = {
+      const common = {
         name: `node-${n.index}`,
         backend: o.backend,
         underlay: { address: n.underlayIp },
-        subnet: n.subnet,
         tun: { name: `${tunPrefix}${n.index}` },
         controlSocket: join(dir, `node-${n.index}.sock`),
         subnetEnv: join(dir, `node-${n.index}.subnet.env`),
-        ...(o.backend === 'wireguard' ? { wireguard: { privateKey: keys[n.index - 1] } } : {}),
-        peers: l.nodes
-          .filter((p) => p.index !== n.index)
-          .map((p) => ({
-            name: `node-${p.index}`,
-            endpoint: `${p.underlayIp}:${port}`,
-            subnet: p.subnet,
-            ...(o.backend === 'wireguard' ? { publicKey: publicKeyText(keys[p.index - 1]!) } : {}),
-          })),
+        stateDir: join(dir, `node-${n.index}.state`),
       };
-      const cfg = join(dir, `node-${n.index}.json`);
-      writeFileSync(cfg, JSON.stringify(config, null, 2), { mode: 0o600 });
-      const log = join(dir, `node-${n.index}.log`);
-      const out = openSync(log, 'w');
-      const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, main, 'up', '--config', cfg], { detached: true, stdio: ['ignore', out, out] });
-      child.unref();
-      state.pids.push(child.pid!);
+      const config = o.gossip
+        ? // Gossip: no subnet, no peers; node-1 is everyone's seed, and the key is the cluster's.
+          { ...common, gossip: { seeds: n.index === 1 ? [] : [`${l.nodes[0]!.underlayIp}:7946`], clusterKey } }
+        : {
+            ...common,
+            subnet: n.subnet,
+            ...(o.backend === 'wireguard' ? { wireguard: { privateKey: keys[n.index - 1] } } : {}),
+            peers: l.nodes
+              .filter((p) => p.index !== n.index)
+              .map((p) => ({
+                name: `node-${p.index}`,
+                endpoint: `${p.underlayIp}:${port}`,
+                subnet: p.subnet,
+                ...(o.backend === 'wireguard' ? { publicKey: publicKeyText(keys[p.index - 1]!) } : {}),
+              })),
+          };
+      writeFileSync(join(dir, `node-${n.index}.json`), JSON.stringify(config, null, 2), { mode: 0o600 });
+      const ready = await startNode(state, n.index);
+      // The node's pods get addresses from the subnet it has, as the CNI host-local plugin would.
+      n.subnet = String(ready.subnet);
+      await addPods(n, podMtu);
       save();
-      await waitReady(log, child.pid!, 10_000);
-      say(`node-${n.index} ready: subnet ${n.subnet}, underlay ${n.underlayIp}, pods ${n.pods.map((p) => p.ip).join(' ')}`);
+      say(`node-${n.index} ready: subnet ${n.subnet}${o.gossip ? ' (claimed by gossip)' : ''}, underlay ${n.underlayIp}, pods ${n.pods.map((p) => p.ip).join(' ')}`);
     }
     return state;
   } catch (err) {
     await down(o.name);
     throw err;
   }
+}
+
+/** Start (or restart) node i's weft with its config; returns its ready line. */
+export async function startNode(state: ClusterState, index: number): Promise<Record<string, unknown>> {
+  const n = state.layout.nodes[index - 1];
+  if (n === undefined) throw new Error(`cluster has no node ${index}`);
+  const cfg = join(state.dir, `node-${index}.json`);
+  const log = join(state.dir, `node-${index}.log`);
+  const out = openSync(log, 'w');
+  const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, weftMain(), 'up', '--config', cfg], { detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  state.pids[index - 1] = child.pid!;
+  writeFileSync(join(state.dir, 'state.json'), JSON.stringify(state, null, 2));
+  return waitReady(log, child.pid!, 15_000);
+}
+
+/** Stop node i's weft: SIGTERM (it leaves and cleans up) or, with kill, SIGKILL (it just dies). */
+export async function stopNode(state: ClusterState, index: number, kill: boolean): Promise<void> {
+  const pid = state.pids[index - 1];
+  if (pid === undefined) throw new Error(`cluster has no node ${index}`);
+  try {
+    process.kill(pid, kill ? 'SIGKILL' : 'SIGTERM');
+  } catch {
+    return; // not running
+  }
+  for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
 export interface Matrix {

@@ -2,11 +2,16 @@
 /**
  * The cluster script's command line: up, check, down. See cluster.ts.
  */
-import { check, down, formatMatrix, up } from './cluster.ts';
+import { check, down, formatMatrix, loadState, startNode, stopNode, up } from './cluster.ts';
 
 const USAGE = `usage: cluster <command> [options]
-  up N [--pods M] [--backend vxlan|wireguard] [--loss PERCENT] [--delay MS] [--name NAME]
-                 build N nodes with M pods each (default 2) and start weft in each
+  up N [--pods M] [--backend vxlan|wireguard] [--gossip] [--loss PERCENT] [--delay MS] [--name NAME]
+                 build N nodes with M pods each (default 2) and start weft in each;
+                 with --gossip the nodes find each other and claim their subnets by gossip
+  stop-node I [--kill] [--name NAME]
+                 stop node I's weft (SIGTERM: it leaves the cluster; --kill: SIGKILL, it just dies)
+  start-node I [--name NAME]
+                 start node I's weft again, with its config and state
   check [--name NAME] [--json]
                  ping every pod from every pod and print the matrix (exit 1 if any pair fails)
   down [--name NAME]
@@ -47,6 +52,7 @@ async function main(argv: string[]): Promise<void> {
         nodes,
         pods: number(option(args, '--pods', '2'), '--pods', 1, 50),
         backend,
+        gossip: args.includes('--gossip'),
         impair: { lossPercent: number(option(args, '--loss', '0'), '--loss', 0, 100), delayMs: number(option(args, '--delay', '0'), '--delay', 0, 10_000) },
         progress: (line) => process.stderr.write(`${line}\n`),
       });
@@ -57,6 +63,15 @@ async function main(argv: string[]): Promise<void> {
       const m = await check(name);
       process.stdout.write(args.includes('--json') ? `${JSON.stringify(m)}\n` : `${formatMatrix(m)}\n`);
       process.exitCode = m.reached === m.total ? 0 : 1;
+      return;
+    }
+    case 'stop-node':
+    case 'start-node': {
+      const state = loadState(name);
+      const index = number(args[0] ?? '', 'I (the node number)', 1, state.layout.nodes.length);
+      if (command === 'stop-node') await stopNode(state, index, args.includes('--kill'));
+      else await startNode(state, index);
+      process.stderr.write(`node-${index} ${command === 'stop-node' ? 'stopped' : 'started'}\n`);
       return;
     }
     case 'down': {

@@ -69,7 +69,7 @@ export interface Impairment {
   delayMs: number;
 }
 
-/** Create every namespace, link and address of the layout. */
+/** Create the underlay and every node namespace (pods come with addPods, once a node's subnet is known). */
 export async function build(l: ClusterLayout, podMtu: number, impair: Impairment): Promise<void> {
   await sh(['ip', 'netns', 'add', l.underlayNs]);
   await nsExec(l.underlayNs, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
@@ -88,19 +88,32 @@ export async function build(l: ClusterLayout, podMtu: number, impair: Impairment
     }
     // The pods' bridge, as the CNI bridge plugin makes it.
     await nsExec(n.ns, ['ip', 'link', 'add', 'cni0', 'type', 'bridge']);
-    await nsExec(n.ns, ['ip', 'addr', 'add', `${n.gateway}/24`, 'dev', 'cni0']);
     await nsExec(n.ns, ['ip', 'link', 'set', 'cni0', 'mtu', String(podMtu), 'up']);
-    for (const [j, pod] of n.pods.entries()) {
-      await sh(['ip', 'netns', 'add', pod.ns]);
-      await nsExec(pod.ns, ['ip', 'link', 'set', 'lo', 'up']);
-      const hostEnd = `veth${j + 1}`;
-      await nsExec(n.ns, ['ip', 'link', 'add', hostEnd, 'mtu', String(podMtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.ns]);
-      await nsExec(n.ns, ['ip', 'link', 'set', hostEnd, 'master', 'cni0', 'up']);
-      await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'mtu', String(podMtu)]);
-      await nsExec(pod.ns, ['ip', 'addr', 'add', `${pod.ip}/24`, 'dev', 'eth0']);
-      await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'up']);
-      await nsExec(pod.ns, ['ip', 'route', 'add', 'default', 'via', n.gateway]);
-    }
+  }
+}
+
+/**
+ * Give node `n` its pods: the bridge takes the subnet's first address as
+ * gateway and each pod the next ones, as the host-local plugin hands them
+ * out from the node's subnet. `n.subnet` must be set (configured, or what
+ * the node's weft claimed).
+ */
+export async function addPods(n: ClusterNode, podMtu: number): Promise<void> {
+  const [a, b, c] = n.subnet.split('/')[0]!.split('.');
+  const bits = n.subnet.split('/')[1]!;
+  n.gateway = `${a}.${b}.${c}.1`;
+  await nsExec(n.ns, ['ip', 'addr', 'add', `${n.gateway}/${bits}`, 'dev', 'cni0']);
+  for (const [j, pod] of n.pods.entries()) {
+    pod.ip = `${a}.${b}.${c}.${j + 2}`;
+    await sh(['ip', 'netns', 'add', pod.ns]);
+    await nsExec(pod.ns, ['ip', 'link', 'set', 'lo', 'up']);
+    const hostEnd = `veth${j + 1}`;
+    await nsExec(n.ns, ['ip', 'link', 'add', hostEnd, 'mtu', String(podMtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.ns]);
+    await nsExec(n.ns, ['ip', 'link', 'set', hostEnd, 'master', 'cni0', 'up']);
+    await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'mtu', String(podMtu)]);
+    await nsExec(pod.ns, ['ip', 'addr', 'add', `${pod.ip}/${bits}`, 'dev', 'eth0']);
+    await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'up']);
+    await nsExec(pod.ns, ['ip', 'route', 'add', 'default', 'via', n.gateway]);
   }
 }
 

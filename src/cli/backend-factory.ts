@@ -12,7 +12,7 @@ import { formatIpv4, formatMac } from '../wire/addr.ts';
 import { uapiDevice } from '../wireguard/uapi-device.ts';
 import { UapiServer } from '../wireguard/uapi-server.ts';
 import { WireguardBackend } from '../wireguard/wireguard-backend.ts';
-import type { NodeConfig } from './config.ts';
+import type { NodeConfig, ResolvedConfig } from './config.ts';
 import type { Logger } from './log.ts';
 
 export interface BuiltBackend {
@@ -30,12 +30,12 @@ export function listenPort(config: NodeConfig): number {
   return config.backend === 'wireguard' ? config.wireguard!.listenPort : config.vxlan.port;
 }
 
-export function vtepIpOf(config: NodeConfig): number {
+export function vtepIpOf(config: ResolvedConfig): number {
   const a = config.subnet.addr;
   return ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
 }
 
-export function buildBackend(config: NodeConfig, ring: PacketRing, transport: Transport, mtu: (overhead: number) => number, log: Logger): BuiltBackend {
+export function buildBackend(config: ResolvedConfig, ring: PacketRing, transport: Transport, mtu: (overhead: number) => number, log: Logger): BuiltBackend {
   if (config.backend === 'vxlan') {
     const vtepIp = vtepIpOf(config);
     const backend = new VxlanBackend({

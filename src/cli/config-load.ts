@@ -4,8 +4,9 @@
  * (JSON, or YAML for .yaml/.yml). The merged object is validated once by
  * parseConfig, so an error names the config field whichever source set it.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, extname, join, resolve } from 'node:path';
+import { generateKeyText } from '../crypto/keys.ts';
 import { parse as parseYaml } from 'yaml';
 import { WeftError } from '../errors.ts';
 import { parseConfig } from './config.ts';
@@ -73,5 +74,25 @@ export function loadConfig(path: string | undefined, flags: Record<string, strin
     // A number field given as text stays text when it is not a number, so validation names it.
     set(raw, o.path, o.numeric && /^\d+$/u.test(value) ? Number(value) : value);
   }
-  return parseConfig(raw, path === undefined ? process.cwd() : dirname(resolve(path)));
+  const baseDir = path === undefined ? process.cwd() : dirname(resolve(path));
+  defaultWireguardKey(raw, baseDir);
+  return parseConfig(raw, baseDir);
+}
+
+/**
+ * A WireGuard node given no key keeps one in its state directory, made on
+ * first start (as wg genkey would) and reused after: a node's identity must
+ * survive restarts, and an operator of a gossip cluster need not hand out keys.
+ */
+function defaultWireguardKey(raw: Record<string, unknown>, baseDir: string): void {
+  if (raw.backend !== 'wireguard') return;
+  const wg = (typeof raw.wireguard === 'object' && raw.wireguard !== null ? raw.wireguard : {}) as Record<string, unknown>;
+  if (wg.privateKey !== undefined || wg.privateKeyFile !== undefined || wg.configFile !== undefined) return;
+  const stateDir = resolve(baseDir, typeof raw.stateDir === 'string' ? raw.stateDir : '/var/lib/weft');
+  const file = join(stateDir, 'wireguard.key');
+  if (!existsSync(file)) {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${generateKeyText()}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  set(raw, ['wireguard', 'privateKeyFile'], file);
 }

@@ -37,13 +37,28 @@ export interface WireguardConfig {
   timeScale: number;
 }
 
+export interface GossipConfig {
+  /** UDP port of the gossip protocol on the underlay address. */
+  port: number;
+  /** Members to join: any live one brings the whole map. */
+  seeds: Array<{ address: string; port: number }>;
+  /** Cluster keys: the first seals what we send, any opens what we receive (rotation). */
+  keys: Uint8Array[];
+}
+
 export interface NodeConfig {
   name: string;
+  /** The location label: peers in the same one talk VXLAN under the mixed backend. */
+  location: string;
+  /** Keys, the gossip identity and the subnet lease live here. */
+  stateDir: string;
+  gossip: GossipConfig | undefined;
   backend: 'vxlan' | 'wireguard';
   wireguard: WireguardConfig | undefined;
   underlay: { address: string; mtu: number };
   clusterCidr: Cidr;
-  subnet: Cidr;
+  /** Configured, or undefined when gossip allocates it. */
+  subnet: Cidr | undefined;
   tun: { name: string; mtu: number | undefined };
   vxlan: { vni: number; port: number; vtepMac: Uint8Array; sourceCheck: boolean };
   ring: { slots: number };
@@ -55,6 +70,9 @@ export interface NodeConfig {
   /** The Prometheus endpoint, "address:port", or undefined when off. */
   metricsListen: string | undefined;
 }
+
+/** A configuration whose subnet is known: configured, or allocated by gossip at start. */
+export type ResolvedConfig = NodeConfig & { subnet: Cidr };
 
 type Json = Record<string, unknown>;
 
@@ -143,7 +161,7 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 /** Validate parsed JSON into a NodeConfig. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const root = object(raw, '(root)');
-  onlyKeys(root, '', ['name', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics']);
+  onlyKeys(root, '', ['name', 'location', 'stateDir', 'gossip', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics']);
   const name = nodeName(root.name, 'name');
   const backend = root.backend ?? 'vxlan';
   if (backend !== 'vxlan' && backend !== 'wireguard') fail('backend', '"vxlan" or "wireguard"', backend);
@@ -155,11 +173,14 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const underlayMtu = integer(u.mtu, 'underlay.mtu', 576, 65535, 1500);
 
   const clusterCidr = cidr(root.clusterCidr ?? '10.244.0.0/16', 'clusterCidr', '10.244.0.0/16');
-  const subnet = cidr(root.subnet, 'subnet', '10.244.1.0/24');
-  if (subnet.family !== 4) fail('subnet', 'an IPv4 subnet (the VTEP address is its network address)', root.subnet);
-  if (!overlaps(clusterCidr, subnet) || subnet.bits < clusterCidr.bits) {
+  const gossip = root.gossip === undefined ? undefined : parseGossip(object(root.gossip, 'gossip'), baseDir);
+  if (root.subnet === undefined && gossip === undefined) fail('subnet', 'this node\'s pod subnet such as 10.244.1.0/24 (or a "gossip" section, which allocates one)', undefined);
+  const subnet = root.subnet === undefined ? undefined : cidr(root.subnet, 'subnet', '10.244.1.0/24');
+  if (subnet !== undefined && subnet.family !== 4) fail('subnet', 'an IPv4 subnet (the VTEP address is its network address)', root.subnet);
+  if (subnet !== undefined && (!overlaps(clusterCidr, subnet) || subnet.bits < clusterCidr.bits)) {
     fail('subnet', `a subnet inside clusterCidr ${String(root.clusterCidr ?? '10.244.0.0/16')}`, root.subnet);
   }
+  const location = root.location === undefined ? 'default' : nodeName(root.location, 'location');
 
   const t = object(root.tun, 'tun');
   onlyKeys(t, 'tun', ['name', 'mtu']);
@@ -196,7 +217,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     if (backend === 'vxlan' && p.endpoint === undefined) fail(`${field}.endpoint`, 'the peer\'s underlay address and port, such as 192.168.50.2:8472', undefined);
     const ep = p.endpoint === undefined ? undefined : endpoint(p.endpoint, `${field}.endpoint`, defaultPort);
     const peerSubnet = cidr(p.subnet, `${field}.subnet`, '10.244.2.0/24');
-    if (overlaps(peerSubnet, subnet)) fail(`${field}.subnet`, `a subnet that does not overlap this node's ${String(root.subnet)}`, p.subnet);
+    if (subnet !== undefined && overlaps(peerSubnet, subnet)) fail(`${field}.subnet`, `a subnet that does not overlap this node's ${String(root.subnet)}`, p.subnet);
     for (const other of peers) {
       if (overlaps(other.subnets[0]!, peerSubnet)) fail(`${field}.subnet`, `a subnet that does not overlap peer "${other.name}"`, p.subnet);
     }
@@ -218,6 +239,9 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
 
   return {
     name,
+    location,
+    stateDir: root.stateDir === undefined ? '/var/lib/weft' : resolve(baseDir, string(root.stateDir, 'stateDir', '/var/lib/weft')),
+    gossip,
     backend,
     wireguard: backend === 'wireguard' ? { privateKey: wgSection.privateKey!, listenPort: wgSection.listenPort, timeScale: wgSection.timeScale } : undefined,
     underlay: { address, mtu: underlayMtu },
@@ -319,4 +343,30 @@ function parseWireguard(w: Json, required: boolean, baseDir: string): WireguardS
     out.timeScale = w.timeScale;
   }
   return out;
+}
+
+/** The "gossip" section: port, seeds and the cluster key(s). */
+function parseGossip(g: Json, baseDir: string): GossipConfig {
+  onlyKeys(g, 'gossip', ['port', 'seeds', 'clusterKey', 'clusterKeyFile', 'oldKeys']);
+  const port = integer(g.port, 'gossip.port', 1, 65535, 7946);
+  if (g.seeds !== undefined && !Array.isArray(g.seeds)) fail('gossip.seeds', 'a list of addresses such as ["192.168.50.1:7946"]', g.seeds);
+  const seeds = ((g.seeds as unknown[] | undefined) ?? []).map((s, i) => endpoint(s, `gossip.seeds[${i}]`, port));
+  if ((g.clusterKey === undefined) === (g.clusterKeyFile === undefined)) {
+    fail('gossip', 'exactly one of clusterKey or clusterKeyFile: 32 random bytes in base64 shared by every node (make one with: weft genpsk)', undefined);
+  }
+  let primary: Uint8Array;
+  if (g.clusterKey !== undefined) primary = keyField(g.clusterKey, 'gossip.clusterKey');
+  else {
+    const path = resolve(baseDir, string(g.clusterKeyFile, 'gossip.clusterKeyFile', '/etc/weft/cluster.key'));
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      throw new WeftError('CONFIG_UNREADABLE', `config field "gossip.clusterKeyFile": cannot read ${path}: ${(err as Error).message}`);
+    }
+    primary = keyField(text, 'gossip.clusterKeyFile');
+  }
+  if (g.oldKeys !== undefined && !Array.isArray(g.oldKeys)) fail('gossip.oldKeys', 'a list of keys still accepted during a rotation', g.oldKeys);
+  const old = ((g.oldKeys as unknown[] | undefined) ?? []).map((k, i) => keyField(k, `gossip.oldKeys[${i}]`));
+  return { port, seeds, keys: [primary, ...old] };
 }

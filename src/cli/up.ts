@@ -19,13 +19,15 @@ import { PacketRing } from '../buf/packet-ring.ts';
 import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
 import { PeerRoutes } from '../node/peer-routes.ts';
+import { GossipControl } from '../node/gossip-control.ts';
+import { publicKey } from '../crypto/x25519.ts';
 import { DgramTransport } from '../transport/dgram-transport.ts';
 import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
 import { formatCidr, formatIpv4 } from '../wire/addr.ts';
 import { buildBackend, listenPort, vtepIpOf } from './backend-factory.ts';
 import { loadConfig } from './config-load.ts';
-import type { NodeConfig } from './config.ts';
+import type { NodeConfig, ResolvedConfig } from './config.ts';
 import type { Logger } from './log.ts';
 
 export interface RunningNode {
@@ -55,7 +57,7 @@ function peerStatus(p: PeerStatus): StatusPeer {
  * this node's subnet as its gateway address (.1), the MTU pods should use.
  * Written atomically (temporary file, rename) so a reader never sees half.
  */
-function writeSubnetEnv(config: NodeConfig, mtu: number): void {
+function writeSubnetEnv(config: ResolvedConfig, mtu: number): void {
   const a = config.subnet.addr;
   const gateway = `${a[0]}.${a[1]}.${a[2]}.${a[3]! + 1}/${config.subnet.bits}`;
   const text = `FLANNEL_NETWORK=${formatCidr(config.clusterCidr)}\nFLANNEL_SUBNET=${gateway}\nFLANNEL_MTU=${mtu}\nFLANNEL_IPMASQ=false\n`;
@@ -93,7 +95,30 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     const transport = await DgramTransport.open({ ring, bindAddress: config.underlay.address, port: listenPort(config) });
     undo.push(['close UDP socket', () => transport.close()]);
     const mtuFor = (overhead: number) => config.tun.mtu ?? config.underlay.mtu - overhead;
-    const built = buildBackend(config, ring, transport, mtuFor, log);
+
+    // With gossip the subnet may be unknown until the cluster's map has arrived: join first.
+    let gossip: GossipControl | undefined;
+    if (config.gossip !== undefined) {
+      gossip = await GossipControl.start({
+        name: config.name,
+        address: config.underlay.address,
+        port: config.gossip.port,
+        seeds: config.gossip.seeds,
+        keys: config.gossip.keys,
+        stateDir: config.stateDir,
+        dataPort: listenPort(config),
+        location: config.location,
+        vtepMac: config.vxlan.vtepMac,
+        wgPublicKey: config.wireguard ? publicKey(config.wireguard.privateKey) : null,
+        cluster: config.clusterCidr,
+        configuredSubnet: config.subnet,
+      });
+      const g = gossip;
+      undo.push(['leave the gossip cluster', () => g.stop()]);
+    }
+    const subnet = config.subnet ?? (await gossip!.claimSubnet(3000, config.gossip!.seeds.length > 0));
+    const resolved: ResolvedConfig = { ...config, subnet };
+    const built = buildBackend(resolved, ring, transport, mtuFor, log);
     const backend = built.backend;
     const mtu = mtuFor(backend.overhead);
 
@@ -103,7 +128,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     undo.push(['remove addresses and routes', () => link.close()]);
     await link.setMtu(mtu);
     // The node's own address in the overlay: its subnet's network address (Flannel's VTEP convention).
-    await link.addAddress(`${formatIpv4(vtepIpOf(config))}/32`);
+    await link.addAddress(`${formatIpv4(vtepIpOf(resolved))}/32`);
     await link.setUp();
     await link.addRoute(formatCidr(config.clusterCidr));
     enableForwarding(log);
@@ -115,6 +140,14 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     const initial = applyPeerDiff(backend, diffPeers([], config.peers));
     for (const f of initial.failed) log.error('peer not applied', f);
     await syncRoutes();
+    gossip?.attach(
+      backend,
+      (e) => {
+        void syncRoutes();
+        if (e) log.info(e.type, { peer: e.name, subnets: e.peer.subnets.map(formatCidr), ...(e.reason ? { reason: e.reason } : {}) });
+      },
+      (moved) => log.error('a conflict moved this node\'s subnet; restart weft to re-address its device', { subnet: formatCidr(moved) }),
+    );
 
     const router = new Router({ ring, tun, transport, backend });
     router.start();
@@ -125,7 +158,8 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       node: {
         name: config.name,
         backend: config.backend,
-        subnet: formatCidr(config.subnet),
+        subnet: formatCidr(subnet),
+        location: config.location,
         clusterCidr: formatCidr(config.clusterCidr),
         tun: tun.name,
         mtu,
@@ -141,8 +175,9 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       transport: { ...transport.stats },
       ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
       peerRoutes: peerRoutes.routes,
+      ...(gossip ? { gossip: gossip.status() } : {}),
     });
-    writeSubnetEnv(config, mtu);
+    writeSubnetEnv(resolved, mtu);
     const control = await serveControl(config.controlSocket, { status });
     undo.push(['close control socket', () => control.close()]);
     if (config.metricsListen !== undefined) {
@@ -176,7 +211,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       backend: config.backend,
       tun: tun.name,
       mtu,
-      subnet: formatCidr(config.subnet),
+      subnet: formatCidr(subnet),
       underlay: `${config.underlay.address}:${transport.localPort}`,
       peers: config.peers.length,
       metrics: config.metricsListen ?? 'off',

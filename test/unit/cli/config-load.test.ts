@@ -34,7 +34,7 @@ describe('loadConfig', () => {
     const env = { WEFT_NAME: 'from-env', WEFT_SUBNET: '10.244.7.0/24', WEFT_UNDERLAY_MTU: '9000' };
     const c = loadConfig(path, { '--name': 'from-flag' }, env);
     expect(c.name).toBe('from-flag');
-    expect(formatCidr(c.subnet)).toBe('10.244.7.0/24');
+    expect(formatCidr(c.subnet!)).toBe('10.244.7.0/24');
     expect(c.underlay.mtu).toBe(9000);
   });
 

@@ -50,7 +50,7 @@ describe('parseConfig', () => {
     ['a missing name', { ...base, name: undefined }, /"name": expected a non-empty string/],
     ['an invalid name', { ...base, name: 'Node_A' }, /"name": expected a DNS-style name/],
     ['an unknown backend', { ...base, backend: 'ipip' }, /"backend": expected "vxlan"/],
-    ['an unknown field', { ...base, subnett: 'x' }, /"subnett" is not known; valid fields here: name, backend/],
+    ['an unknown field', { ...base, subnett: 'x' }, /"subnett" is not known; valid fields here: name, location, stateDir, gossip, backend/],
     ['an unknown nested field', { ...base, vxlan: { vin: 1 } }, /"vxlan.vin" is not known/],
     ['a bad underlay address', { ...base, underlay: { address: 'node-a.local' } }, /"underlay.address": expected this node's underlay IP/],
     ['host bits in the subnet', { ...base, subnet: '10.244.1.5/24' }, /"subnet": expected a CIDR with no host bits set/],

@@ -1,0 +1,167 @@
+/**
+ * The gossip control plane in a running node: membership on its own UDP
+ * socket, the subnet allocator, and the bridge from membership events to the
+ * data plane's add / update / remove calls. Peers appear when their record
+ * arrives and disappear only when they are declared dead or leave (never
+ * while merely suspected), so routes follow the cluster without flapping.
+ */
+import type { Backend, PeerSpec } from '../dataplane/backend.ts';
+import { RealClock } from '../gossip/clock.ts';
+import { loadOrCreateIdentity } from '../gossip/identity.ts';
+import { Keyring } from '../gossip/keyring.ts';
+import { MemberState, Membership } from '../gossip/membership.ts';
+import type { GossipPeer, MemberEvent } from '../gossip/membership.ts';
+import type { NodeRecord } from '../gossip/record.ts';
+import { UdpGossipTransport } from '../gossip/udp-transport.ts';
+import { SubnetAllocator } from '../ipam/allocator.ts';
+import { leasePath } from '../ipam/lease-file.ts';
+import type { Cidr } from '../wire/addr.ts';
+import { formatCidr, formatIpv4 } from '../wire/addr.ts';
+
+export interface GossipControlOptions {
+  name: string;
+  /** This node's underlay IPv4 address: where peers send both gossip and data. */
+  address: string;
+  port: number;
+  seeds: ReadonlyArray<{ address: string; port: number }>;
+  keys: readonly Uint8Array[];
+  stateDir: string;
+  /** The data plane's UDP port here (VXLAN or WireGuard), announced to peers. */
+  dataPort: number;
+  location: string;
+  vtepMac: Uint8Array;
+  wgPublicKey: Uint8Array | null;
+  cluster: Cidr;
+  /** An operator-chosen subnet: announced as configured, it wins conflicts. */
+  configuredSubnet: Cidr | undefined;
+}
+
+export interface GossipStatus {
+  members: Record<'alive' | 'suspect' | 'dead' | 'left', number>;
+  incarnation: number;
+  drops: Record<string, number>;
+}
+
+/** A gossip peer as the data plane takes it: the record's WireGuard key and location included. */
+export function peerSpecOf(peer: GossipPeer, record: NodeRecord): PeerSpec {
+  return {
+    ...peer,
+    ...(record.wgPublicKey !== null ? { publicKey: record.wgPublicKey } : {}),
+    location: record.location,
+  };
+}
+
+export class GossipControl {
+  private constructor(
+    private readonly transport: UdpGossipTransport,
+    readonly membership: Membership,
+    readonly allocator: SubnetAllocator,
+  ) {}
+
+  static async start(o: GossipControlOptions): Promise<GossipControl> {
+    const transport = await UdpGossipTransport.bind(o.address, o.port);
+    const clock = new RealClock();
+    const identity = loadOrCreateIdentity(o.stateDir);
+    const [primary, ...old] = o.keys;
+    const membership = new Membership({
+      clock,
+      transport,
+      keyring: new Keyring(primary!, old),
+      secretKey: identity.secretKey,
+      // Seconds since the epoch: a restarted node speaks above what it said in its previous life.
+      incarnation: Math.floor(Date.now() / 1000) % 2 ** 31,
+      self: {
+        name: o.name,
+        flags: 0,
+        wgPublicKey: o.wgPublicKey,
+        address: o.address,
+        gossipPort: transport.port,
+        dataPort: o.dataPort,
+        vtepMac: o.vtepMac,
+        vtepIp: '0.0.0.0',
+        subnetClaimedAt: 0,
+        location: o.location,
+        subnets: [],
+      },
+    });
+    const allocator = new SubnetAllocator({
+      membership,
+      now: () => clock.now(),
+      wallNow: () => Date.now(),
+      cluster: o.cluster,
+      ...(o.configuredSubnet ? { configured: o.configuredSubnet } : {}),
+      leaseFile: leasePath(o.stateDir),
+    });
+    membership.start();
+    membership.join(o.seeds);
+    return new GossipControl(transport, membership, allocator);
+  }
+
+  /**
+   * Claim our subnet: wait (up to `waitMs`) for the map to arrive from a
+   * seed, so the claim sees the others', then allocate. A node with no seeds
+   * (the first) claims at once.
+   */
+  async claimSubnet(waitMs: number, hasSeeds: boolean): Promise<Cidr> {
+    const deadline = Date.now() + waitMs;
+    while (hasSeeds && this.membership.liveCount <= 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // One more round of anti-entropy brings the records the first contact did not carry.
+    if (hasSeeds) await new Promise((r) => setTimeout(r, 300));
+    const subnet = this.allocator.allocate();
+    const a = subnet.addr;
+    this.membership.updateSelf({ vtepIp: formatIpv4(((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0) });
+    return subnet;
+  }
+
+  /**
+   * Feed the backend: the peers known now, then every change. `changed` runs
+   * after each (routes, logs); `subnetMoved` when a conflict moved our own.
+   */
+  attach(backend: Backend, changed: (e: MemberEvent | null) => void, subnetMoved: (subnet: Cidr) => void): void {
+    for (const m of this.membership.all()) {
+      if (m.name === this.membership.name || !m.isLive) continue;
+      this.apply(backend, 'peer-added', m.name, peerSpecOf({ name: m.record.name, endpoint: { address: m.record.address, port: m.record.dataPort }, subnets: m.record.subnets, vtepMac: m.record.vtepMac }, m.record));
+    }
+    changed(null);
+    this.membership.on((e) => {
+      const before = this.membership.record.subnets[0];
+      if (this.allocator.check()) {
+        const now = this.membership.record.subnets[0];
+        if (now !== undefined && (before === undefined || formatCidr(before) !== formatCidr(now))) subnetMoved(now);
+      }
+      this.apply(backend, e.type, e.name, peerSpecOf(e.peer, e.record));
+      changed(e);
+    });
+  }
+
+  private apply(backend: Backend, type: MemberEvent['type'], name: string, spec: PeerSpec): void {
+    try {
+      if (type === 'peer-removed') backend.removePeer(name);
+      else if (backend.peers().some((p) => p.name === name)) backend.updatePeer(spec);
+      else backend.addPeer(spec);
+    } catch {
+      // A record the backend cannot take (a subnet still held by another peer
+      // during a conflict, a WireGuard peer without a key): skipped until its
+      // next change. Counted by the caller's log through `changed`.
+    }
+  }
+
+  status(): GossipStatus {
+    const members = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const m of this.membership.all()) {
+      if (m.state === MemberState.Alive) members.alive++;
+      else if (m.state === MemberState.Suspect) members.suspect++;
+      else if (m.state === MemberState.Dead) members.dead++;
+      else members.left++;
+    }
+    return { members, incarnation: this.membership.incarnation, drops: this.membership.drops.toObject() };
+  }
+
+  /** Leave gracefully (peers drop our routes at once instead of after suspicion), then close. */
+  async stop(): Promise<void> {
+    this.membership.leave();
+    await new Promise((r) => setTimeout(r, 300));
+    this.membership.stop();
+    this.transport.close();
+  }
+}
