@@ -3,7 +3,7 @@
  * the way a user would: a key file, a listen port, one peer, an address and
  * a route for the remote pod subnet.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetnsSandbox, SandboxProcess } from './netns.ts';
@@ -29,7 +29,12 @@ export async function startWireguardGo(sb: NetnsSandbox, n: OverlayNode, ifname:
   const sock = `/var/run/wireguard/${ifname}.sock`;
   for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
   if (!existsSync(sock)) throw new Error(`wireguard-go ${ifname} did not create ${sock}: ${proc.stderr()}`);
-  await sb.run(n.ns, ['wg', 'set', ifname, 'private-key', keyFile, 'listen-port', '51820', 'peer', peer.publicKey, 'allowed-ips', peer.allowedIps, 'endpoint', peer.endpoint]);
+  try {
+    await sb.run(n.ns, ['wg', 'set', ifname, 'private-key', keyFile, 'listen-port', '51820', 'peer', peer.publicKey, 'allowed-ips', peer.allowedIps, 'endpoint', peer.endpoint]);
+  } finally {
+    // wg has read the key: leave no private key behind in /tmp.
+    rmSync(dir, { recursive: true, force: true });
+  }
   await sb.run(n.ns, ['ip', 'addr', 'add', `${n.vtepIp}/32`, 'dev', ifname]);
   await sb.run(n.ns, ['ip', 'link', 'set', ifname, 'mtu', '1420', 'up']);
   await sb.run(n.ns, ['ip', 'route', 'add', peer.allowedIps, 'dev', ifname]);

@@ -1,0 +1,239 @@
+/**
+ * The bench's cases: each builds the same namespace topology (two nodes on a
+ * veth underlay, a pod behind each; test/helpers/cluster.ts) and configures
+ * BOTH nodes with one data path, so every ratio compares like with like.
+ *
+ *   raw             node-a -> node-b straight over ul0 (10.99.0.1 -> 10.99.0.2)
+ *   kernel-vxlan    pod-a -> pod-b through flannel.1 on both nodes (Flannel's configuration)
+ *   wireguard-go    pod-a -> pod-b through Debian's wireguard-go on both nodes
+ *   weft-vxlan      pod-a -> pod-b through `weft up` (VXLAN, dgram transport) on both nodes
+ *   weft-wireguard  pod-a -> pod-b through `weft up` (WireGuard, dgram transport) on both nodes
+ *
+ * Every address is inside namespaces the bench creates; nothing leaves them.
+ */
+import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
+import { twoNodes, waitForLog } from '../../test/helpers/cluster.ts';
+import type { OverlayNode, PeerEntry, TwoNodes } from '../../test/helpers/cluster.ts';
+import type { NetnsSandbox, SandboxProcess } from '../../test/helpers/netns.ts';
+import { startWireguardGo } from '../../test/helpers/wireguard-go.ts';
+
+export const CASE_NAMES = ['raw', 'kernel-vxlan', 'wireguard-go', 'weft-vxlan', 'weft-wireguard'] as const;
+export type CaseName = (typeof CASE_NAMES)[number];
+
+/** A process doing the overlay's work in user space, whose CPU and RSS the bench reads. */
+export interface OverlayProcess {
+  label: string;
+  pid: number;
+}
+
+/** A configured case: where traffic starts and ends, and what to stop afterwards. */
+export interface Setup {
+  nodes: TwoNodes;
+  clientNs: string;
+  serverNs: string;
+  serverIp: string;
+  /** Empty for the kernel data paths: their work runs in kernel context, not in a process. */
+  processes: OverlayProcess[];
+  /** weft's transport, for weft cases; undefined otherwise. */
+  transport: string | undefined;
+  /** Graceful stop (SIGTERM and wait); the sandbox kills whatever is left. */
+  stop(): Promise<void>;
+}
+
+export interface CaseDef {
+  name: CaseName;
+  description: string;
+  setup(sb: NetnsSandbox): Promise<Setup>;
+}
+
+// wg(8)'s sockets live in the shared /var/run/wireguard, unlike interface
+// names, which are per namespace: make both nodes' names unique to this run.
+const RUN_ID = process.pid % 100000;
+const WG_NAMES = ['a', 'b'].flatMap((side) => [`wgb${RUN_ID}${side}`, `wfb${RUN_ID}${side}`]);
+
+/** This run's weft config files (private keys among them), one directory removed after every case. */
+let runDir: string | undefined;
+
+/**
+ * Remove this run's config files, and its own UAPI sockets if a daemon was
+ * killed before it could (SIGKILL on a failed or interrupted case): only the
+ * names made here.
+ */
+export function removeRunFiles(): void {
+  if (runDir !== undefined) rmSync(runDir, { recursive: true, force: true });
+  runDir = undefined;
+  for (const name of WG_NAMES) {
+    try {
+      unlinkSync(`/var/run/wireguard/${name}.sock`);
+    } catch {
+      // not there: the daemon removed it
+    }
+  }
+}
+
+const KERNEL_MACS = ['0e:6b:00:00:00:01', '0e:6b:00:00:00:02'];
+
+function pid(p: SandboxProcess): number {
+  // `ip netns exec` (and `env`) exec the command, so the child pid is the daemon itself.
+  if (p.child.pid === undefined) throw new Error('process has no pid');
+  return p.child.pid;
+}
+
+/** The compiled CLI next to this compiled file: dist/bench/e2e -> dist/src/cli/main.js. */
+function weftMain(): string {
+  const main = resolve(import.meta.dirname, '../../src/cli/main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run npx tsc -p tsconfig.build.json and run the bench from dist/`);
+  return main;
+}
+
+/**
+ * Like cluster.ts's startWeft, which resolves the CLI from the repository
+ * root and so cannot be used once compiled into dist/test/helpers.
+ */
+async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEntry[], extra: Record<string, unknown>): Promise<{ proc: SandboxProcess; stop(): Promise<void> }> {
+  runDir ??= mkdtempSync(join(tmpdir(), 'weft-bench-'));
+  const dir = mkdtempSync(join(runDir, 'node-'));
+  const configPath = join(dir, `${n.name}.json`);
+  writeFileSync(configPath, JSON.stringify({ name: n.name, underlay: { address: n.underlayIp }, subnet: n.subnet, peers, ...extra }));
+  // Default (info) logging: weft logs only on start, reload, SIGUSR1 and stop, never per packet.
+  const proc = sb.spawn(n.ns, [process.execPath, weftMain(), 'up', '--config', configPath]);
+  try {
+    await waitForLog(proc, 'ready', 15_000);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    proc,
+    stop: async () => {
+      proc.child.kill('SIGTERM');
+      const t = setTimeout(() => proc.child.kill('SIGKILL'), 5000);
+      await proc.exited;
+      clearTimeout(t);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Flannel's set-up of flannel.1 on `self` toward `peer` (see test/integration/vxlan-kernel.test.ts). */
+async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, selfMac: string, peer: OverlayNode, peerMac: string): Promise<void> {
+  const ns = self.ns;
+  await sb.run(ns, ['ip', 'link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'local', self.underlayIp, 'dev', 'ul0', 'dstport', '8472', 'nolearning']);
+  await sb.run(ns, ['ip', 'link', 'set', 'flannel.1', 'address', selfMac, 'mtu', '1450', 'up']);
+  await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp}/32`, 'dev', 'flannel.1']);
+  await sb.run(ns, ['ip', 'neigh', 'replace', peer.vtepIp, 'lladdr', peerMac, 'dev', 'flannel.1', 'nud', 'permanent']);
+  await sb.run(ns, ['bridge', 'fdb', 'append', peerMac, 'dev', 'flannel.1', 'dst', peer.underlayIp]);
+  await sb.run(ns, ['ip', 'route', 'add', peer.subnet, 'via', peer.vtepIp, 'dev', 'flannel.1', 'onlink']);
+  // No `ethtool -K ul0 tx off` here: that is only needed when a kernel vxlan
+  // sends to a UDP socket (weft), which cannot finish a partial checksum; a
+  // kernel peer handles it, and Flannel leaves the offload on.
+}
+
+function overlay(nodes: TwoNodes, processes: OverlayProcess[], transport: string | undefined, stop: () => Promise<void>): Setup {
+  return { nodes, clientNs: nodes.a.podNs, serverNs: nodes.b.podNs, serverIp: nodes.b.podIp, processes, transport, stop };
+}
+
+const raw: CaseDef = {
+  name: 'raw',
+  description: 'the veth underlay itself, node to node, no overlay',
+  setup: async (sb) => {
+    const nodes = await twoNodes(sb);
+    return { nodes, clientNs: nodes.a.ns, serverNs: nodes.b.ns, serverIp: nodes.b.underlayIp, processes: [], transport: undefined, stop: async () => {} };
+  },
+};
+
+const kernelVxlan: CaseDef = {
+  name: 'kernel-vxlan',
+  description: "the kernel's vxlan device on both nodes, configured as Flannel does",
+  setup: async (sb) => {
+    const nodes = await twoNodes(sb, 1450);
+    await kernelVtep(sb, nodes.a, KERNEL_MACS[0]!, nodes.b, KERNEL_MACS[1]!);
+    await kernelVtep(sb, nodes.b, KERNEL_MACS[1]!, nodes.a, KERNEL_MACS[0]!);
+    return overlay(nodes, [], undefined, async () => {});
+  },
+};
+
+const wireguardGo: CaseDef = {
+  name: 'wireguard-go',
+  description: "Debian's wireguard-go on both nodes, configured with wg(8)",
+  setup: async (sb) => {
+    const nodes = await twoNodes(sb, 1420);
+    const [keyA, keyB] = [generateKeyText(), generateKeyText()];
+    const ga = await startWireguardGo(sb, nodes.a, `wgb${RUN_ID}a`, keyA, { publicKey: publicKeyText(keyB), endpoint: `${nodes.b.underlayIp}:51820`, allowedIps: nodes.b.subnet });
+    const gb = await startWireguardGo(sb, nodes.b, `wgb${RUN_ID}b`, keyB, { publicKey: publicKeyText(keyA), endpoint: `${nodes.a.underlayIp}:51820`, allowedIps: nodes.a.subnet });
+    const processes = [
+      { label: 'wireguard-go node-a', pid: pid(ga.proc) },
+      { label: 'wireguard-go node-b', pid: pid(gb.proc) },
+    ];
+    return overlay(nodes, processes, undefined, async () => {
+      await Promise.all([ga.stop(), gb.stop()]);
+    });
+  },
+};
+
+const weftVxlan: CaseDef = {
+  name: 'weft-vxlan',
+  description: 'weft up with the VXLAN backend on both nodes (dgram transport)',
+  setup: async (sb) => {
+    const nodes = await twoNodes(sb, 1450);
+    const { a, b } = nodes;
+    const wa = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet }], {});
+    const wb = await startWeft(sb, b, [{ name: a.name, endpoint: `${a.underlayIp}:8472`, subnet: a.subnet }], {}).catch(async (e: unknown) => {
+      await wa.stop();
+      throw e;
+    });
+    const processes = [
+      { label: 'weft node-a', pid: pid(wa.proc) },
+      { label: 'weft node-b', pid: pid(wb.proc) },
+    ];
+    return overlay(nodes, processes, 'dgram', async () => {
+      await Promise.all([wa.stop(), wb.stop()]);
+    });
+  },
+};
+
+const weftWireguard: CaseDef = {
+  name: 'weft-wireguard',
+  description: 'weft up with the WireGuard backend on both nodes (dgram transport)',
+  setup: async (sb) => {
+    const nodes = await twoNodes(sb, 1420);
+    const { a, b } = nodes;
+    const [keyA, keyB] = [generateKeyText(), generateKeyText()];
+    const config = (key: string, side: string) => ({ backend: 'wireguard', tun: { name: `wfb${RUN_ID}${side}` }, wireguard: { privateKey: key } });
+    const wa = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:51820`, subnet: b.subnet, publicKey: publicKeyText(keyB) }], config(keyA, 'a'));
+    const wb = await startWeft(sb, b, [{ name: a.name, endpoint: `${a.underlayIp}:51820`, subnet: a.subnet, publicKey: publicKeyText(keyA) }], config(keyB, 'b')).catch(
+      async (e: unknown) => {
+        await wa.stop();
+        throw e;
+      },
+    );
+    const processes = [
+      { label: 'weft node-a', pid: pid(wa.proc) },
+      { label: 'weft node-b', pid: pid(wb.proc) },
+    ];
+    return overlay(nodes, processes, 'dgram', async () => {
+      await Promise.all([wa.stop(), wb.stop()]);
+    });
+  },
+};
+
+export const CASES: Record<CaseName, CaseDef> = {
+  raw,
+  'kernel-vxlan': kernelVxlan,
+  'wireguard-go': wireguardGo,
+  'weft-vxlan': weftVxlan,
+  'weft-wireguard': weftWireguard,
+};
+
+/** Parse a --cases list; throws naming the valid cases on an unknown one. */
+export function parseCaseList(text: string): CaseName[] {
+  const names = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const n of names) {
+    if (!(CASE_NAMES as readonly string[]).includes(n)) throw new Error(`unknown case "${n}": expected some of ${CASE_NAMES.join(',')}`);
+  }
+  if (names.length === 0) throw new Error(`--cases is empty: expected some of ${CASE_NAMES.join(',')}`);
+  return [...new Set(names)] as CaseName[];
+}
