@@ -3,8 +3,9 @@
  * TypeErrors for programmer mistakes, and errors shaped like Node's system
  * errors (code = errno name, errno, syscall) for syscall failures.
  *
- * Included once, by tun.c (the addon is one translation unit), so the helpers
- * are plain static functions.
+ * Included by each source file of the addon (tun.c, udp.c); the helpers are
+ * static inline so a file that uses only some of them compiles without
+ * unused-function warnings.
  */
 #ifndef WEFT_NAPI_UTIL_H
 #define WEFT_NAPI_UTIL_H
@@ -30,7 +31,7 @@
     }                                         \
   } while (0)
 
-static void throw_napi_failure(napi_env env, const char *what) {
+static inline void throw_napi_failure(napi_env env, const char *what) {
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (pending) return;
@@ -44,14 +45,14 @@ static void throw_napi_failure(napi_env env, const char *what) {
 
 /* errno -> "EPERM" etc. libuv's table covers the errnos TUN can produce;
  * anything it does not know gets a stable synthetic name. */
-static void errno_name(int err, char *buf, size_t len) {
+static inline void errno_name(int err, char *buf, size_t len) {
   uv_err_name_r(-err, buf, len);
   if (strncmp(buf, "Unknown", 7) == 0) snprintf(buf, len, "ERRNO_%d", err);
 }
 
 /* Throw an Error shaped like Node's own system errors: code = errno name,
  * errno = negative errno (Node's convention), syscall, and strerror text. */
-static void throw_errno(napi_env env, int err, const char *syscall, const char *subject) {
+static inline void throw_errno(napi_env env, int err, const char *syscall, const char *subject) {
   char name[64], text[128], msg[384];
   errno_name(err, name, sizeof name);
   /* GNU strerror_r (we build with _GNU_SOURCE): returns the text, maybe not in text[]. */
@@ -71,7 +72,7 @@ static void throw_errno(napi_env env, int err, const char *syscall, const char *
   napi_throw(env, error);
 }
 
-static bool get_i32(napi_env env, napi_value v, int32_t *out, const char *what) {
+static inline bool get_i32(napi_env env, napi_value v, int32_t *out, const char *what) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
     char msg[96];
@@ -82,7 +83,7 @@ static bool get_i32(napi_env env, napi_value v, int32_t *out, const char *what) 
   return napi_get_value_int32(env, v, out) == napi_ok;
 }
 
-static bool get_i32_array(napi_env env, napi_value v, int32_t **data, size_t *len, const char *what) {
+static inline bool get_i32_array(napi_env env, napi_value v, int32_t **data, size_t *len, const char *what) {
   bool is_ta = false;
   napi_typedarray_type type;
   void *ptr = NULL;
@@ -98,7 +99,7 @@ static bool get_i32_array(napi_env env, napi_value v, int32_t **data, size_t *le
   return false;
 }
 
-static bool get_arraybuffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+static inline bool get_arraybuffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is_ab = false;
   void *ptr = NULL;
   if (napi_is_arraybuffer(env, v, &is_ab) == napi_ok && is_ab &&
@@ -110,10 +111,35 @@ static bool get_arraybuffer(napi_env env, napi_value v, uint8_t **data, size_t *
   return false;
 }
 
-static napi_value make_i32(napi_env env, int32_t n) {
+static inline napi_value make_i32(napi_env env, int32_t n) {
   napi_value v;
   NAPI_CALL(env, napi_create_int32(env, n, &v));
   return v;
+}
+
+/* A typed array of exactly `want` element type; TypeError naming `what` otherwise. */
+static inline bool get_typed_array(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len,
+                                   const char *what, const char *type_name) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *ptr = NULL;
+  if (napi_is_typedarray(env, v, &is_ta) == napi_ok && is_ta &&
+      napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) == napi_ok && type == want) {
+    *data = ptr;
+    return true;
+  }
+  char msg[96];
+  snprintf(msg, sizeof msg, "weft_native: %s must be a %s", what, type_name);
+  napi_throw_type_error(env, NULL, msg);
+  return false;
+}
+
+static inline bool get_u32_array(napi_env env, napi_value v, uint32_t **data, size_t *len, const char *what) {
+  return get_typed_array(env, v, napi_uint32_array, (void **)data, len, what, "Uint32Array");
+}
+
+static inline bool get_u16_array(napi_env env, napi_value v, uint16_t **data, size_t *len, const char *what) {
+  return get_typed_array(env, v, napi_uint16_array, (void **)data, len, what, "Uint16Array");
 }
 
 #endif /* WEFT_NAPI_UTIL_H */

@@ -1,8 +1,9 @@
 /*
- * pollStart / pollStop: readiness of a TUN fd on the main event loop.
+ * pollStart / pollStop: readiness of a TUN or UDP socket fd on the main event
+ * loop.
  *
- * Part of the single translation unit tun.c (included once, after
- * napi-util.h), so its functions are plain statics.
+ * Included once, by tun.c (after napi-util.h), so its functions are plain
+ * statics; tun.c registers them for both kinds of fd.
  */
 #ifndef WEFT_POLL_H
 #define WEFT_POLL_H

@@ -33,6 +33,7 @@
 
 #include "napi-util.h"
 #include "poll.h"
+#include "udp.h"
 
 /* ---- tunOpen(name, multiQueue) -> { fd, name } ------------------------- */
 
@@ -260,6 +261,10 @@ NAPI_MODULE_INIT() {
     {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pollStart", NULL, poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pollStop", NULL, poll_stop, NULL, NULL, NULL, napi_enumerable, NULL},
+    /* Batch UDP (udp.c). */
+    {"udpOpen", NULL, weft_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"udpRecvBatch", NULL, weft_udp_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"udpSendBatch", NULL, weft_udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

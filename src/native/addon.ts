@@ -18,6 +18,12 @@ export interface TunOpenResult {
   name: string;
 }
 
+/** What udpOpen returns: the non-blocking, bound socket fd and its local port. */
+export interface UdpOpenResult {
+  fd: number;
+  port: number;
+}
+
 /** Opaque token for an active readiness watch; only pollStop understands it. */
 export interface PollHandle {
   readonly __weftPollHandle: never;
@@ -70,6 +76,61 @@ export interface WeftNative {
     slots: Int32Array,
     count: number,
     status: Int32Array,
+  ): number;
+  /**
+   * Open a UDP socket (SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC), set its
+   * receive and send buffers (SO_RCVBUFFORCE / SO_SNDBUFFORCE when allowed,
+   * else capped by net.core.[rw]mem_max; 0 leaves the default) and bind it to
+   * `address`:`port` ('' = any address, port 0 = a free one). IPv4 only:
+   * family 6 throws EAFNOSUPPORT. Throws a NativeSyscallError ('socket',
+   * 'inet_pton', 'setsockopt(...)', 'bind'; code 'EADDRINUSE' for a port in use).
+   */
+  udpOpen(family: 4 | 6, address: string, port: number, rcvbuf: number, sndbuf: number): UdpOpenResult;
+  /**
+   * One recvmmsg (chunks of 64): datagram i into `buffer` at offsets[slots[i]]
+   * (at most `capacity` bytes), its size into lengths[slots[i]], its sender
+   * into addrs[i] (IPv4, first octet most significant: 127.0.0.1 is
+   * 0x7f000001) and ports[i]. A datagram larger than `capacity` reports its
+   * real size (> capacity) with only `capacity` bytes stored: drop it.
+   * Returns datagrams received (0 when none was queued), or -errno for an
+   * error before the first one (-EINVAL if a slot would reach outside `buffer`).
+   */
+  udpRecvBatch(
+    fd: number,
+    buffer: ArrayBuffer,
+    offsets: Int32Array,
+    lengths: Int32Array,
+    slots: Int32Array,
+    count: number,
+    capacity: number,
+    addrs: Uint32Array,
+    ports: Uint16Array,
+  ): number;
+  /**
+   * sendmmsg datagram i (offsets/lengths of slots[i]) to addrs[i]:ports[i]
+   * (encoded as for udpRecvBatch). The kernel has copied every datagram when
+   * this returns. A datagram that fails is skipped; EAGAIN ends the batch and
+   * the rest count as failed. status[0] = failures, status[1] = last errno,
+   * status[2] (if the array has it) = bytes sent, status[3] (if it has it) =
+   * 1 when `gso` was asked for and the kernel refused UDP_SEGMENT (EIO,
+   * ENOPROTOOPT, EOPNOTSUPP): stop asking, status[4] (if it has it) =
+   * messages the kernel took (a GSO message counts once). Returns datagrams sent.
+   *
+   * `gso` (default false): runs of consecutive datagrams to one destination
+   * with one length (the last may be shorter), up to 64 and 65507 bytes,
+   * leave as one UDP_SEGMENT message; a refused one is re-sent one by one.
+   */
+  udpSendBatch(
+    fd: number,
+    buffer: ArrayBuffer,
+    offsets: Int32Array,
+    lengths: Int32Array,
+    slots: Int32Array,
+    count: number,
+    addrs: Uint32Array,
+    ports: Uint16Array,
+    status: Int32Array,
+    gso?: boolean,
   ): number;
   /**
    * Watch `fd` for readability on the main event loop (uv_poll, level-triggered)

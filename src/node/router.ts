@@ -82,7 +82,7 @@ export class Router {
     for (let round = 0; round < this.tunBudget; round++) {
       batch.count = 0;
       const n = this.tun.readBatch(this.ring, batch, max);
-      if (n === 0) return;
+      if (n === 0) break;
       this.stats.tunBatches++;
       this.stats.tunPackets += n;
       const slots = batch.slots;
@@ -96,8 +96,10 @@ export class Router {
           ring.release(slot);
         } else this.backend.send(slot);
       }
-      if (n < max) return;
+      if (n < max) break;
     }
+    // A batching transport sends what this callback queued now, in as few syscalls as it can.
+    this.transport.flush?.();
   }
 
   onDatagram(slot: number, fromAddress: string, fromPort: number): void {

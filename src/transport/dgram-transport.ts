@@ -147,6 +147,9 @@ export class DgramTransport implements Transport {
     this.handler = handler;
   }
 
+  /** Sends leave at once: nothing is queued. */
+  flush(): void {}
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;

@@ -78,6 +78,9 @@ export class MemoryTransport implements Transport {
     this.handler = handler;
   }
 
+  /** Sends leave at once: nothing is queued. */
+  flush(): void {}
+
   close(): Promise<void> {
     this.closed = true;
     this.network.detach(this);

@@ -42,6 +42,13 @@ export interface Transport {
   /** The local UDP port, once bound. */
   readonly localPort: number;
   send(slot: number, to: UdpEndpoint): void;
+  /**
+   * Hand sends queued by send() to the kernel now. A batching transport
+   * queues sends and flushes when its batch is full or, at the latest, on the
+   * next event loop turn; callers that just sent a batch call this so it
+   * leaves at once. Optional: transports that send immediately need none.
+   */
+  flush?(): void;
   onReceive(handler: ReceiveHandler | null): void;
   close(): Promise<void>;
 }

@@ -1,0 +1,402 @@
+/**
+ * The native batch transport: one UDP socket driven through the addon's
+ * recvmmsg/sendmmsg calls, straight to and from ring memory. IPv4 only.
+ *
+ * What it saves over DgramTransport, per packet: the Buffer dgram makes for
+ * each received datagram and the copy into a slot (recvmmsg writes into the
+ * slot itself), the request object and libuv queue entry per send, and one
+ * syscall per datagram each way (one per batch of up to 64 instead).
+ *
+ * Send: send(slot, endpoint) queues the slot (InFlight) with its destination
+ * as numbers. The queue goes to the kernel in one sendmmsg when it holds
+ * `batchSize` slots, when the caller says flush() (the router does after
+ * each TUN batch), or at the latest in a setImmediate scheduled once per
+ * batch. sendmmsg copies every datagram before it returns, so the slots are
+ * released right after it: there is no completion to wait for.
+ *
+ * Receive: the socket fd is watched with the addon's uv_poll (level
+ * triggered, main loop). On readiness the transport takes a batch of free
+ * slots, receives into them with one recvmmsg, and hands each filled slot to
+ * the handler, at most `receiveBudget` batches per readiness so that a flood
+ * cannot starve the TUN side. With the ring empty, one batch of datagrams is
+ * received into scratch memory and counted as droppedRingFull, so the
+ * level-triggered poll does not spin on datagrams nobody can take.
+ */
+import type { PacketRing } from '../buf/packet-ring.ts';
+import { WeftError } from '../errors.ts';
+import { isNativeSyscallError, loadAddon } from '../native/addon.ts';
+import type { PollHandle, WeftNative } from '../native/addon.ts';
+import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from './transport.ts';
+import { newTransportStats } from './transport.ts';
+
+export interface BatchUdpTransportOptions {
+  ring: PacketRing;
+  /** Local IPv4 address to bind; default 0.0.0.0 (all addresses). */
+  bindAddress?: string;
+  /** Local port; 0 picks a free one. */
+  port: number;
+  /** Only 4 is supported; 6 throws UDP_BIND_FAILED (errno EAFNOSUPPORT). */
+  family?: 4 | 6;
+  /** Socket buffer sizes in bytes (forced past the sysctl cap when running as root). Default 4 MiB each. */
+  receiveBufferSize?: number;
+  sendBufferSize?: number;
+  /** Datagrams per sendmmsg and per recvmmsg. Default 64, the router's TUN batch. */
+  batchSize?: number;
+  /** recvmmsg batches per readiness callback before yielding to the event loop. Default 8. */
+  receiveBudget?: number;
+  /**
+   * UDP GSO (UDP_SEGMENT): consecutive queued datagrams to one peer with one
+   * size leave as one message that the kernel (or the NIC) cuts up after
+   * routing. Default false. Turned off by itself if the kernel refuses it.
+   */
+  gso?: boolean;
+}
+
+/** A large buffer absorbs bursts a single-threaded reader cannot: as DgramTransport. */
+const DEFAULT_SOCKET_BUFFER = 4 << 20;
+const DEFAULT_BATCH = 64;
+const DEFAULT_RECEIVE_BUDGET = 8;
+/** Bound on the address -> string cache: past it (many senders, or spoofed ones) it starts over. */
+const ADDRESS_CACHE_MAX = 4096;
+/** An endpoint the native path cannot send to (not IPv4); cached like a parse. */
+const NOT_IPV4 = -1;
+
+/** '10.0.0.1' -> 0x0a000001, or -1 for anything that is not a dotted-quad IPv4 literal. */
+export function parseIpv4(address: string): number {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // no leading zeros: 010 is ambiguous
+      octet = octet * 10 + (c - 48);
+      if (octet > 255) return -1;
+      digits++;
+    } else return -1;
+  }
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + octet;
+}
+
+/** 0x0a000001 -> '10.0.0.1'. Allocates a string: callers cache it. */
+export function formatIpv4(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
+}
+
+export class BatchUdpTransport implements Transport {
+  readonly ring: PacketRing;
+  readonly stats: TransportStats = newTransportStats();
+  /** recvmmsg failures (other than "nothing queued"); the errno of the last one. */
+  receiveErrors = 0;
+  lastReceiveErrno = 0;
+  /** Flushes that reached the kernel: sentPackets / sendBatches is the mean batch size. */
+  sendBatches = 0;
+  /** Messages the kernel took: a GSO message of many datagrams counts once. */
+  sendMessages = 0;
+  /** Whether sends use UDP GSO now: the option, until the kernel refuses it once. */
+  gso: boolean;
+
+  private readonly addon: WeftNative;
+  private fd: number;
+  private readonly port: number;
+  private readonly batchSize: number;
+  private readonly receiveBudget: number;
+  private handler: ReceiveHandler | null = null;
+  private poll: PollHandle | null = null;
+
+  // Send queue: slot, destination address and port per entry.
+  private readonly sendSlots: Int32Array;
+  private readonly sendAddrs: Uint32Array;
+  private readonly sendPorts: Uint16Array;
+  private queued = 0;
+  private flushScheduled = false;
+  /** failures, last errno, bytes, GSO refused, messages: written by udpSendBatch. */
+  private readonly sendStatus = new Int32Array(5);
+  /**
+   * Each endpoint's address parsed once: endpoints are made when a peer is
+   * configured or roams, not per packet, so a WeakMap keyed by the object
+   * turns the per-packet cost into one lookup and never holds a dead peer.
+   */
+  private readonly endpointAddrs = new WeakMap<UdpEndpoint, number>();
+
+  // Receive batch.
+  private readonly recvSlots: Int32Array;
+  private readonly recvAddrs: Uint32Array;
+  private readonly recvPorts: Uint16Array;
+  /**
+   * The handler wants the sender as a string. Underlay senders are a handful
+   * of peer nodes, so each address is formatted once and kept here: steady
+   * state receive makes no new strings (a Map lookup by a number). Bounded:
+   * it is cleared when it reaches ADDRESS_CACHE_MAX entries.
+   */
+  private readonly addressText = new Map<number, string>();
+  // Ring full: datagrams are received into this scratch memory and dropped.
+  // Every message lands on the same bytes (offset 0); MSG_TRUNC still
+  // consumes the whole datagram.
+  private readonly scratch = new ArrayBuffer(64);
+  private readonly scratchOffsets: Int32Array;
+  private readonly scratchLengths: Int32Array;
+  private readonly scratchSlots: Int32Array;
+
+  /** Bound once: the poll callback and the deferred flush allocate no closure per use. */
+  private readonly onReadable = (): void => {
+    this.receive();
+  };
+  private readonly deferredFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  /** Use BatchUdpTransport.open(); the constructor takes a bound fd. */
+  constructor(
+    addon: WeftNative,
+    fd: number,
+    port: number,
+    ring: PacketRing,
+    batchSize: number,
+    receiveBudget: number,
+    gso = false,
+  ) {
+    this.addon = addon;
+    this.gso = gso;
+    this.fd = fd;
+    this.port = port;
+    this.ring = ring;
+    this.batchSize = batchSize;
+    this.receiveBudget = receiveBudget;
+    this.sendSlots = new Int32Array(batchSize);
+    this.sendAddrs = new Uint32Array(batchSize);
+    this.sendPorts = new Uint16Array(batchSize);
+    this.recvSlots = new Int32Array(batchSize);
+    this.recvAddrs = new Uint32Array(batchSize);
+    this.recvPorts = new Uint16Array(batchSize);
+    this.scratchOffsets = new Int32Array(batchSize);
+    this.scratchLengths = new Int32Array(batchSize);
+    this.scratchSlots = new Int32Array(batchSize);
+    for (let i = 0; i < batchSize; i++) this.scratchSlots[i] = i;
+    // Watch from the start, handler or not: datagrams without a handler are
+    // received and released, as DgramTransport does, so they cannot pile up.
+    this.poll = addon.pollStart(fd, this.onReadable);
+  }
+
+  static async open(options: BatchUdpTransportOptions): Promise<BatchUdpTransport> {
+    const family = options.family ?? 4;
+    const batchSize = options.batchSize ?? DEFAULT_BATCH;
+    const receiveBudget = options.receiveBudget ?? DEFAULT_RECEIVE_BUDGET;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024) {
+      throw new WeftError('CONFIG_INVALID', `batch UDP transport batchSize must be an integer from 1 to 1024, got ${batchSize}`);
+    }
+    if (!Number.isInteger(receiveBudget) || receiveBudget < 1) {
+      throw new WeftError('CONFIG_INVALID', `batch UDP transport receiveBudget must be a positive integer, got ${receiveBudget}`);
+    }
+    const bindAddress = options.bindAddress ?? '';
+    const where = `${bindAddress === '' ? '0.0.0.0' : bindAddress}:${options.port}`;
+    if (family !== 4 || (bindAddress !== '' && parseIpv4(bindAddress) < 0)) {
+      throw new WeftError(
+        'UDP_BIND_FAILED',
+        `cannot bind UDP ${where}: the batch UDP transport supports IPv4 only; use transport "dgram" for IPv6`,
+        { errno: 'EAFNOSUPPORT' },
+      );
+    }
+    const addon = loadAddon();
+    let opened;
+    try {
+      opened = addon.udpOpen(
+        4,
+        bindAddress,
+        options.port,
+        options.receiveBufferSize ?? DEFAULT_SOCKET_BUFFER,
+        options.sendBufferSize ?? DEFAULT_SOCKET_BUFFER,
+      );
+    } catch (err) {
+      if (isNativeSyscallError(err) && err.code === 'EADDRINUSE') {
+        throw new WeftError('PORT_IN_USE', `UDP ${where} is already in use: stop the other process or choose another port`, {
+          cause: err,
+          errno: err.code,
+        });
+      }
+      throw new WeftError('UDP_BIND_FAILED', `cannot bind UDP ${where}: ${(err as Error).message}`, {
+        cause: err,
+        ...(isNativeSyscallError(err) ? { errno: err.code } : {}),
+      });
+    }
+    try {
+      return new BatchUdpTransport(addon, opened.fd, opened.port, options.ring, batchSize, receiveBudget, options.gso ?? false);
+    } catch (err) {
+      addon.closeFd(opened.fd); // pollStart failed: do not leak the bound socket
+      throw err;
+    }
+  }
+
+  get localPort(): number {
+    return this.port;
+  }
+
+  /** Slots queued for the next sendmmsg. */
+  get queuedCount(): number {
+    return this.queued;
+  }
+
+  send(slot: number, to: UdpEndpoint): void {
+    const ring = this.ring;
+    let addr = this.endpointAddrs.get(to);
+    if (addr === undefined) {
+      addr = parseIpv4(to.address);
+      if (addr < 0) addr = NOT_IPV4;
+      this.endpointAddrs.set(to, addr);
+    }
+    if (this.fd < 0 || addr === NOT_IPV4) {
+      this.stats.sendErrors++;
+      ring.release(slot);
+      return;
+    }
+    ring.markInFlight(slot);
+    const i = this.queued;
+    this.sendSlots[i] = slot;
+    this.sendAddrs[i] = addr;
+    this.sendPorts[i] = to.port;
+    this.queued = i + 1;
+    if (this.queued === this.batchSize) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.deferredFlush);
+    }
+  }
+
+  /** Hand every queued datagram to the kernel now (one sendmmsg) and release their slots. */
+  flush(): void {
+    const n = this.queued;
+    if (n === 0) return;
+    this.queued = 0;
+    const ring = this.ring;
+    const slots = this.sendSlots;
+    if (this.fd >= 0) {
+      const status = this.sendStatus;
+      const sent = this.addon.udpSendBatch(
+        this.fd,
+        ring.buffer,
+        ring.offset,
+        ring.length,
+        slots,
+        n,
+        this.sendAddrs,
+        this.sendPorts,
+        status,
+        this.gso,
+      );
+      if (status[3] === 1) this.gso = false;
+      this.sendBatches++;
+      this.sendMessages += status[4]!;
+      this.stats.sentPackets += sent;
+      this.stats.sentBytes += status[2]!;
+      this.stats.sendErrors += status[0]!;
+    } else this.stats.sendErrors += n;
+    for (let i = 0; i < n; i++) ring.release(slots[i]!);
+  }
+
+  /** errno of the last failed datagram in the last flush, 0 if none failed. */
+  get lastSendErrno(): number {
+    return this.sendStatus[1]!;
+  }
+
+  onReceive(handler: ReceiveHandler | null): void {
+    this.handler = handler;
+  }
+
+  /** Flush queued sends, stop watching and close the socket. Idempotent. */
+  close(): Promise<void> {
+    if (this.fd < 0) return Promise.resolve();
+    this.flush();
+    this.handler = null;
+    if (this.poll !== null) {
+      const poll = this.poll;
+      this.poll = null;
+      this.addon.pollStop(poll);
+    }
+    const fd = this.fd;
+    this.fd = -1;
+    this.addon.closeFd(fd);
+    return Promise.resolve();
+  }
+
+  /** Readiness: receive up to receiveBudget batches, then flush whatever the handlers sent. */
+  private receive(): void {
+    const ring = this.ring;
+    const slots = this.recvSlots;
+    const capacity = ring.capacity;
+    const lengths = ring.length;
+    const stats = this.stats;
+    for (let round = 0; round < this.receiveBudget && this.fd >= 0; round++) {
+      const got = ring.acquireBatch(slots, this.batchSize);
+      if (got === 0) {
+        this.dropBatch();
+        break;
+      }
+      const n = this.addon.udpRecvBatch(this.fd, ring.buffer, ring.offset, lengths, slots, got, capacity, this.recvAddrs, this.recvPorts);
+      if (n <= 0) {
+        for (let i = 0; i < got; i++) ring.release(slots[i]!);
+        if (n < 0) {
+          this.receiveErrors++;
+          this.lastReceiveErrno = -n;
+        }
+        break;
+      }
+      for (let i = n; i < got; i++) ring.release(slots[i]!);
+      for (let i = 0; i < n; i++) {
+        const slot = slots[i]!;
+        const len = lengths[slot]!;
+        if (len > capacity) {
+          stats.droppedOversize++;
+          ring.release(slot);
+          continue;
+        }
+        stats.receivedPackets++;
+        stats.receivedBytes += len;
+        const handler = this.handler;
+        if (handler === null) {
+          ring.release(slot);
+          continue;
+        }
+        const addr = this.recvAddrs[i]!;
+        let from = this.addressText.get(addr);
+        if (from === undefined) {
+          if (this.addressText.size >= ADDRESS_CACHE_MAX) this.addressText.clear();
+          from = formatIpv4(addr);
+          this.addressText.set(addr, from);
+        }
+        handler(slot, from, this.recvPorts[i]!);
+      }
+      if (n < got) break; // the socket queue is empty
+    }
+    // Replies the handlers queued (handshake responses, ARP) go out now, not a turn later.
+    this.flush();
+  }
+
+  /** The ring is empty: receive one batch into scratch memory and count it dropped. */
+  private dropBatch(): void {
+    const n = this.addon.udpRecvBatch(
+      this.fd,
+      this.scratch,
+      this.scratchOffsets,
+      this.scratchLengths,
+      this.scratchSlots,
+      this.batchSize,
+      this.scratch.byteLength,
+      this.recvAddrs,
+      this.recvPorts,
+    );
+    if (n > 0) this.stats.droppedRingFull += n;
+    else if (n < 0) {
+      this.receiveErrors++;
+      this.lastReceiveErrno = -n;
+    }
+  }
+}

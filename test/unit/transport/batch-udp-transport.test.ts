@@ -1,0 +1,301 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PacketRing } from '../../../src/buf/packet-ring.ts';
+import { isWeftError } from '../../../src/errors.ts';
+import { loadAddon } from '../../../src/native/addon.ts';
+import { Router } from '../../../src/node/router.ts';
+import { BatchUdpTransport, formatIpv4, parseIpv4 } from '../../../src/transport/batch-udp-transport.ts';
+import { DgramTransport, makeEndpoint } from '../../../src/transport/dgram-transport.ts';
+import type { Transport } from '../../../src/transport/transport.ts';
+import { FakeTun } from '../../../src/tun/fake-tun.ts';
+import { VxlanBackend } from '../../../src/vxlan/vxlan-backend.ts';
+import { deriveVtepMac, parseCidr, parseIpv4 as parseIpv4Text } from '../../../src/wire/addr.ts';
+import { udpPacket } from '../../helpers/packets.ts';
+
+// Loopback only: every socket is bound to 127.0.0.1 in this process, and
+// every datagram goes to 127.0.0.1.
+const LOOPBACK = '127.0.0.1';
+const open: Transport[] = [];
+async function batch(ring: PacketRing, port = 0, batchSize?: number, gso = false): Promise<BatchUdpTransport> {
+  const t = await BatchUdpTransport.open({ ring, port, bindAddress: LOOPBACK, gso, ...(batchSize ? { batchSize } : {}) });
+  open.push(t);
+  return t;
+}
+async function dgram(ring: PacketRing): Promise<DgramTransport> {
+  const t = await DgramTransport.open({ ring, port: 0, bindAddress: LOOPBACK });
+  open.push(t);
+  return t;
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.close()));
+});
+
+function tick(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
+/** Payload of datagram `seq`: the sequence number, then (len - 4) bytes of (seq + i) & 0xff. */
+function varied(seq: number): number {
+  return 64 + (seq % 1300);
+}
+
+/** Runs of 13 datagrams of one size, then one shorter: what GSO can coalesce. */
+function runs(seq: number): number {
+  const run = Math.floor(seq / 14);
+  return seq % 14 === 13 ? 100 + (run % 50) : 200 + ((run * 97) % 1200);
+}
+
+/**
+ * Send `total` numbered datagrams from `a` to `b` and check each arrives
+ * intact, from a's port, and that every slot on both sides comes back.
+ */
+async function exchange(a: Transport, b: Transport, total: number, lengthOf: (seq: number) => number = varied): Promise<void> {
+  const sendRing = a.ring;
+  const recvRing = b.ring;
+  const to = makeEndpoint(LOOPBACK, b.localPort);
+  const seen = new Uint8Array(total);
+  let corrupt = 0;
+  // Transports are reused across exchanges: compare counter deltas.
+  const sent0 = a.stats.sentPackets;
+  const errors0 = a.stats.sendErrors;
+  const received0 = b.stats.receivedPackets;
+  b.onReceive((slot, fromAddress, fromPort) => {
+    const off = recvRing.offset[slot]!;
+    const len = recvRing.length[slot]!;
+    const seq = recvRing.view.getUint32(off);
+    let ok = seq < total && len === lengthOf(seq) && fromAddress === LOOPBACK && fromPort === a.localPort;
+    for (let i = 4; ok && i < len; i++) ok = recvRing.bytes[off + i] === ((seq + i) & 0xff);
+    if (!ok) corrupt++;
+    else seen[seq] = 1;
+    recvRing.release(slot);
+  });
+  const deadline = Date.now() + 20_000;
+  for (let seq = 0; seq < total && Date.now() < deadline; ) {
+    const slot = sendRing.acquire();
+    if (slot < 0) {
+      await tick(); // every slot is queued or in flight: let them go
+      continue;
+    }
+    const off = sendRing.offset[slot]!;
+    const len = lengthOf(seq);
+    sendRing.view.setUint32(off, seq);
+    for (let i = 4; i < len; i++) sendRing.bytes[off + i] = (seq + i) & 0xff;
+    sendRing.length[slot] = len;
+    a.send(slot, to);
+    seq++;
+    if (seq % 128 === 0) await tick(); // let the receiver drain so loopback does not drop
+  }
+  a.flush?.();
+  const count = () => seen.reduce((s, v) => s + v, 0);
+  for (let i = 0; i < 2000 && count() < total; i++) await tick();
+  expect(corrupt).toBe(0);
+  const received = count();
+  expect(received).toBeGreaterThan(total * 0.99); // loopback UDP may still drop a few under load
+  expect(b.stats.receivedPackets - received0).toBe(received);
+  expect(a.stats.sentPackets - sent0).toBe(total);
+  expect(a.stats.sendErrors - errors0).toBe(0);
+  for (let i = 0; i < 100 && sendRing.free < sendRing.slotCount; i++) await tick();
+  expect(sendRing.free).toBe(sendRing.slotCount); // every sent slot came back
+  expect(recvRing.free).toBe(recvRing.slotCount); // and every received one
+}
+
+describe('parseIpv4 / formatIpv4', () => {
+  it('parse dotted quads and refuse everything else', () => {
+    expect(parseIpv4('127.0.0.1')).toBe(0x7f000001);
+    expect(parseIpv4('255.255.255.255')).toBe(0xffffffff);
+    expect(parseIpv4('0.0.0.0')).toBe(0);
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.0.0.1', '01.2.3.4', '1..2.3', 'fd00::1', '1.2.3.4 ', 'a.b.c.d']) {
+      expect(parseIpv4(bad), bad).toBe(-1);
+    }
+    expect(formatIpv4(0x7f000001)).toBe('127.0.0.1');
+    expect(formatIpv4(0xc0a80afe)).toBe('192.168.10.254');
+  });
+});
+
+describe('BatchUdpTransport', () => {
+  it('exchanges thousands of datagrams intact between two batch transports, both ways', async () => {
+    // Tiny send rings force constant slot reuse through the send queue.
+    const a = await batch(new PacketRing({ slots: 48 }), 0, 16);
+    const b = await batch(new PacketRing({ slots: 256 }));
+    await exchange(a, b, 5000);
+    expect(a.sendBatches).toBeLessThan(a.stats.sentPackets / 4); // batched, not one call per datagram
+    expect(a.sendMessages).toBe(a.stats.sentPackets); // no GSO: one message per datagram
+    const c = await batch(new PacketRing({ slots: 256 }));
+    await exchange(b, c, 3000);
+  });
+
+  it('interoperates with DgramTransport in both directions', async () => {
+    const nat = await batch(new PacketRing({ slots: 256 }));
+    const dg = await dgram(new PacketRing({ slots: 256 }));
+    await exchange(nat, dg, 4000);
+    await exchange(dg, nat, 4000);
+  });
+
+  it('with UDP GSO, coalesces runs of one size and still delivers each datagram intact', async () => {
+    const a = await batch(new PacketRing({ slots: 256 }), 0, 64, true);
+    const b = await batch(new PacketRing({ slots: 512 }));
+    await exchange(a, b, 5000, runs);
+    expect(a.gso).toBe(true); // loopback takes UDP_SEGMENT
+    expect(a.sendMessages).toBeLessThan(a.stats.sentPackets / 5); // runs of 14 left as one message each
+    const d = await dgram(new PacketRing({ slots: 512 }));
+    await exchange(a, d, 3000, runs);
+    await exchange(a, b, 2000); // sizes that never repeat: no runs, plain messages
+  });
+
+  it('sends a partial batch on the next turn without flush()', async () => {
+    const a = await batch(new PacketRing({ slots: 8 }));
+    const b = await batch(new PacketRing({ slots: 8 }));
+    let got = 0;
+    b.onReceive((slot) => {
+      got++;
+      b.ring.release(slot);
+    });
+    const s = a.ring.acquire();
+    a.ring.length[s] = 100;
+    a.send(s, makeEndpoint(LOOPBACK, b.localPort));
+    expect(a.queuedCount).toBe(1);
+    for (let i = 0; i < 200 && got === 0; i++) await tick();
+    expect(got).toBe(1);
+    expect(a.queuedCount).toBe(0);
+    expect(a.ring.free).toBe(8);
+    expect(a.sendBatches).toBe(1);
+  });
+
+  it('drops and counts datagrams larger than a slot and when the ring is full', async () => {
+    const recvRing = new PacketRing({ slots: 1, capacity: 600 });
+    const b = await batch(recvRing);
+    const sendRing = new PacketRing({ slots: 8 });
+    const a = await batch(sendRing);
+    let got = 0;
+    b.onReceive((_slot, from, port) => {
+      expect(from).toBe(LOOPBACK);
+      expect(port).toBe(a.localPort);
+      got++; // keep the only slot: later datagrams find the ring full
+    });
+    const to = makeEndpoint(LOOPBACK, b.localPort);
+    for (const len of [601, 100, 100, 100]) {
+      const s = sendRing.acquire();
+      sendRing.length[s] = len;
+      a.send(s, to);
+      a.flush();
+      for (let i = 0; i < 200 && b.stats.droppedOversize + b.stats.droppedRingFull + got < 1; i++) await tick();
+      for (let i = 0; i < 20; i++) await tick();
+    }
+    expect(b.stats.droppedOversize).toBe(1);
+    expect(got).toBe(1);
+    expect(b.stats.droppedRingFull).toBe(2);
+    expect(recvRing.free).toBe(0); // the handler still owns it
+    expect(sendRing.free).toBe(8);
+  });
+
+  it('counts sends it cannot make and releases their slots', async () => {
+    const ring = new PacketRing({ slots: 4 });
+    const a = await batch(ring);
+    let s = ring.acquire();
+    ring.length[s] = 10;
+    a.send(s, makeEndpoint('::1', 9)); // not IPv4: refused before the kernel
+    expect(a.stats.sendErrors).toBe(1);
+    s = ring.acquire();
+    ring.length[s] = 10;
+    a.send(s, { address: LOOPBACK, port: 0 }); // the kernel refuses port 0 (EINVAL): skipped, counted
+    a.flush();
+    expect(a.stats.sendErrors).toBe(2);
+    expect(a.stats.sentPackets).toBe(0);
+    await a.close();
+    s = ring.acquire();
+    ring.length[s] = 10;
+    a.send(s, makeEndpoint(LOOPBACK, 9));
+    expect(a.stats.sendErrors).toBe(3);
+    expect(ring.free).toBe(4);
+  });
+
+  it('reports a port in use with a clear error, for either transport holding it', async () => {
+    const a = await batch(new PacketRing({ slots: 2 }));
+    let caught: unknown;
+    try {
+      await batch(new PacketRing({ slots: 2 }), a.localPort);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isWeftError(caught, 'PORT_IN_USE')).toBe(true);
+    expect(String((caught as Error).message)).toContain(`127.0.0.1:${a.localPort} is already in use`);
+    const d = await dgram(new PacketRing({ slots: 2 }));
+    await expect(batch(new PacketRing({ slots: 2 }), d.localPort)).rejects.toMatchObject({ code: 'PORT_IN_USE', errno: 'EADDRINUSE' });
+  });
+
+  it('refuses IPv6 with a clear error', async () => {
+    await expect(BatchUdpTransport.open({ ring: new PacketRing({ slots: 2 }), port: 0, bindAddress: '::1' })).rejects.toMatchObject({
+      code: 'UDP_BIND_FAILED',
+    });
+    await expect(BatchUdpTransport.open({ ring: new PacketRing({ slots: 2 }), port: 0, family: 6 })).rejects.toMatchObject({
+      code: 'UDP_BIND_FAILED',
+    });
+  });
+
+  it('native calls reject a batch that reaches outside the buffer without touching the socket', () => {
+    const addon = loadAddon();
+    const { fd } = addon.udpOpen(4, LOOPBACK, 0, 0, 0);
+    try {
+      const buf = new ArrayBuffer(1024);
+      const offsets = Int32Array.of(1000);
+      const lengths = Int32Array.of(100);
+      const slots = Int32Array.of(0);
+      const addrs = Uint32Array.of(0x7f000001);
+      const ports = Uint16Array.of(9);
+      expect(addon.udpRecvBatch(fd, buf, offsets, lengths, slots, 1, 100, addrs, ports)).toBe(-22); // EINVAL
+      const status = new Int32Array(3);
+      expect(addon.udpSendBatch(fd, buf, offsets, lengths, slots, 1, addrs, ports, status)).toBe(0);
+      expect([status[0], status[1]]).toEqual([1, 22]);
+      // Nothing queued: 0, not an error.
+      offsets[0] = 0;
+      expect(addon.udpRecvBatch(fd, buf, offsets, lengths, slots, 1, 100, addrs, ports)).toBe(0);
+      const wrongPorts = new Int32Array(1) as unknown as Uint16Array;
+      expect(() => addon.udpRecvBatch(fd, buf, offsets, lengths, slots, 1, 100, addrs, wrongPorts)).toThrow(/ports must be a Uint16Array/);
+    } finally {
+      addon.closeFd(fd);
+    }
+  });
+});
+
+describe('BatchUdpTransport under the Router', () => {
+  it('carries VXLAN both ways, and the router flushes each TUN batch in one sendmmsg', async () => {
+    const node = async (name: string, subnet: string) => {
+      const ring = new PacketRing({ slots: 64 });
+      const tun = new FakeTun(`tun-${name}`);
+      const transport = await batch(ring);
+      const backend = new VxlanBackend({ ring, transport, vtepMac: deriveVtepMac(name), vtepIp: parseIpv4Text(subnet.split('/')[0]!) });
+      const router = new Router({ ring, tun, transport, backend, batchSize: 4 });
+      router.start();
+      return { ring, tun, transport, backend, router, subnet, name };
+    };
+    const a = await node('a', '10.244.1.0/24');
+    const b = await node('b', '10.244.2.0/24');
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      x.backend.addPeer({
+        name: y.name,
+        endpoint: makeEndpoint(LOOPBACK, y.transport.localPort),
+        subnets: [parseCidr(y.subnet)],
+        vtepMac: deriveVtepMac(y.name),
+      });
+    }
+    const sent: number[][] = [];
+    for (let i = 0; i < 10; i++) {
+      const p = udpPacket('10.244.1.5', '10.244.2.7', [i, 1, 2, 3]);
+      sent.push(Array.from(p));
+      a.tun.inject(p);
+    }
+    await Promise.resolve(); // the fake TUN's readiness (a microtask) has run; no event loop turn yet
+    expect(a.router.stats.tunPackets).toBe(10);
+    expect(a.transport.queuedCount).toBe(0); // flushed by the router, not by the deferred flush
+    expect(a.transport.sendBatches).toBe(1); // 3 TUN batches, one sendmmsg
+    const back = udpPacket('10.244.2.7', '10.244.1.5', [9, 9]);
+    b.tun.inject(back);
+    for (let i = 0; i < 200 && (b.tun.written.length < 10 || a.tun.written.length < 1); i++) await tick();
+    expect(b.tun.written.map((p) => Array.from(p))).toEqual(sent);
+    expect(a.tun.written.map((p) => Array.from(p))).toEqual([Array.from(back)]);
+    expect(b.router.stats.delivered).toBe(10);
+    expect(a.ring.free).toBe(64);
+    expect(b.ring.free).toBe(64);
+    a.router.stop();
+    b.router.stop();
+  });
+});
