@@ -8,6 +8,7 @@
  *   wireguard-go    pod-a -> pod-b through Debian's wireguard-go on both nodes
  *   weft-vxlan      pod-a -> pod-b through `weft up` (VXLAN, dgram transport) on both nodes
  *   weft-wireguard  pod-a -> pod-b through `weft up` (WireGuard, dgram transport) on both nodes
+ *   weft-*-batch    the same with the native batch transport (recvmmsg/sendmmsg)
  *
  * Every address is inside namespaces the bench creates; nothing leaves them.
  */
@@ -20,7 +21,7 @@ import type { OverlayNode, PeerEntry, TwoNodes } from '../../test/helpers/cluste
 import type { NetnsSandbox, SandboxProcess } from '../../test/helpers/netns.ts';
 import { startWireguardGo } from '../../test/helpers/wireguard-go.ts';
 
-export const CASE_NAMES = ['raw', 'kernel-vxlan', 'wireguard-go', 'weft-vxlan', 'weft-wireguard'] as const;
+export const CASE_NAMES = ['raw', 'kernel-vxlan', 'wireguard-go', 'weft-vxlan', 'weft-wireguard', 'weft-vxlan-batch', 'weft-wireguard-batch'] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 
 /** A process doing the overlay's work in user space, whose CPU and RSS the bench reads. */
@@ -174,58 +175,51 @@ const wireguardGo: CaseDef = {
   },
 };
 
-const weftVxlan: CaseDef = {
-  name: 'weft-vxlan',
-  description: 'weft up with the VXLAN backend on both nodes (dgram transport)',
-  setup: async (sb) => {
-    const nodes = await twoNodes(sb, 1450);
-    const { a, b } = nodes;
-    const wa = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet }], {});
-    const wb = await startWeft(sb, b, [{ name: a.name, endpoint: `${a.underlayIp}:8472`, subnet: a.subnet }], {}).catch(async (e: unknown) => {
-      await wa.stop();
-      throw e;
-    });
-    const processes = [
-      { label: 'weft node-a', pid: pid(wa.proc) },
-      { label: 'weft node-b', pid: pid(wb.proc) },
-    ];
-    return overlay(nodes, processes, 'dgram', async () => {
-      await Promise.all([wa.stop(), wb.stop()]);
-    });
-  },
-};
-
-const weftWireguard: CaseDef = {
-  name: 'weft-wireguard',
-  description: 'weft up with the WireGuard backend on both nodes (dgram transport)',
-  setup: async (sb) => {
-    const nodes = await twoNodes(sb, 1420);
-    const { a, b } = nodes;
-    const [keyA, keyB] = [generateKeyText(), generateKeyText()];
-    const config = (key: string, side: string) => ({ backend: 'wireguard', tun: { name: `wfb${RUN_ID}${side}` }, wireguard: { privateKey: key } });
-    const wa = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:51820`, subnet: b.subnet, publicKey: publicKeyText(keyB) }], config(keyA, 'a'));
-    const wb = await startWeft(sb, b, [{ name: a.name, endpoint: `${a.underlayIp}:51820`, subnet: a.subnet, publicKey: publicKeyText(keyA) }], config(keyB, 'b')).catch(
-      async (e: unknown) => {
+/** weft on both nodes with one backend and one transport. */
+function weftCase(backend: 'vxlan' | 'wireguard', transport: 'dgram' | 'batch'): CaseDef {
+  const name = `weft-${backend}${transport === 'batch' ? '-batch' : ''}` as CaseName;
+  return {
+    name,
+    description: `weft up with the ${backend === 'vxlan' ? 'VXLAN' : 'WireGuard'} backend on both nodes (${transport} transport)`,
+    setup: async (sb) => {
+      const nodes = await twoNodes(sb, backend === 'vxlan' ? 1450 : 1420);
+      const { a, b } = nodes;
+      const [keyA, keyB] = [generateKeyText(), generateKeyText()];
+      const port = backend === 'vxlan' ? 8472 : 51820;
+      const config = (key: string, side: string) =>
+        backend === 'vxlan'
+          ? { transport }
+          : { transport, backend: 'wireguard', tun: { name: `wfb${RUN_ID}${side}` }, wireguard: { privateKey: key } };
+      const peer = (n: typeof a, key: string) => ({
+        name: n.name,
+        endpoint: `${n.underlayIp}:${port}`,
+        subnet: n.subnet,
+        ...(backend === 'wireguard' ? { publicKey: publicKeyText(key) } : {}),
+      });
+      const wa = await startWeft(sb, a, [peer(b, keyB)], config(keyA, 'a'));
+      const wb = await startWeft(sb, b, [peer(a, keyA)], config(keyB, 'b')).catch(async (e: unknown) => {
         await wa.stop();
         throw e;
-      },
-    );
-    const processes = [
-      { label: 'weft node-a', pid: pid(wa.proc) },
-      { label: 'weft node-b', pid: pid(wb.proc) },
-    ];
-    return overlay(nodes, processes, 'dgram', async () => {
-      await Promise.all([wa.stop(), wb.stop()]);
-    });
-  },
-};
+      });
+      const processes = [
+        { label: 'weft node-a', pid: pid(wa.proc) },
+        { label: 'weft node-b', pid: pid(wb.proc) },
+      ];
+      return overlay(nodes, processes, transport, async () => {
+        await Promise.all([wa.stop(), wb.stop()]);
+      });
+    },
+  };
+}
 
 export const CASES: Record<CaseName, CaseDef> = {
   raw,
   'kernel-vxlan': kernelVxlan,
   'wireguard-go': wireguardGo,
-  'weft-vxlan': weftVxlan,
-  'weft-wireguard': weftWireguard,
+  'weft-vxlan': weftCase('vxlan', 'dgram'),
+  'weft-wireguard': weftCase('wireguard', 'dgram'),
+  'weft-vxlan-batch': weftCase('vxlan', 'batch'),
+  'weft-wireguard-batch': weftCase('wireguard', 'batch'),
 };
 
 /** Parse a --cases list; throws naming the valid cases on an unknown one. */

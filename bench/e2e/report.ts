@@ -76,6 +76,8 @@ export interface Ratio {
 export const RATIO_PAIRS: readonly [string, string][] = [
   ['weft-vxlan', 'kernel-vxlan'],
   ['weft-wireguard', 'wireguard-go'],
+  ['weft-vxlan-batch', 'kernel-vxlan'],
+  ['weft-wireguard-batch', 'wireguard-go'],
 ];
 
 const RATIO_METRICS: readonly [string, (r: CaseResult) => number | undefined][] = [

@@ -8,7 +8,7 @@
  * the overlay daemons' peak RSS.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/e2e/run.js [--quick] [--seconds N]
- *        [--cases raw,kernel-vxlan,wireguard-go,weft-vxlan,weft-wireguard] [--out DIR]
+ *        [--cases raw,kernel-vxlan,wireguard-go,weft-vxlan,weft-wireguard,weft-vxlan-batch,weft-wireguard-batch] [--out DIR]
  *
  * As root. Writes results.json, results.md and chart.svg to --out (default
  * bench/results/<timestamp>/, gitignored), progress on stderr, the table and

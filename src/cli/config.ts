@@ -69,6 +69,8 @@ export interface NodeConfig {
   subnetEnv: string;
   /** The Prometheus endpoint, "address:port", or undefined when off. */
   metricsListen: string | undefined;
+  /** How datagrams leave and arrive: Node's dgram (portable) or native batches (recvmmsg/sendmmsg). */
+  transport: { type: 'dgram' | 'batch'; gso: boolean };
 }
 
 /** A configuration whose subnet is known: configured, or allocated by gossip at start. */
@@ -161,7 +163,7 @@ function overlaps(a: Cidr, b: Cidr): boolean {
 /** Validate parsed JSON into a NodeConfig. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const root = object(raw, '(root)');
-  onlyKeys(root, '', ['name', 'location', 'stateDir', 'gossip', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics']);
+  onlyKeys(root, '', ['name', 'location', 'stateDir', 'gossip', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics', 'transport']);
   const name = nodeName(root.name, 'name');
   const backend = root.backend ?? 'vxlan';
   if (backend !== 'vxlan' && backend !== 'wireguard') fail('backend', '"vxlan" or "wireguard"', backend);
@@ -254,6 +256,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     controlSocket: root.controlSocket === undefined ? `/run/weft/${name}.sock` : resolve(baseDir, string(root.controlSocket, 'controlSocket', '/run/weft/node-a.sock')),
     subnetEnv: root.subnetEnv === undefined ? '/run/flannel/subnet.env' : resolve(baseDir, string(root.subnetEnv, 'subnetEnv', '/run/flannel/subnet.env')),
     metricsListen: metricsListen(object(root.metrics, 'metrics')),
+    transport: parseTransport(root.transport, address),
   };
 }
 
@@ -369,4 +372,16 @@ function parseGossip(g: Json, baseDir: string): GossipConfig {
   if (g.oldKeys !== undefined && !Array.isArray(g.oldKeys)) fail('gossip.oldKeys', 'a list of keys still accepted during a rotation', g.oldKeys);
   const old = ((g.oldKeys as unknown[] | undefined) ?? []).map((k, i) => keyField(k, `gossip.oldKeys[${i}]`));
   return { port, seeds, keys: [primary, ...old] };
+}
+
+/** "transport": "dgram" | "batch", or { "type": ..., "gso": true } (UDP GSO, batch only). */
+function parseTransport(v: unknown, underlayAddress: string): { type: 'dgram' | 'batch'; gso: boolean } {
+  const t = typeof v === 'string' ? { type: v } : object(v, 'transport');
+  if (typeof v !== 'string') onlyKeys(t, 'transport', ['type', 'gso']);
+  const type = t.type ?? 'dgram';
+  if (type !== 'dgram' && type !== 'batch') fail('transport.type', '"dgram" (portable) or "batch" (native recvmmsg/sendmmsg)', type);
+  const gso = boolean(t.gso, 'transport.gso', false);
+  if (type === 'batch' && isIP(underlayAddress) !== 4) fail('transport.type', '"dgram" with an IPv6 underlay: the batch transport is IPv4 only', type);
+  if (gso && type !== 'batch') fail('transport.gso', 'false unless transport.type is "batch"', gso);
+  return { type, gso };
 }

@@ -21,6 +21,7 @@ import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
 import { PeerRoutes } from '../node/peer-routes.ts';
 import { GossipControl } from '../node/gossip-control.ts';
 import { publicKey } from '../crypto/x25519.ts';
+import { BatchUdpTransport } from '../transport/batch-udp-transport.ts';
 import { DgramTransport } from '../transport/dgram-transport.ts';
 import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
@@ -92,7 +93,11 @@ export async function startNode(configPath: string | undefined, flags: Record<st
 
   try {
     const ring = new PacketRing({ slots: config.ring.slots });
-    const transport = await DgramTransport.open({ ring, bindAddress: config.underlay.address, port: listenPort(config) });
+    const transportOptions = { ring, bindAddress: config.underlay.address, port: listenPort(config) };
+    const transport =
+      config.transport.type === 'batch'
+        ? await BatchUdpTransport.open({ ...transportOptions, gso: config.transport.gso })
+        : await DgramTransport.open(transportOptions);
     undo.push(['close UDP socket', () => transport.close()]);
     const mtuFor = (overhead: number) => config.tun.mtu ?? config.underlay.mtu - overhead;
 
@@ -172,7 +177,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       ...built.stats(),
       router: router.stats,
       tunStats: { ...tun.stats },
-      transport: { ...transport.stats },
+      transport: { ...transport.stats, ...(transport instanceof BatchUdpTransport ? { sendBatches: transport.sendBatches } : {}) },
       ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
       peerRoutes: peerRoutes.routes,
       ...(gossip ? { gossip: gossip.status() } : {}),
@@ -213,6 +218,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       mtu,
       subnet: formatCidr(subnet),
       underlay: `${config.underlay.address}:${transport.localPort}`,
+      transport: config.transport.type,
       peers: config.peers.length,
       metrics: config.metricsListen ?? 'off',
       ...built.identity,
