@@ -24,7 +24,9 @@ export interface UpOptions {
   name: string;
   nodes: number;
   pods: number;
-  backend: 'vxlan' | 'wireguard';
+  backend: 'vxlan' | 'wireguard' | 'mixed';
+  /** Location label per node (node i gets locations[(i - 1) % length]); for the mixed backend. */
+  locations?: string[];
   impair: Impairment;
   /** Nodes find each other and claim subnets by gossip, instead of static peer lists and subnets. */
   gossip?: boolean;
@@ -89,17 +91,21 @@ export async function up(o: UpOptions): Promise<ClusterState> {
   const save = () => writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
   save();
   try {
-    const podMtu = o.backend === 'wireguard' ? 1420 : 1450;
+    const podMtu = o.backend === 'vxlan' ? 1450 : 1420;
     say(`building ${o.nodes} nodes with ${o.pods} pods each (${o.backend}, pod MTU ${podMtu})`);
     await build(l, podMtu, o.impair);
     const keys = l.nodes.map(() => generateKeyText());
     const clusterKey = randomBytes(32).toString('base64');
     const main = weftMain();
     const tunPrefix = `w${o.name.replace(/[^a-z0-9]/gu, '').slice(0, 8)}`;
+    const locationOf = (i: number) => (o.locations && o.locations.length > 0 ? o.locations[(i - 1) % o.locations.length]! : 'default');
+    const wgKeys = o.backend !== 'vxlan';
     for (const n of l.nodes) {
-      const port = o.backend === 'wireguard' ? 51820 : 8472;
+      // Under "mixed" a peer in another location is reached over WireGuard, on its port.
+      const viaWireguard = (p: number) => o.backend === 'wireguard' || (o.backend === 'mixed' && locationOf(p) !== locationOf(n.index));
       const common = {
         name: `node-${n.index}`,
+        location: locationOf(n.index),
         backend: o.backend,
         underlay: { address: n.underlayIp },
         tun: { name: `${tunPrefix}${n.index}` },
@@ -113,14 +119,15 @@ export async function up(o: UpOptions): Promise<ClusterState> {
         : {
             ...common,
             subnet: n.subnet,
-            ...(o.backend === 'wireguard' ? { wireguard: { privateKey: keys[n.index - 1] } } : {}),
+            ...(wgKeys ? { wireguard: { privateKey: keys[n.index - 1] } } : {}),
             peers: l.nodes
               .filter((p) => p.index !== n.index)
               .map((p) => ({
                 name: `node-${p.index}`,
-                endpoint: `${p.underlayIp}:${port}`,
+                location: locationOf(p.index),
+                endpoint: `${p.underlayIp}:${viaWireguard(p.index) ? 51820 : 8472}`,
                 subnet: p.subnet,
-                ...(o.backend === 'wireguard' ? { publicKey: publicKeyText(keys[p.index - 1]!) } : {}),
+                ...(wgKeys ? { publicKey: publicKeyText(keys[p.index - 1]!) } : {}),
               })),
           };
       writeFileSync(join(dir, `node-${n.index}.json`), JSON.stringify(config, null, 2), { mode: 0o600 });

@@ -5,9 +5,11 @@
 import { check, down, formatMatrix, loadState, startNode, stopNode, up } from './cluster.ts';
 
 const USAGE = `usage: cluster <command> [options]
-  up N [--pods M] [--backend vxlan|wireguard] [--gossip] [--loss PERCENT] [--delay MS] [--name NAME]
+  up N [--pods M] [--backend vxlan|wireguard|mixed] [--locations A,B,...] [--gossip] [--loss PERCENT] [--delay MS] [--name NAME]
                  build N nodes with M pods each (default 2) and start weft in each;
-                 with --gossip the nodes find each other and claim their subnets by gossip
+                 with --gossip the nodes find each other and claim their subnets by gossip;
+                 --locations gives node i the i-th label (cycling): under mixed, nodes in
+                 one location talk VXLAN, across locations WireGuard
   stop-node I [--kill] [--name NAME]
                  stop node I's weft (SIGTERM: it leaves the cluster; --kill: SIGKILL, it just dies)
   start-node I [--name NAME]
@@ -46,13 +48,16 @@ async function main(argv: string[]): Promise<void> {
     case 'up': {
       const nodes = number(args[0] ?? '', 'N (the number of nodes)', 1, 50);
       const backend = option(args, '--backend', 'vxlan');
-      if (backend !== 'vxlan' && backend !== 'wireguard') usage(`--backend must be vxlan or wireguard, got "${backend}"`);
+      if (backend !== 'vxlan' && backend !== 'wireguard' && backend !== 'mixed') usage(`--backend must be vxlan, wireguard or mixed, got "${backend}"`);
+      const locations = option(args, '--locations', '').split(',').filter((x) => x !== '');
+      if (locations.some((x) => !/^[a-z0-9][a-z0-9-]{0,30}$/u.test(x))) usage('--locations takes labels of lowercase letters, digits and "-", separated by commas');
       await up({
         name,
         nodes,
         pods: number(option(args, '--pods', '2'), '--pods', 1, 50),
         backend,
         gossip: args.includes('--gossip'),
+        locations,
         impair: { lossPercent: number(option(args, '--loss', '0'), '--loss', 0, 100), delayMs: number(option(args, '--delay', '0'), '--delay', 0, 10_000) },
         progress: (line) => process.stderr.write(`${line}\n`),
       });

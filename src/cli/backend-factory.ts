@@ -12,11 +12,14 @@ import { formatIpv4, formatMac } from '../wire/addr.ts';
 import { uapiDevice } from '../wireguard/uapi-device.ts';
 import { UapiServer } from '../wireguard/uapi-server.ts';
 import { WireguardBackend } from '../wireguard/wireguard-backend.ts';
+import { MixedBackend } from '../node/mixed-backend.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
 import type { Logger } from './log.ts';
 
 export interface BuiltBackend {
   backend: Backend;
+  /** More sockets with the backend that takes their datagrams (mixed: WireGuard's). */
+  inbound: Array<{ transport: Transport; backend: Backend }>;
   /** Fields for the ready line and status: how peers reach and recognise this node. */
   identity: Record<string, unknown>;
   /** Backend-specific counters for status output. */
@@ -26,6 +29,7 @@ export interface BuiltBackend {
   stop(): Promise<void>;
 }
 
+/** The main socket's port: WireGuard's for the wireguard backend, else VXLAN's (mixed opens WireGuard's second). */
 export function listenPort(config: NodeConfig): number {
   return config.backend === 'wireguard' ? config.wireguard!.listenPort : config.vxlan.port;
 }
@@ -35,7 +39,15 @@ export function vtepIpOf(config: ResolvedConfig): number {
   return ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
 }
 
-export function buildBackend(config: ResolvedConfig, ring: PacketRing, transport: Transport, mtu: (overhead: number) => number, log: Logger): BuiltBackend {
+export async function buildBackend(
+  config: ResolvedConfig,
+  ring: PacketRing,
+  transport: Transport,
+  openTransport: (port: number) => Promise<Transport>,
+  mtu: (overhead: number) => number,
+  log: Logger,
+): Promise<BuiltBackend> {
+  if (config.backend === 'mixed') return buildMixed(config, ring, transport, openTransport, mtu, log);
   if (config.backend === 'vxlan') {
     const vtepIp = vtepIpOf(config);
     const backend = new VxlanBackend({
@@ -49,6 +61,7 @@ export function buildBackend(config: ResolvedConfig, ring: PacketRing, transport
     });
     return {
       backend,
+      inbound: [],
       identity: { vtepIp: formatIpv4(vtepIp), vtepMac: formatMac(config.vxlan.vtepMac, 0), vni: config.vxlan.vni },
       stats: () => ({ arpReplies: backend.arpReplies }),
       start: async () => {},
@@ -57,14 +70,24 @@ export function buildBackend(config: ResolvedConfig, ring: PacketRing, transport
   }
   const wg = config.wireguard!;
   const backend = new WireguardBackend({ ring, transport, privateKey: wg.privateKey, mtu: mtu(60), timeScale: wg.timeScale });
-  let uapi: UapiServer | undefined;
+  const extras = wireguardExtras(backend, wg.listenPort, log);
   return {
     backend,
+    inbound: [],
     identity: { publicKey: encodeKey(backend.publicKey), listenPort: wg.listenPort },
     stats: () => ({ handshakes: { ...backend.state.handshakes } }),
+    start: extras.start,
+    stop: extras.stop,
+  };
+}
+
+/** WireGuard's timer tick and its UAPI socket (wg show / wg set), started once the TUN device has its name. */
+function wireguardExtras(backend: WireguardBackend, port: number, log: Logger): Pick<BuiltBackend, 'start' | 'stop'> {
+  let uapi: UapiServer | undefined;
+  return {
     start: async (tunName: string, peersChanged: () => void) => {
       backend.start();
-      const device = uapiDevice(backend, () => wg.listenPort, (message) => log.warn('wg set refused', { error: message }));
+      const device = uapiDevice(backend, () => port, (message) => log.warn('wg set refused', { error: message }));
       uapi = await UapiServer.listen(tunName, {
         state: () => device.state(),
         apply: (change) => {
@@ -77,6 +100,41 @@ export function buildBackend(config: ResolvedConfig, ring: PacketRing, transport
     stop: async () => {
       await uapi?.close();
       backend.stop();
+    },
+  };
+}
+
+/** VXLAN to peers in our location on the main socket, WireGuard to the others on a second one. */
+async function buildMixed(
+  config: ResolvedConfig,
+  ring: PacketRing,
+  transport: Transport,
+  openTransport: (port: number) => Promise<Transport>,
+  mtu: (overhead: number) => number,
+  log: Logger,
+): Promise<BuiltBackend> {
+  const wg = config.wireguard!;
+  const vtepIp = vtepIpOf(config);
+  const near = new VxlanBackend({ ring, transport, vtepMac: config.vxlan.vtepMac, vtepIp, vni: config.vxlan.vni, port: config.vxlan.port, sourceCheck: config.vxlan.sourceCheck });
+  const wgTransport = await openTransport(wg.listenPort);
+  const far = new WireguardBackend({ ring, transport: wgTransport, privateKey: wg.privateKey, mtu: mtu(60), timeScale: wg.timeScale });
+  const extras = wireguardExtras(far, wg.listenPort, log);
+  return {
+    backend: new MixedBackend(ring, config.location, near, far),
+    inbound: [{ transport: wgTransport, backend: far }],
+    identity: {
+      location: config.location,
+      vtepIp: formatIpv4(vtepIp),
+      vtepMac: formatMac(config.vxlan.vtepMac, 0),
+      vni: config.vxlan.vni,
+      publicKey: encodeKey(far.publicKey),
+      listenPort: wg.listenPort,
+    },
+    stats: () => ({ arpReplies: near.arpReplies, handshakes: { ...far.state.handshakes } }),
+    start: extras.start,
+    stop: async () => {
+      await extras.stop();
+      await wgTransport.close();
     },
   };
 }

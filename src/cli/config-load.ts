@@ -85,7 +85,7 @@ export function loadConfig(path: string | undefined, flags: Record<string, strin
  * survive restarts, and an operator of a gossip cluster need not hand out keys.
  */
 function defaultWireguardKey(raw: Record<string, unknown>, baseDir: string): void {
-  if (raw.backend !== 'wireguard') return;
+  if (raw.backend !== 'wireguard' && raw.backend !== 'mixed') return;
   const wg = (typeof raw.wireguard === 'object' && raw.wireguard !== null ? raw.wireguard : {}) as Record<string, unknown>;
   if (wg.privateKey !== undefined || wg.privateKeyFile !== undefined || wg.configFile !== undefined) return;
   const stateDir = resolve(baseDir, typeof raw.stateDir === 'string' ? raw.stateDir : '/var/lib/weft');

@@ -53,7 +53,7 @@ export interface NodeConfig {
   /** Keys, the gossip identity and the subnet lease live here. */
   stateDir: string;
   gossip: GossipConfig | undefined;
-  backend: 'vxlan' | 'wireguard';
+  backend: 'vxlan' | 'wireguard' | 'mixed';
   wireguard: WireguardConfig | undefined;
   underlay: { address: string; mtu: number };
   clusterCidr: Cidr;
@@ -166,7 +166,9 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   onlyKeys(root, '', ['name', 'location', 'stateDir', 'gossip', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics', 'transport']);
   const name = nodeName(root.name, 'name');
   const backend = root.backend ?? 'vxlan';
-  if (backend !== 'vxlan' && backend !== 'wireguard') fail('backend', '"vxlan" or "wireguard"', backend);
+  if (backend !== 'vxlan' && backend !== 'wireguard' && backend !== 'mixed') {
+    fail('backend', '"vxlan", "wireguard", or "mixed" (VXLAN within a location, WireGuard between locations)', backend);
+  }
 
   const u = object(root.underlay, 'underlay');
   onlyKeys(u, 'underlay', ['address', 'mtu']);
@@ -199,8 +201,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const vtepMac = vx.vtepMac === undefined ? deriveVtepMac(name) : mac(vx.vtepMac, 'vxlan.vtepMac');
   const sourceCheck = boolean(vx.sourceCheck, 'vxlan.sourceCheck', true);
 
-  const wgSection = parseWireguard(object(root.wireguard, 'wireguard'), backend === 'wireguard', baseDir);
-  const defaultPort = backend === 'wireguard' ? wgSection.listenPort : port;
+  const wgSection = parseWireguard(object(root.wireguard, 'wireguard'), backend !== 'vxlan', baseDir);
 
   const r = object(root.ring, 'ring');
   onlyKeys(r, 'ring', ['slots']);
@@ -212,11 +213,15 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   for (const [i, entry] of ((root.peers as unknown[] | undefined) ?? []).entries()) {
     const field = `peers[${i}]`;
     const p = object(entry, field);
-    onlyKeys(p, field, ['name', 'endpoint', 'subnet', 'vtepMac', 'publicKey', 'presharedKey', 'persistentKeepalive']);
+    onlyKeys(p, field, ['name', 'endpoint', 'subnet', 'vtepMac', 'publicKey', 'presharedKey', 'persistentKeepalive', 'location']);
+    const peerLocation = p.location === undefined ? location : nodeName(p.location, `${field}.location`);
+    // Which protocol reaches this peer: the backend's, or under "mixed" its location's.
+    const viaWireguard = backend === 'wireguard' || (backend === 'mixed' && peerLocation !== location);
+    const defaultPort = viaWireguard ? wgSection.listenPort : port;
     const peerName = nodeName(p.name, `${field}.name`);
     if (peerName === name) fail(`${field}.name`, 'a name other than this node\'s own', peerName);
     if (seen.has(peerName)) fail(`${field}.name`, 'a name not used by another peer', peerName);
-    if (backend === 'vxlan' && p.endpoint === undefined) fail(`${field}.endpoint`, 'the peer\'s underlay address and port, such as 192.168.50.2:8472', undefined);
+    if (!viaWireguard && p.endpoint === undefined) fail(`${field}.endpoint`, 'the peer\'s underlay address and port, such as 192.168.50.2:8472', undefined);
     const ep = p.endpoint === undefined ? undefined : endpoint(p.endpoint, `${field}.endpoint`, defaultPort);
     const peerSubnet = cidr(p.subnet, `${field}.subnet`, '10.244.2.0/24');
     if (subnet !== undefined && overlaps(peerSubnet, subnet)) fail(`${field}.subnet`, `a subnet that does not overlap this node's ${String(root.subnet)}`, p.subnet);
@@ -224,9 +229,10 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       if (overlaps(other.subnets[0]!, peerSubnet)) fail(`${field}.subnet`, `a subnet that does not overlap peer "${other.name}"`, p.subnet);
     }
     seen.set(peerName, field);
-    const wg = backend === 'wireguard' ? peerKeys(p, field) : {};
+    const wg = viaWireguard ? peerKeys(p, field) : {};
     peers.push({
       name: peerName,
+      location: peerLocation,
       ...(ep ? { endpoint: ep } : {}),
       subnets: [peerSubnet],
       // weft peers derive their VTEP MAC from their name, so a weft-only cluster need not list MACs.
@@ -245,7 +251,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     stateDir: root.stateDir === undefined ? '/var/lib/weft' : resolve(baseDir, string(root.stateDir, 'stateDir', '/var/lib/weft')),
     gossip,
     backend,
-    wireguard: backend === 'wireguard' ? { privateKey: wgSection.privateKey!, listenPort: wgSection.listenPort, timeScale: wgSection.timeScale } : undefined,
+    wireguard: backend !== 'vxlan' ? { privateKey: wgSection.privateKey!, listenPort: wgSection.listenPort, timeScale: wgSection.timeScale } : undefined,
     underlay: { address, mtu: underlayMtu },
     clusterCidr,
     subnet,

@@ -6,6 +6,8 @@
 
 export interface StatusPeer {
   name: string;
+  /** The protocol that carries this peer's traffic (vxlan or wireguard). */
+  backend?: string;
   endpoint: string | null;
   subnets: string[];
   txBytes: number;
@@ -72,6 +74,7 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   for (const p of s.peers) {
     lines.push('');
     lines.push(`peer: ${p.name}`);
+    if (p.backend) lines.push(`  backend: ${p.backend}`);
     if (p.publicKey) lines.push(`  public key: ${p.publicKey}`);
     lines.push(`  endpoint: ${p.endpoint ?? '(none)'}`);
     lines.push(`  subnets: ${p.subnets.join(', ') || '(none)'}`);

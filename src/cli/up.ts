@@ -23,6 +23,7 @@ import { GossipControl } from '../node/gossip-control.ts';
 import { publicKey } from '../crypto/x25519.ts';
 import { BatchUdpTransport } from '../transport/batch-udp-transport.ts';
 import { DgramTransport } from '../transport/dgram-transport.ts';
+import type { Transport } from '../transport/transport.ts';
 import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
 import { formatCidr, formatIpv4 } from '../wire/addr.ts';
@@ -37,9 +38,10 @@ export interface RunningNode {
 }
 
 /** One peer as status shows it; WireGuard peers carry their key and handshake time. */
-function peerStatus(p: PeerStatus): StatusPeer {
+function peerStatus(p: PeerStatus, defaultBackend: string): StatusPeer {
   const out: StatusPeer = {
     name: p.name,
+    backend: 'backend' in p ? String((p as { backend: unknown }).backend) : defaultBackend,
     endpoint: p.endpoint ? (isIP(p.endpoint.address) === 6 ? `[${p.endpoint.address}]:${p.endpoint.port}` : `${p.endpoint.address}:${p.endpoint.port}`) : null,
     subnets: p.subnets.map(formatCidr),
     ...p.traffic,
@@ -93,11 +95,11 @@ export async function startNode(configPath: string | undefined, flags: Record<st
 
   try {
     const ring = new PacketRing({ slots: config.ring.slots });
-    const transportOptions = { ring, bindAddress: config.underlay.address, port: listenPort(config) };
-    const transport =
-      config.transport.type === 'batch'
-        ? await BatchUdpTransport.open({ ...transportOptions, gso: config.transport.gso })
-        : await DgramTransport.open(transportOptions);
+    const openTransport = (port: number): Promise<Transport> => {
+      const options = { ring, bindAddress: config.underlay.address, port };
+      return config.transport.type === 'batch' ? BatchUdpTransport.open({ ...options, gso: config.transport.gso }) : DgramTransport.open(options);
+    };
+    const transport = await openTransport(listenPort(config));
     undo.push(['close UDP socket', () => transport.close()]);
     const mtuFor = (overhead: number) => config.tun.mtu ?? config.underlay.mtu - overhead;
 
@@ -123,7 +125,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     }
     const subnet = config.subnet ?? (await gossip!.claimSubnet(3000, config.gossip!.seeds.length > 0));
     const resolved: ResolvedConfig = { ...config, subnet };
-    const built = buildBackend(resolved, ring, transport, mtuFor, log);
+    const built = await buildBackend(resolved, ring, transport, openTransport, mtuFor, log);
     const backend = built.backend;
     const mtu = mtuFor(backend.overhead);
 
@@ -152,9 +154,14 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         if (e) log.info(e.type, { peer: e.name, subnets: e.peer.subnets.map(formatCidr), ...(e.reason ? { reason: e.reason } : {}) });
       },
       (moved) => log.error('a conflict moved this node\'s subnet; restart weft to re-address its device', { subnet: formatCidr(moved) }),
+      // A record announces one data port (VXLAN's under "mixed"); peers in other
+      // locations are reached on the WireGuard port, the same on every node.
+      config.backend === 'mixed'
+        ? (spec) => (spec.location !== config.location && spec.endpoint ? { ...spec, endpoint: { address: spec.endpoint.address, port: config.wireguard!.listenPort } } : spec)
+        : undefined,
     );
 
-    const router = new Router({ ring, tun, transport, backend });
+    const router = new Router({ ring, tun, transport, backend, inbound: built.inbound });
     router.start();
     undo.push(['stop router', () => router.stop()]);
 
@@ -172,7 +179,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         startedAt,
         ...built.identity,
       },
-      peers: backend.peers().map(peerStatus),
+      peers: backend.peers().map((p) => peerStatus(p, config.backend)),
       drops: backend.drops(),
       ...built.stats(),
       router: router.stats,

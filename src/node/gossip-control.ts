@@ -117,10 +117,10 @@ export class GossipControl {
    * Feed the backend: the peers known now, then every change. `changed` runs
    * after each (routes, logs); `subnetMoved` when a conflict moved our own.
    */
-  attach(backend: Backend, changed: (e: MemberEvent | null) => void, subnetMoved: (subnet: Cidr) => void): void {
+  attach(backend: Backend, changed: (e: MemberEvent | null) => void, subnetMoved: (subnet: Cidr) => void, adjust: (spec: PeerSpec) => PeerSpec = (x) => x): void {
     for (const m of this.membership.all()) {
       if (m.name === this.membership.name || !m.isLive) continue;
-      this.apply(backend, 'peer-added', m.name, peerSpecOf({ name: m.record.name, endpoint: { address: m.record.address, port: m.record.dataPort }, subnets: m.record.subnets, vtepMac: m.record.vtepMac }, m.record));
+      this.apply(backend, 'peer-added', m.name, adjust(peerSpecOf({ name: m.record.name, endpoint: { address: m.record.address, port: m.record.dataPort }, subnets: m.record.subnets, vtepMac: m.record.vtepMac }, m.record)));
     }
     changed(null);
     this.membership.on((e) => {
@@ -129,7 +129,7 @@ export class GossipControl {
         const now = this.membership.record.subnets[0];
         if (now !== undefined && (before === undefined || formatCidr(before) !== formatCidr(now))) subnetMoved(now);
       }
-      this.apply(backend, e.type, e.name, peerSpecOf(e.peer, e.record));
+      this.apply(backend, e.type, e.name, adjust(peerSpecOf(e.peer, e.record)));
       changed(e);
     });
   }

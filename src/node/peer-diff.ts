@@ -18,7 +18,7 @@ export interface PeerDiff {
 function fingerprint(p: PeerSpec): string {
   const bytes = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : '');
   const ep = p.endpoint ? `${p.endpoint.address}|${p.endpoint.port}` : '-';
-  return `${ep}|${p.subnets.map(formatCidr).join(',')}|${bytes(p.vtepMac)}|${bytes(p.publicKey)}|${bytes(p.presharedKey)}|${p.persistentKeepalive ?? 0}`;
+  return `${ep}|${p.subnets.map(formatCidr).join(',')}|${bytes(p.vtepMac)}|${bytes(p.publicKey)}|${bytes(p.presharedKey)}|${p.persistentKeepalive ?? 0}|${p.location ?? ''}`;
 }
 
 export function diffPeers(before: readonly PeerSpec[], after: readonly PeerSpec[]): PeerDiff {

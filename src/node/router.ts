@@ -26,6 +26,11 @@ export interface RouterOptions {
   batchSize?: number;
   /** Batches per readiness callback before yielding to the event loop. Default 8. */
   tunBudget?: number;
+  /**
+   * More sockets whose datagrams go to their own backend (the mixed backend
+   * runs VXLAN and WireGuard on two ports). Sends still go through `backend`.
+   */
+  inbound?: ReadonlyArray<{ transport: Transport; backend: Backend }>;
 }
 
 export interface RouterStats {
@@ -49,6 +54,7 @@ export class Router {
   private readonly tunBudget: number;
   /** A one-slot list for TUN writes of received packets, allocated once. */
   private readonly one = new Int32Array(1);
+  private readonly inbound: ReadonlyArray<{ transport: Transport; backend: Backend }>;
   private running = false;
 
   constructor(options: RouterOptions) {
@@ -56,6 +62,7 @@ export class Router {
     this.tun = options.tun;
     this.transport = options.transport;
     this.backend = options.backend;
+    this.inbound = options.inbound ?? [];
     this.batch = new SlotBatch(options.batchSize ?? 64);
     this.tunBudget = options.tunBudget ?? 8;
     this.pumpTun = this.pumpTun.bind(this);
@@ -67,12 +74,15 @@ export class Router {
     this.running = true;
     this.tun.onReadable(this.pumpTun);
     this.transport.onReceive(this.onDatagram);
+    // One handler per extra socket, bound once here, never per datagram.
+    for (const { transport, backend } of this.inbound) transport.onReceive((slot, a, p) => this.deliver(backend, slot, a, p));
   }
 
   stop(): void {
     this.running = false;
     this.tun.onReadable(null);
     this.transport.onReceive(null);
+    for (const { transport } of this.inbound) transport.onReceive(null);
   }
 
   /** Read what the TUN device has ready and send it, a bounded number of batches at a time. */
@@ -100,10 +110,15 @@ export class Router {
     }
     // A batching transport sends what this callback queued now, in as few syscalls as it can.
     this.transport.flush?.();
+    for (const { transport } of this.inbound) transport.flush?.();
   }
 
   onDatagram(slot: number, fromAddress: string, fromPort: number): void {
-    if (this.backend.receive(slot, fromAddress, fromPort) !== Received.Deliver) return;
+    this.deliver(this.backend, slot, fromAddress, fromPort);
+  }
+
+  private deliver(backend: Backend, slot: number, fromAddress: string, fromPort: number): void {
+    if (backend.receive(slot, fromAddress, fromPort) !== Received.Deliver) return;
     this.one[0] = slot;
     if (this.tun.writeBatch(this.ring, this.one, 1) === 1) this.stats.delivered++;
     else this.stats.tunWriteErrors++;

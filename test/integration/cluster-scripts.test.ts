@@ -71,9 +71,25 @@ describe.skipIf(!root)('cluster scripts', () => {
     await run(['down', '--name', name]);
   });
 
+  it('mixed backend: VXLAN within a location, WireGuard across, found by gossip', async () => {
+    const name = `ci${process.pid % 10000}m`;
+    names.push(name);
+    const dir = `/run/weft-cluster/${name}`;
+    await run(['up', '3', '--pods', '1', '--backend', 'mixed', '--locations', 'a,a,b', '--gossip', '--name', name]);
+    const m = JSON.parse((await run(['check', '--json', '--name', name])).stdout) as { reached: number; total: number };
+    expect(m.reached).toBe(6);
+    expect(m.total).toBe(6);
+    const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'status', '--json', '--socket', `${dir}/node-1.sock`], { encoding: 'utf8' });
+    const peers = (JSON.parse(stdout) as { peers: Array<{ name: string; backend: string; endpoint: string }> }).peers;
+    const byName = Object.fromEntries(peers.map((p) => [p.name, p]));
+    expect(byName['node-2']).toMatchObject({ backend: 'vxlan', endpoint: '10.99.0.2:8472' });
+    expect(byName['node-3']).toMatchObject({ backend: 'wireguard', endpoint: '10.99.0.3:51820' });
+    await run(['down', '--name', name]);
+  });
+
   it('refuses bad options with a usage message', async () => {
     await expect(run(['up', '0'])).rejects.toThrow(/N \(the number of nodes\) must be a number from 1 to 50/u);
-    await expect(run(['up', '2', '--backend', 'ipip'])).rejects.toThrow(/--backend must be vxlan or wireguard/u);
+    await expect(run(['up', '2', '--backend', 'ipip'])).rejects.toThrow(/--backend must be vxlan, wireguard or mixed/u);
     await expect(run(['check', '--name', 'nosuchcluster'])).rejects.toThrow(/no cluster "nosuchcluster" is up/u);
   });
 });
