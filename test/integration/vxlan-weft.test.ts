@@ -61,7 +61,7 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     expect(human).toContain('node: node-a');
     expect(human).toContain('  backend: vxlan');
     expect(human).toContain('  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)');
-    expect(human).toMatch(/peer: node-b\n {2}endpoint: 10\.99\.0\.2:8472\n {2}subnets: 10\.244\.2\.0\/24\n {2}transfer: [\d.]+ MiB received, [\d.]+ MiB sent/u);
+    expect(human).toMatch(/peer: node-b\n {2}backend: vxlan\n {2}endpoint: 10\.99\.0\.2:8472\n {2}subnets: 10\.244\.2\.0\/24\n {2}transfer: [\d.]+ MiB received, [\d.]+ MiB sent/u);
     const json = JSON.parse(await sb.run(nodes.a.ns, [process.execPath, main, 'status', '--json', '--socket', wa.controlSocket])) as {
       node: { name: string; mtu: number };
       peers: Array<{ name: string; rxBytes: number; txPackets: number }>;

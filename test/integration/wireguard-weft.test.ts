@@ -72,7 +72,7 @@ describe.skipIf(!root)('WireGuard: weft <-> weft', () => {
   it('weft status shows the peer\'s key, latest handshake and transfer', async () => {
     const human = await sb.run(nodes.a.ns, [process.execPath, weftMain(), 'status', '--socket', wa.controlSocket]);
     expect(human).toContain(`public key: ${publicKeyText(keys.a)}`);
-    expect(human).toContain(`peer: node-b\n  public key: ${publicKeyText(keys.b)}`);
+    expect(human).toContain(`peer: node-b\n  backend: wireguard\n  public key: ${publicKeyText(keys.b)}`);
     expect(human).toMatch(/latest handshake: (Now|\d+ seconds? ago)/u);
     expect(human).toMatch(/transfer: [\d.]+ MiB received, [\d.]+ MiB sent/u);
   });
