@@ -30,8 +30,8 @@
  * caches that view per ring slot so a steady stream of same-sized packets
  * allocates nothing. bench/crypto/aead-bench.ts measures both.
  */
-import { createRequire } from 'node:module';
 import { WeftError } from '../errors.ts';
+import { sodiumBinding } from './sodium.ts';
 
 export const KEY_LEN = 32;
 export const TAG_LEN = 16;
@@ -59,20 +59,7 @@ interface SodiumAeadBinding {
   ): number;
 }
 
-const require = createRequire(import.meta.url);
-// Loading the public module first runs its setup; the binding is the same
-// cached module object that the public module wraps.
-require('sodium-native');
-const sodium = require('sodium-native/binding') as SodiumAeadBinding;
-if (
-  typeof sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached !== 'function' ||
-  typeof sodium.crypto_aead_chacha20poly1305_ietf_decrypt_detached !== 'function'
-) {
-  throw new WeftError(
-    'CRYPTO_UNAVAILABLE',
-    'sodium-native does not expose crypto_aead_chacha20poly1305_ietf_*_detached in its binding; reinstall sodium-native 5.x',
-  );
-}
+const sodium = sodiumBinding<SodiumAeadBinding>(['crypto_aead_chacha20poly1305_ietf_encrypt_detached', 'crypto_aead_chacha20poly1305_ietf_decrypt_detached']);
 
 // Module-level scratch, reused by every call: JavaScript runs one call at a
 // time and libsodium returns before the next, so sharing is safe.

@@ -23,8 +23,8 @@
  * an exception), so every length is checked here first.
  */
 import { randomFillSync } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { WeftError } from '../errors.ts';
+import { sodiumBinding } from './sodium.ts';
 
 export const X25519_KEY_LEN = 32;
 
@@ -33,17 +33,7 @@ interface SodiumScalarmultBinding {
   crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): number;
 }
 
-const require = createRequire(import.meta.url);
-// Loading the public module first runs its setup (sodium_init); the binding
-// is the module object the public one wraps.
-require('sodium-native');
-const sodium = require('sodium-native/binding') as SodiumScalarmultBinding;
-if (typeof sodium.crypto_scalarmult !== 'function' || typeof sodium.crypto_scalarmult_base !== 'function') {
-  throw new WeftError(
-    'CRYPTO_UNAVAILABLE',
-    'sodium-native does not expose crypto_scalarmult / crypto_scalarmult_base in its binding; reinstall sodium-native 5.x',
-  );
-}
+const sodium = sodiumBinding<SodiumScalarmultBinding>(['crypto_scalarmult', 'crypto_scalarmult_base']);
 
 function checkLen(bytes: Uint8Array, what: string): void {
   if (bytes.length !== X25519_KEY_LEN) {

@@ -10,8 +10,8 @@
  * checks sizes only with C asserts, so they are checked here, and the
  * associated data is passed as undefined, never null (null crashes it).
  */
-import { createRequire } from 'node:module';
 import { WeftError } from '../errors.ts';
+import { sodiumBinding } from './sodium.ts';
 
 export const XKEY_LEN = 32;
 export const XNONCE_LEN = 24;
@@ -36,18 +36,7 @@ interface SodiumXAeadBinding {
   ): number;
 }
 
-const require = createRequire(import.meta.url);
-require('sodium-native');
-const sodium = require('sodium-native/binding') as SodiumXAeadBinding;
-if (
-  typeof sodium.crypto_aead_xchacha20poly1305_ietf_encrypt_detached !== 'function' ||
-  typeof sodium.crypto_aead_xchacha20poly1305_ietf_decrypt_detached !== 'function'
-) {
-  throw new WeftError(
-    'CRYPTO_UNAVAILABLE',
-    'sodium-native does not expose crypto_aead_xchacha20poly1305_ietf_*_detached in its binding; reinstall sodium-native 5.x',
-  );
-}
+const sodium = sodiumBinding<SodiumXAeadBinding>(['crypto_aead_xchacha20poly1305_ietf_encrypt_detached', 'crypto_aead_xchacha20poly1305_ietf_decrypt_detached']);
 
 function checkKeyNonce(key: Uint8Array, nonce: Uint8Array): void {
   if (key.length !== XKEY_LEN) throw new WeftError('CRYPTO_MISUSE', `XAEAD key must be ${XKEY_LEN} bytes, got ${key.length}`);
