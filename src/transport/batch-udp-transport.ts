@@ -27,7 +27,7 @@ import { WeftError } from '../errors.ts';
 import { isNativeSyscallError, loadAddon } from '../native/addon.ts';
 import type { PollHandle, WeftNative } from '../native/addon.ts';
 import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from './transport.ts';
-import { newTransportStats } from './transport.ts';
+import { bindError, newTransportStats } from './transport.ts';
 
 export interface BatchUdpTransportOptions {
   ring: PacketRing;
@@ -217,16 +217,7 @@ export class BatchUdpTransport implements Transport {
         options.sendBufferSize ?? DEFAULT_SOCKET_BUFFER,
       );
     } catch (err) {
-      if (isNativeSyscallError(err) && err.code === 'EADDRINUSE') {
-        throw new WeftError('PORT_IN_USE', `UDP ${where} is already in use: stop the other process or choose another port`, {
-          cause: err,
-          errno: err.code,
-        });
-      }
-      throw new WeftError('UDP_BIND_FAILED', `cannot bind UDP ${where}: ${(err as Error).message}`, {
-        cause: err,
-        ...(isNativeSyscallError(err) ? { errno: err.code } : {}),
-      });
+      throw bindError(where, err as Error, isNativeSyscallError(err) ? err.code : undefined);
     }
     try {
       return new BatchUdpTransport(addon, opened.fd, opened.port, options.ring, batchSize, receiveBudget, options.gso ?? false);

@@ -16,7 +16,7 @@ import { isIP } from 'node:net';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { WeftError } from '../errors.ts';
 import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from './transport.ts';
-import { copyIntoSlot, newTransportStats } from './transport.ts';
+import { bindError, copyIntoSlot, newTransportStats } from './transport.ts';
 
 export interface DgramTransportOptions {
   ring: PacketRing;
@@ -94,15 +94,7 @@ export class DgramTransport implements Transport {
       const onError = (err: NodeJS.ErrnoException) => {
         socket.close();
         const where = `${options.bindAddress ?? (family === 6 ? '::' : '0.0.0.0')}:${options.port}`;
-        reject(
-          new WeftError(
-            err.code === 'EADDRINUSE' ? 'PORT_IN_USE' : 'UDP_BIND_FAILED',
-            err.code === 'EADDRINUSE'
-              ? `UDP ${where} is already in use: stop the other process or choose another port`
-              : `cannot bind UDP ${where}: ${err.message}`,
-            { cause: err, ...(err.code ? { errno: err.code } : {}) },
-          ),
-        );
+        reject(bindError(where, err, err.code));
       };
       socket.once('error', onError);
       socket.bind({ port: options.port, ...(options.bindAddress ? { address: options.bindAddress } : {}), exclusive: true }, () => {

@@ -11,6 +11,7 @@
  *   it from then on and must release it or pass it on (to a TUN write).
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
+import { WeftError } from '../errors.ts';
 
 /** A UDP endpoint, validated when it is created (an IP literal, never a host name). */
 export interface UdpEndpoint {
@@ -85,4 +86,16 @@ export function copyIntoSlot(ring: PacketRing, stats: TransportStats, data: Uint
   stats.receivedPackets++;
   stats.receivedBytes += data.length;
   return slot;
+}
+
+/**
+ * The error for a socket that would not bind to `where` ("address:port"),
+ * worded the same whichever transport tried: PORT_IN_USE when another
+ * socket holds it, UDP_BIND_FAILED otherwise.
+ */
+export function bindError(where: string, err: Error, errno: string | undefined): WeftError {
+  const options = { cause: err, ...(errno ? { errno } : {}) };
+  return errno === 'EADDRINUSE'
+    ? new WeftError('PORT_IN_USE', `UDP ${where} is already in use: stop the other process or choose another port`, options)
+    : new WeftError('UDP_BIND_FAILED', `cannot bind UDP ${where}: ${err.message}`, options);
 }
