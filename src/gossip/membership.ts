@@ -36,6 +36,7 @@ import type { GossipTransport } from './transport.ts';
 import { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
 import type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
 import { Member } from './member.ts';
+import { MemberTable } from './member-table.ts';
 
 export { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
 export type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
@@ -52,8 +53,7 @@ export class Membership {
   readonly awareness: Awareness;
   readonly antiEntropy: AntiEntropy;
   readonly prober: Prober;
-  private readonly members = new Map<string, Member>();
-  private readonly byHash = new Map<number, Member>();
+  private readonly table = new MemberTable();
   private readonly queue = new BroadcastQueue();
   private readonly suspects = new Set<Member>();
   private readonly listeners: ((e: MemberEvent) => void)[] = [];
@@ -63,7 +63,6 @@ export class Membership {
   private readonly me: Member;
   private fields: RecordFields;
   private readonly budget: number;
-  private tombstones: Member[] = [];
   private live = 1;
   private ticker: TickHandle | null = null;
   private lastTick = 0;
@@ -84,8 +83,7 @@ export class Membership {
     if (!v.ok) throw new RangeError('own record does not decode');
     this.me = new Member(v.record, bytes, nameHash(v.record.name), 0);
     this.me.state = MemberState.Alive;
-    this.members.set(this.me.name, this.me);
-    this.byHash.set(this.me.hash, this.me);
+    this.table.add(this.me);
     this.budget = factBudget(this.me.name, 'x'.repeat(63));
     this.antiEntropy = new AntiEntropy(this.syncHost());
     this.prober = new Prober(this.proberHost(), this.cfg, this.awareness);
@@ -159,18 +157,18 @@ export class Membership {
   }
 
   get(name: string): Member | undefined {
-    return this.members.get(name);
+    return this.table.get(name);
   }
 
   /** Every known member including tombstones and this node (a snapshot array; cold path). */
   all(): Member[] {
-    return [...this.members.values()];
+    return [...this.table.values()];
   }
 
   /** The data plane's view: live peers other than this node. */
   peers(): GossipPeer[] {
     const out: GossipPeer[] = [];
-    for (const m of this.members.values()) if (m !== this.me && m.isLive) out.push(peerOf(m.record));
+    for (const m of this.table.values()) if (m !== this.me && m.isLive) out.push(peerOf(m.record));
     return out;
   }
 
@@ -227,7 +225,7 @@ export class Membership {
     const v = this.decode(bytes);
     if (!v.ok) return this.drop('bad-record');
     const r = v.record;
-    const m = this.members.get(r.name);
+    const m = this.table.get(r.name);
     if (m !== undefined && !bytesEqual(m.record.signingKey, r.signingKey)) return this.drop('key-mismatch');
     if (m !== undefined && r.incarnation <= m.incarnation) {
       if (r.incarnation < m.incarnation) this.drop('stale');
@@ -244,8 +242,7 @@ export class Membership {
     const state = (r.flags & RecordFlag.Left) !== 0 ? MemberState.Left : MemberState.Alive;
     if (m === undefined) {
       const n = new Member(r, bytes, nameHash(r.name), this.opts.clock.now());
-      this.members.set(n.name, n);
-      this.byHash.set(n.hash, n);
+      this.table.add(n);
       this.setState(n, state);
       if (state === MemberState.Alive) this.emit('peer-added', n);
       // A record first learned by a pull is not news to the cluster (a joiner pulls 1000 of them).
@@ -274,7 +271,7 @@ export class Membership {
       else if (!this.leaving && f.incarnation === this.me.incarnation) this.refute(f.incarnation);
       return;
     }
-    const m = this.members.get(f.name);
+    const m = this.table.get(f.name);
     if (m === undefined) return this.drop('unknown-member');
     if (f.incarnation < m.incarnation) return this.drop('stale');
     if (f.incarnation > m.record.incarnation) return this.drop('ahead');
@@ -301,7 +298,7 @@ export class Membership {
 
   private declareDead(m: Member, fact: Uint8Array): void {
     this.setState(m, MemberState.Dead);
-    this.tombstones.push(m);
+    this.table.bury(m);
     this.stats.declaredDead++;
     this.queue.push(m.name, fact);
     this.emit('peer-removed', m, 'dead');
@@ -370,7 +367,7 @@ export class Membership {
     }
     if (now >= this.nextSyncAt) {
       this.nextSyncAt = now + this.cfg.syncIntervalMs;
-      const dead = this.tombstones.filter((m) => m.state === MemberState.Dead && this.members.get(m.name) === m);
+      const dead = this.table.dead();
       // Now and then sync with a member we think dead: that is how a healed partition finds itself.
       const pick = dead.length > 0 && this.random() < this.cfg.syncDeadChance
         ? dead[Math.floor(this.random() * dead.length)]
@@ -379,7 +376,7 @@ export class Membership {
     }
     if (now >= this.nextReapAt) {
       this.nextReapAt = now + this.cfg.tombstoneMs / 4;
-      this.reap(now);
+      this.table.reap(now, this.cfg.tombstoneMs);
     }
   }
 
@@ -387,7 +384,7 @@ export class Membership {
     if (this.queue.size === 0) return;
     const targets = this.prober.randomLive(this.cfg.gossipFanout);
     // Also tell the recently dead: a node wrongly declared dead hears it and refutes.
-    for (const m of this.tombstones) {
+    for (const m of this.table.tombstones) {
       if (m.state === MemberState.Dead && now - m.since < this.cfg.gossipToDeadMs && this.random() < 0.5) {
         targets.push(m);
         break;
@@ -397,22 +394,6 @@ export class Membership {
       const facts = this.take();
       if (facts.length === 0) return;
       this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts });
-    }
-  }
-
-  private reap(now: number): void {
-    this.tombstones = this.tombstones.filter((m) => {
-      if (m.isLive || this.members.get(m.name) !== m) return false;
-      if (now - m.since < this.cfg.tombstoneMs) return true;
-      this.members.delete(m.name);
-      this.byHash.delete(m.hash);
-      return false;
-    });
-    for (const m of this.members.values()) {
-      if (m.state === MemberState.Left && now - m.since >= this.cfg.tombstoneMs) {
-        this.members.delete(m.name);
-        this.byHash.delete(m.hash);
-      }
     }
   }
 
@@ -434,7 +415,7 @@ export class Membership {
       selfName: this.me.name,
       now: () => this.opts.clock.now(),
       random: this.random,
-      lookup: (name) => this.members.get(name),
+      lookup: (name) => this.table.get(name),
       send: (a, p, msg) => this.send(a, p, msg),
       take: () => this.take(),
       failed: (t) => {
@@ -448,10 +429,10 @@ export class Membership {
   private syncHost(): SyncHost {
     return {
       selfName: this.me.name,
-      syncMembers: () => this.members.values(),
-      byHash: (h) => this.byHash.get(h),
+      syncMembers: () => this.table.values(),
+      byHash: (h) => this.table.byHash(h),
       factsFor: (h) => {
-        const m = this.byHash.get(h);
+        const m = this.table.byHash(h);
         if (m === undefined) return [];
         const out = [encodeFact({ kind: FactKind.Alive, record: m.bytes })];
         if (m.state === MemberState.Dead) out.push(encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
