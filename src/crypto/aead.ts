@@ -157,12 +157,7 @@ export function sealInPlace(
   views?: AeadViews,
   slot = 0,
 ): number {
-  if (!isU32(off) || !isU32(len) || off + len + TAG_LEN > buf.length) {
-    misuse(`sealInPlace(off ${off}, len ${len}) needs ${TAG_LEN} bytes of tailroom inside a buffer of ${buf.length}`);
-  }
-  if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
-  setCounter(counterLo, counterHi);
-  return sealCore(buf, off, len, key, packetView(buf, off, len, views, slot), undefined);
+  return sealChecked('sealInPlace', buf, off, len, key, counterLo, counterHi, views, slot, undefined);
 }
 
 /**
@@ -183,46 +178,57 @@ export function openInPlace(
   views?: AeadViews,
   slot = 0,
 ): number {
-  if (!isU32(off) || !isU32(len) || len < TAG_LEN || off + len > buf.length) return -1;
-  if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
-  setCounter(counterLo, counterHi);
-  const mlen = len - TAG_LEN;
-  return openCore(buf, off, mlen, key, packetView(buf, off, mlen, views, slot), undefined);
+  return openChecked(buf, off, len, key, counterLo, counterHi, views, slot, undefined);
 }
 
 /** sealInPlace with associated data (handshake fields sealed inside a message buffer). */
-export function sealInPlaceAd(
-  buf: Uint8Array,
-  off: number,
-  len: number,
-  key: Uint8Array,
-  counterLo: number,
-  counterHi: number,
-  ad: Uint8Array,
-): number {
-  if (!isU32(off) || !isU32(len) || off + len + TAG_LEN > buf.length) {
-    misuse(`sealInPlaceAd(off ${off}, len ${len}) needs ${TAG_LEN} bytes of tailroom inside a buffer of ${buf.length}`);
-  }
-  if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
-  setCounter(counterLo, counterHi);
-  return sealCore(buf, off, len, key, buf.subarray(off, off + len), ad);
+export function sealInPlaceAd(buf: Uint8Array, off: number, len: number, key: Uint8Array, counterLo: number, counterHi: number, ad: Uint8Array): number {
+  return sealChecked('sealInPlaceAd', buf, off, len, key, counterLo, counterHi, undefined, 0, ad);
 }
 
 /** openInPlace with associated data; -1 on any failure, never throws on input. */
-export function openInPlaceAd(
+export function openInPlaceAd(buf: Uint8Array, off: number, len: number, key: Uint8Array, counterLo: number, counterHi: number, ad: Uint8Array): number {
+  return openChecked(buf, off, len, key, counterLo, counterHi, undefined, 0, ad);
+}
+
+/** Bounds and key checks shared by both seals: a bad call is a programming error. */
+function sealChecked(
+  what: string,
   buf: Uint8Array,
   off: number,
   len: number,
   key: Uint8Array,
   counterLo: number,
   counterHi: number,
-  ad: Uint8Array,
+  views: AeadViews | undefined,
+  slot: number,
+  ad: Uint8Array | undefined,
+): number {
+  if (!isU32(off) || !isU32(len) || off + len + TAG_LEN > buf.length) {
+    misuse(`${what}(off ${off}, len ${len}) needs ${TAG_LEN} bytes of tailroom inside a buffer of ${buf.length}`);
+  }
+  if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
+  setCounter(counterLo, counterHi);
+  return sealCore(buf, off, len, key, packetView(buf, off, len, views, slot), ad);
+}
+
+/** Checks shared by both opens: bad bounds are input (-1); a bad key is a programming error. */
+function openChecked(
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  key: Uint8Array,
+  counterLo: number,
+  counterHi: number,
+  views: AeadViews | undefined,
+  slot: number,
+  ad: Uint8Array | undefined,
 ): number {
   if (!isU32(off) || !isU32(len) || len < TAG_LEN || off + len > buf.length) return -1;
   if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
   setCounter(counterLo, counterHi);
   const mlen = len - TAG_LEN;
-  return openCore(buf, off, mlen, key, buf.subarray(off, off + mlen), ad);
+  return openCore(buf, off, mlen, key, packetView(buf, off, mlen, views, slot), ad);
 }
 
 /**

@@ -15,7 +15,7 @@ import { Received } from '../dataplane/backend.ts';
 import type { Backend } from '../dataplane/backend.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { TunDevice } from '../tun/tun-device.ts';
-import { IpVerdict, checkIpPacket, isLinkScopedDestination } from '../wire/ip.ts';
+import { IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, isLinkScopedDestination } from '../wire/ip.ts';
 
 export interface RouterOptions {
   ring: PacketRing;
@@ -100,8 +100,11 @@ export class Router {
       for (let i = 0; i < n; i++) {
         const slot = slots[i]!;
         const off = ring.offset[slot]!;
-        // Malformed packets go on to the backend, which counts them; only valid link-scoped ones stop here.
-        if (checkIpPacket(ring.bytes, off, ring.length[slot]!) === IpVerdict.Ok && isLinkScopedDestination(ring.bytes, off)) {
+        // The backend validates the header and counts malformed packets; here only
+        // enough bytes to read the destination are needed (IPv4 20, IPv6 40).
+        const v = ring.bytes[off]! >> 4;
+        const len = ring.length[slot]!;
+        if (((v === 4 && len >= IPV4_MIN_HEADER_LEN) || (v === 6 && len >= IPV6_HEADER_LEN)) && isLinkScopedDestination(ring.bytes, off)) {
           this.stats.linkScoped++;
           ring.release(slot);
         } else this.backend.send(slot);
