@@ -25,9 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <node_api.h>
 #include <uv.h>
 
@@ -36,14 +38,14 @@
 #include "poll.h"
 #include "udp.h"
 
-/* ---- tunOpen(name, multiQueue) -> { fd, name } ------------------------- */
+/* ---- tunOpen(name, multiQueue[, vnetHdr]) -> { fd, name } --------------- */
 
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) {
-    napi_throw_type_error(env, NULL, "weft_native: tunOpen(name, multiQueue)");
+    napi_throw_type_error(env, NULL, "weft_native: tunOpen(name, multiQueue[, vnetHdr])");
     return NULL;
   }
   /* One byte more than IFNAMSIZ so an over-long name is detected, not cut. */
@@ -56,6 +58,11 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   }
   if (napi_get_value_bool(env, argv[1], &multi_queue) != napi_ok) {
     napi_throw_type_error(env, NULL, "weft_native: tunOpen multiQueue must be a boolean");
+    return NULL;
+  }
+  bool vnet_hdr = false;
+  if (argc >= 3 && napi_get_value_bool(env, argv[2], &vnet_hdr) != napi_ok) {
+    napi_throw_type_error(env, NULL, "weft_native: tunOpen vnetHdr must be a boolean");
     return NULL;
   }
   if (name_len >= IFNAMSIZ) {
@@ -73,8 +80,11 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   memset(&ifr, 0, sizeof ifr);
   /* IFF_NO_PI: packets are bare IP, no 4-byte flags/proto prefix, so a read
    * lands the IP header exactly at the slot offset. An empty name lets the
-   * kernel pick tunN. */
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0);
+   * kernel pick tunN.
+   * IFF_VNET_HDR: every packet read or written is preceded by a
+   * struct virtio_net_hdr (10 bytes), which is what lets the kernel hand over
+   * and take TCP super-packets once tunSetOffload has enabled them. */
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multi_queue ? IFF_MULTI_QUEUE : 0) | (vnet_hdr ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, name_len);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -106,6 +116,34 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
 }
 
 /* ---- batch read / write -------------------------------------------------- */
+
+/* What a batch of writes did: one writev per packet, counted, and reported
+ * through the caller's status array as failures, last errno, bytes. */
+typedef struct {
+  int32_t written, failed, last_err;
+  int64_t bytes;
+} write_tally;
+
+static void tally_writev(int fd, const struct iovec *iov, int count, write_tally *t) {
+  ssize_t r;
+  do {
+    r = writev(fd, iov, count);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    t->failed++;
+    t->last_err = errno;
+  } else {
+    t->written++;
+    t->bytes += r;
+  }
+}
+
+static napi_value tally_report(napi_env env, const write_tally *t, int32_t *status, size_t n_status) {
+  status[0] = t->failed;
+  status[1] = t->last_err;
+  if (n_status >= 3) status[2] = t->bytes > INT32_MAX ? INT32_MAX : (int32_t)t->bytes;
+  return make_i32(env, t->written);
+}
 
 /* tunReadBatch(fd, buffer, offsets, lengths, slots, count, capacity) -> n | -errno
  *
@@ -175,26 +213,106 @@ static napi_value tun_write_batch(napi_env env, napi_callback_info info) {
     return make_i32(env, 0);
   }
 
-  int32_t written = 0, failed = 0, last_err = 0;
-  int64_t bytes = 0;
+  write_tally t = {0, 0, 0, 0};
   for (int32_t i = 0; i < a.count; i++) {
     int32_t slot = a.slots[i];
-    ssize_t r;
-    do {
-      r = write(a.fd, a.buf + a.offsets[slot], (size_t)a.lengths[slot]);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-      failed++;
-      last_err = errno;
-    } else {
-      written++;
-      bytes += r;
-    }
+    struct iovec iov = {a.buf + a.offsets[slot], (size_t)a.lengths[slot]};
+    tally_writev(a.fd, &iov, 1, &t);
   }
-  status[0] = failed;
-  status[1] = last_err;
-  if (n_status >= 3) status[2] = bytes > INT32_MAX ? INT32_MAX : (int32_t)bytes;
-  return make_i32(env, written);
+  return tally_report(env, &t, status, n_status);
+}
+
+/* ---- tunSetOffload(fd, flags) -> 0 | -errno ----------------------------- */
+
+/* TUNSETVNETHDRSZ to the plain 10-byte header, then TUNSETOFFLOAD with the
+ * TUN_F_* flags the caller can handle. Only meaningful on an fd opened with
+ * vnetHdr. An old kernel answers EINVAL for flags it does not know; the
+ * caller then runs without offloads. */
+static napi_value tun_set_offload(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd, flags;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "weft_native: tunSetOffload(fd, flags)");
+    return NULL;
+  }
+  if (!get_i32(env, argv[0], &fd, "fd") || !get_i32(env, argv[1], &flags, "flags")) return NULL;
+  int hdr_size = (int)sizeof(struct virtio_net_hdr);
+  if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0) return make_i32(env, -errno);
+  if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(uint32_t)flags) < 0) return make_i32(env, -errno);
+  return make_i32(env, 0);
+}
+
+/* ---- tunWriteGather(fd, buffer, iovOffsets, iovLengths, writeIovs, writes, status) -> written
+ *
+ * writev(2) per write: write w takes the next writeIovs[w] (offset, length)
+ * pairs of the buffer as one packet. This is how a coalesced TCP
+ * super-packet (virtio header + head packet, then each follower's payload)
+ * reaches the kernel without being copied together first. As tunWriteBatch,
+ * a failed write is counted and skipped; status[0] = failures, status[1] =
+ * last errno, status[2] = bytes written. Every iovec is bounds-checked
+ * before the first syscall. */
+#define MAX_GATHER_IOVS 256
+
+static napi_value tun_write_gather(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) {
+    napi_throw_type_error(env, NULL, "weft_native: tunWriteGather expects 7 arguments");
+    return NULL;
+  }
+  int32_t fd, writes;
+  uint8_t *buf;
+  size_t buf_len, n_off, n_len, n_groups, n_status;
+  int32_t *offsets, *lengths, *groups, *status;
+  if (!get_i32(env, argv[0], &fd, "fd") || !get_arraybuffer(env, argv[1], &buf, &buf_len) ||
+      !get_i32_array(env, argv[2], &offsets, &n_off, "iovOffsets") ||
+      !get_i32_array(env, argv[3], &lengths, &n_len, "iovLengths") ||
+      !get_i32_array(env, argv[4], &groups, &n_groups, "writeIovs") || !get_i32(env, argv[5], &writes, "writes") ||
+      !get_i32_array(env, argv[6], &status, &n_status, "status"))
+    return NULL;
+  if (n_status < 3) {
+    napi_throw_range_error(env, NULL, "weft_native: status must have at least 3 elements");
+    return NULL;
+  }
+  status[0] = 0;
+  status[1] = 0;
+  status[2] = 0;
+  /* Whole-call bounds check first: a bad plan has no partial effect. */
+  bool ok = writes >= 0 && (size_t)writes <= n_groups;
+  size_t iov_total = 0;
+  for (int32_t w = 0; ok && w < writes; w++) {
+    int32_t k = groups[w];
+    if (k < 1 || k > MAX_GATHER_IOVS || iov_total + (size_t)k > n_off || iov_total + (size_t)k > n_len) {
+      ok = false;
+      break;
+    }
+    for (int32_t j = 0; j < k; j++) {
+      int64_t off = offsets[iov_total + (size_t)j], len = lengths[iov_total + (size_t)j];
+      if (off < 0 || len < 0 || off + len > (int64_t)buf_len) ok = false;
+    }
+    iov_total += (size_t)k;
+  }
+  if (!ok) {
+    status[0] = writes > 0 ? writes : 0;
+    status[1] = EINVAL;
+    return make_i32(env, 0);
+  }
+
+  struct iovec iov[MAX_GATHER_IOVS];
+  write_tally t = {0, 0, 0, 0};
+  size_t next = 0;
+  for (int32_t w = 0; w < writes; w++) {
+    int32_t k = groups[w];
+    for (int32_t j = 0; j < k; j++, next++) {
+      iov[j].iov_base = buf + offsets[next];
+      iov[j].iov_len = (size_t)lengths[next];
+    }
+    tally_writev(fd, iov, k, &t);
+  }
+  return tally_report(env, &t, status, n_status);
 }
 
 /* ---- closeFd(fd) --------------------------------------------------------- */
@@ -224,6 +342,8 @@ NAPI_MODULE_INIT() {
     {"tunOpen", NULL, tun_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"tunReadBatch", NULL, tun_read_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"tunWriteBatch", NULL, tun_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"tunWriteGather", NULL, tun_write_gather, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"tunSetOffload", NULL, tun_set_offload, NULL, NULL, NULL, napi_enumerable, NULL},
     {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pollStart", NULL, poll_start, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pollStop", NULL, poll_stop, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -8,7 +8,9 @@
  *   wireguard-go    pod-a -> pod-b through Debian's wireguard-go on both nodes
  *   weft-vxlan      pod-a -> pod-b through `weft up` (VXLAN, dgram transport) on both nodes
  *   weft-wireguard  pod-a -> pod-b through `weft up` (WireGuard, dgram transport) on both nodes
- *   weft-*-batch    the same with the native batch transport (recvmmsg/sendmmsg)
+ *   weft-*-batch    the same with the native batch transport (recvmmsg/sendmmsg, UDP GSO)
+ *   weft-*-batch-nooffload  the batch transport without TUN offloads and GSO:
+ *                   one kernel crossing per packet on the TUN side (the lever's baseline)
  *
  * Every address is inside namespaces the bench creates; nothing leaves them.
  */
@@ -21,7 +23,17 @@ import type { OverlayNode, PeerEntry, TwoNodes } from '../../test/helpers/cluste
 import type { NetnsSandbox, SandboxProcess } from '../../test/helpers/netns.ts';
 import { startWireguardGo } from '../../test/helpers/wireguard-go.ts';
 
-export const CASE_NAMES = ['raw', 'kernel-vxlan', 'wireguard-go', 'weft-vxlan', 'weft-wireguard', 'weft-vxlan-batch', 'weft-wireguard-batch'] as const;
+export const CASE_NAMES = [
+  'raw',
+  'kernel-vxlan',
+  'wireguard-go',
+  'weft-vxlan',
+  'weft-wireguard',
+  'weft-vxlan-batch-nooffload',
+  'weft-wireguard-batch-nooffload',
+  'weft-vxlan-batch',
+  'weft-wireguard-batch',
+] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 
 /** A process doing the overlay's work in user space, whose CPU and RSS the bench reads. */
@@ -100,7 +112,10 @@ async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEntry[], e
   const configPath = join(dir, `${n.name}.json`);
   writeFileSync(configPath, JSON.stringify({ name: n.name, underlay: { address: n.underlayIp }, subnet: n.subnet, peers, ...extra }));
   // Default (info) logging: weft logs only on start, reload, SIGUSR1 and stop, never per packet.
-  const proc = sb.spawn(n.ns, [process.execPath, weftMain(), 'up', '--config', configPath]);
+  // WEFT_NODE_FLAGS passes node flags to every weft process, e.g.
+  // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the data path under load.
+  const nodeFlags = (process.env.WEFT_NODE_FLAGS ?? '').split(/\s+/u).filter((f) => f.length > 0);
+  const proc = sb.spawn(n.ns, [process.execPath, ...nodeFlags, weftMain(), 'up', '--config', configPath]);
   try {
     await waitForLog(proc, 'ready', 15_000);
   } catch (e) {
@@ -175,12 +190,17 @@ const wireguardGo: CaseDef = {
   },
 };
 
-/** weft on both nodes with one backend and one transport. */
-function weftCase(backend: 'vxlan' | 'wireguard', transport: 'dgram' | 'batch'): CaseDef {
-  const name = `weft-${backend}${transport === 'batch' ? '-batch' : ''}` as CaseName;
+/**
+ * weft on both nodes with one backend and one transport; `offload` turns on
+ * the TUN offloads and, for the batch transport, UDP GSO.
+ */
+function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offload: boolean): CaseDef {
+  const name = `weft-${backend}${type === 'batch' ? '-batch' : ''}${offload || type === 'dgram' ? '' : '-nooffload'}` as CaseName;
+  const transport = type === 'batch' && offload ? { type, gso: true } : type;
+  const label = `${type}${type === 'batch' && offload ? '+gso' : ''}, ${offload ? 'offload' : 'no offload'}`;
   return {
     name,
-    description: `weft up with the ${backend === 'vxlan' ? 'VXLAN' : 'WireGuard'} backend on both nodes (${transport} transport)`,
+    description: `weft up with the ${backend === 'vxlan' ? 'VXLAN' : 'WireGuard'} backend on both nodes (${label})`,
     setup: async (sb) => {
       const nodes = await twoNodes(sb, backend === 'vxlan' ? 1450 : 1420);
       const { a, b } = nodes;
@@ -188,8 +208,8 @@ function weftCase(backend: 'vxlan' | 'wireguard', transport: 'dgram' | 'batch'):
       const port = backend === 'vxlan' ? 8472 : 51820;
       const config = (key: string, side: string) =>
         backend === 'vxlan'
-          ? { transport }
-          : { transport, backend: 'wireguard', tun: { name: `wfb${RUN_ID}${side}` }, wireguard: { privateKey: key } };
+          ? { transport, tun: { name: 'weft0', offload } }
+          : { transport, backend: 'wireguard', tun: { name: `wfb${RUN_ID}${side}`, offload }, wireguard: { privateKey: key } };
       const peer = (n: typeof a, key: string) => ({
         name: n.name,
         endpoint: `${n.underlayIp}:${port}`,
@@ -205,7 +225,7 @@ function weftCase(backend: 'vxlan' | 'wireguard', transport: 'dgram' | 'batch'):
         { label: 'weft node-a', pid: pid(wa.proc) },
         { label: 'weft node-b', pid: pid(wb.proc) },
       ];
-      return overlay(nodes, processes, transport, async () => {
+      return overlay(nodes, processes, label, async () => {
         await Promise.all([wa.stop(), wb.stop()]);
       });
     },
@@ -216,10 +236,12 @@ export const CASES: Record<CaseName, CaseDef> = {
   raw,
   'kernel-vxlan': kernelVxlan,
   'wireguard-go': wireguardGo,
-  'weft-vxlan': weftCase('vxlan', 'dgram'),
-  'weft-wireguard': weftCase('wireguard', 'dgram'),
-  'weft-vxlan-batch': weftCase('vxlan', 'batch'),
-  'weft-wireguard-batch': weftCase('wireguard', 'batch'),
+  'weft-vxlan': weftCase('vxlan', 'dgram', true),
+  'weft-wireguard': weftCase('wireguard', 'dgram', true),
+  'weft-vxlan-batch-nooffload': weftCase('vxlan', 'batch', false),
+  'weft-wireguard-batch-nooffload': weftCase('wireguard', 'batch', false),
+  'weft-vxlan-batch': weftCase('vxlan', 'batch', true),
+  'weft-wireguard-batch': weftCase('wireguard', 'batch', true),
 };
 
 /** Parse a --cases list; throws naming the valid cases on an unknown one. */

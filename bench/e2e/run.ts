@@ -8,7 +8,10 @@
  * the overlay daemons' peak RSS.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/e2e/run.js [--quick] [--seconds N]
- *        [--cases raw,kernel-vxlan,wireguard-go,weft-vxlan,weft-wireguard,weft-vxlan-batch,weft-wireguard-batch] [--out DIR]
+ *        [--cases NAME,...] [--out DIR]   (default: every case in cases.ts)
+ *
+ * WEFT_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every weft
+ * process the bench starts (one .cpuprofile per process, written at its stop).
  *
  * As root. Writes results.json, results.md and chart.svg to --out (default
  * bench/results/<timestamp>/, gitignored), progress on stderr, the table and

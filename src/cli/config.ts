@@ -59,7 +59,8 @@ export interface NodeConfig {
   clusterCidr: Cidr;
   /** Configured, or undefined when gossip allocates it. */
   subnet: Cidr | undefined;
-  tun: { name: string; mtu: number | undefined };
+  /** offload: TCP segmentation offload through a virtio-net header (see src/tun/tun-offload.ts). */
+  tun: { name: string; mtu: number | undefined; offload: boolean };
   vxlan: { vni: number; port: number; vtepMac: Uint8Array; sourceCheck: boolean };
   ring: { slots: number };
   peers: PeerSpec[];
@@ -187,12 +188,13 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const location = root.location === undefined ? 'default' : nodeName(root.location, 'location');
 
   const t = object(root.tun, 'tun');
-  onlyKeys(t, 'tun', ['name', 'mtu']);
+  onlyKeys(t, 'tun', ['name', 'mtu', 'offload']);
   const tunName = t.name === undefined ? 'weft0' : string(t.name, 'tun.name', 'weft0');
   if (Buffer.byteLength(tunName) > MAX_IFNAME_BYTES || /[\s/]/.test(tunName)) {
     fail('tun.name', `an interface name of at most ${MAX_IFNAME_BYTES} bytes without spaces or "/"`, tunName);
   }
   const tunMtu = t.mtu === undefined ? undefined : integer(t.mtu, 'tun.mtu', 576, 65535);
+  const tunOffload = boolean(t.offload, 'tun.offload', true);
 
   const vx = object(root.vxlan, 'vxlan');
   onlyKeys(vx, 'vxlan', ['vni', 'port', 'vtepMac', 'sourceCheck']);
@@ -255,7 +257,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     underlay: { address, mtu: underlayMtu },
     clusterCidr,
     subnet,
-    tun: { name: tunName, mtu: tunMtu },
+    tun: { name: tunName, mtu: tunMtu, offload: tunOffload },
     vxlan: { vni, port, vtepMac, sourceCheck },
     ring: { slots },
     peers,

@@ -42,10 +42,33 @@ export interface NativeSyscallError extends Error {
 export interface WeftNative {
   /**
    * Open /dev/net/tun and attach it to TUN device `name` (IFF_TUN | IFF_NO_PI,
-   * plus IFF_MULTI_QUEUE if asked); the fd is O_NONBLOCK and O_CLOEXEC.
-   * Throws a NativeSyscallError (syscall 'open' or 'ioctl(TUNSETIFF)').
+   * plus IFF_MULTI_QUEUE and IFF_VNET_HDR if asked); the fd is O_NONBLOCK
+   * and O_CLOEXEC. With vnetHdr every packet read or written starts with a
+   * 10-byte struct virtio_net_hdr. Throws a NativeSyscallError (syscall
+   * 'open' or 'ioctl(TUNSETIFF)').
    */
-  tunOpen(name: string, multiQueue: boolean): TunOpenResult;
+  tunOpen(name: string, multiQueue: boolean, vnetHdr?: boolean): TunOpenResult;
+  /**
+   * On an fd opened with vnetHdr: set the header size to 10 and enable the
+   * TUN_F_* offloads in `flags` (TUNSETOFFLOAD). Returns 0 or -errno.
+   */
+  tunSetOffload(fd: number, flags: number): number;
+  /**
+   * One writev(2) per write: write w gathers the next writeIovs[w]
+   * (iovOffsets, iovLengths) pairs of `buffer`. A failed write is skipped:
+   * status[0] = failures, status[1] = last errno, status[2] = bytes written.
+   * Returns writes that succeeded; a plan reaching outside `buffer` (or a
+   * write of more than 256 iovecs) writes nothing and reports EINVAL.
+   */
+  tunWriteGather(
+    fd: number,
+    buffer: ArrayBuffer,
+    iovOffsets: Int32Array,
+    iovLengths: Int32Array,
+    writeIovs: Int32Array,
+    writes: number,
+    status: Int32Array,
+  ): number;
   /**
    * Read up to `count` packets, packet i into `buffer` at offsets[slots[i]]
    * (at most `capacity` bytes), its size into lengths[slots[i]]. Stops at

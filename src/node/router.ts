@@ -3,7 +3,9 @@
  * transport through a backend. It owns no protocol logic; it owns the
  * rhythm. TUN readiness drives outbound work in batches; each received
  * datagram is handed to the backend and, when it yields an inner packet,
- * written to the TUN device.
+ * written to the TUN device: at the end of the transport's receive batch
+ * when the transport reports one (so the device can coalesce a flow's
+ * segments into one write), at once otherwise.
  *
  * Fairness: one readiness callback reads at most `tunBudget` batches and
  * then returns to the event loop, so a flood from local pods cannot starve
@@ -26,6 +28,8 @@ export interface RouterOptions {
   batchSize?: number;
   /** Batches per readiness callback before yielding to the event loop. Default 8. */
   tunBudget?: number;
+  /** Received packets held for one TUN write batch at most. Default 256. */
+  writeBatchSize?: number;
   /**
    * More sockets whose datagrams go to their own backend (the mixed backend
    * runs VXLAN and WireGuard on two ports). Sends still go through `backend`.
@@ -52,8 +56,9 @@ export class Router {
   private readonly backend: Backend;
   private readonly batch: SlotBatch;
   private readonly tunBudget: number;
-  /** A one-slot list for TUN writes of received packets, allocated once. */
-  private readonly one = new Int32Array(1);
+  /** Received inner packets waiting for the end of their receive batch. */
+  private readonly pendingWrites: Int32Array;
+  private pendingCount = 0;
   private readonly inbound: ReadonlyArray<{ transport: Transport; backend: Backend }>;
   private running = false;
 
@@ -64,25 +69,44 @@ export class Router {
     this.backend = options.backend;
     this.inbound = options.inbound ?? [];
     this.batch = new SlotBatch(options.batchSize ?? 64);
+    this.pendingWrites = new Int32Array(options.writeBatchSize ?? 256);
     this.tunBudget = options.tunBudget ?? 8;
     this.pumpTun = this.pumpTun.bind(this);
     this.onDatagram = this.onDatagram.bind(this);
+    this.flushWrites = this.flushWrites.bind(this);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
     this.tun.onReadable(this.pumpTun);
-    this.transport.onReceive(this.onDatagram);
-    // One handler per extra socket, bound once here, never per datagram.
-    for (const { transport, backend } of this.inbound) transport.onReceive((slot, a, p) => this.deliver(backend, slot, a, p));
+    this.listen(this.transport, this.backend);
+    for (const { transport, backend } of this.inbound) this.listen(transport, backend);
+  }
+
+  /** One handler per socket, made once here, never per datagram. */
+  private listen(transport: Transport, backend: Backend): void {
+    if (transport.onBatchEnd) {
+      transport.onReceive(
+        transport === this.transport ? this.onDatagram : (slot, a, p) => this.deliver(backend, slot, a, p),
+      );
+      transport.onBatchEnd(this.flushWrites);
+    } else {
+      transport.onReceive((slot, a, p) => {
+        this.deliver(backend, slot, a, p);
+        this.flushWrites();
+      });
+    }
   }
 
   stop(): void {
     this.running = false;
     this.tun.onReadable(null);
-    this.transport.onReceive(null);
-    for (const { transport } of this.inbound) transport.onReceive(null);
+    for (const transport of [this.transport, ...this.inbound.map((i) => i.transport)]) {
+      transport.onReceive(null);
+      transport.onBatchEnd?.(null);
+    }
+    this.flushWrites();
   }
 
   /** Read what the TUN device has ready and send it, a bounded number of batches at a time. */
@@ -122,9 +146,19 @@ export class Router {
 
   private deliver(backend: Backend, slot: number, fromAddress: string, fromPort: number): void {
     if (backend.receive(slot, fromAddress, fromPort) !== Received.Deliver) return;
-    this.one[0] = slot;
-    if (this.tun.writeBatch(this.ring, this.one, 1) === 1) this.stats.delivered++;
-    else this.stats.tunWriteErrors++;
-    this.ring.release(slot);
+    this.pendingWrites[this.pendingCount++] = slot;
+    if (this.pendingCount === this.pendingWrites.length) this.flushWrites();
+  }
+
+  /** Write the received packets held so far to the TUN device in one batch, and release them. */
+  flushWrites(): void {
+    const n = this.pendingCount;
+    if (n === 0) return;
+    this.pendingCount = 0;
+    const slots = this.pendingWrites;
+    const written = this.tun.writeBatch(this.ring, slots, n);
+    this.stats.delivered += written;
+    this.stats.tunWriteErrors += n - written;
+    for (let i = 0; i < n; i++) this.ring.release(slots[i]!);
   }
 }

@@ -17,8 +17,8 @@
  * Receive: the socket fd is watched with the addon's uv_poll (level
  * triggered, main loop). On readiness the transport takes a batch of free
  * slots, receives into them with one recvmmsg, and hands each filled slot to
- * the handler, at most `receiveBudget` batches per readiness so that a flood
- * cannot starve the TUN side. With the ring empty, one batch of datagrams is
+ * the handler, then tells the batch-end handler, at most `receiveBudget`
+ * batches per readiness so that a flood cannot starve the TUN side. With the ring empty, one batch of datagrams is
  * received into scratch memory and counted as droppedRingFull, so the
  * level-triggered poll does not spin on datagrams nobody can take.
  */
@@ -110,6 +110,7 @@ export class BatchUdpTransport implements Transport {
   private readonly batchSize: number;
   private readonly receiveBudget: number;
   private handler: ReceiveHandler | null = null;
+  private batchEnd: (() => void) | null = null;
   private poll: PollHandle | null = null;
 
   // Send queue: slot, destination address and port per entry.
@@ -302,6 +303,10 @@ export class BatchUdpTransport implements Transport {
     this.handler = handler;
   }
 
+  onBatchEnd(handler: (() => void) | null): void {
+    this.batchEnd = handler;
+  }
+
   /** Flush queued sends, stop watching and close the socket. Idempotent. */
   close(): Promise<void> {
     if (this.fd < 0) return Promise.resolve();
@@ -365,6 +370,7 @@ export class BatchUdpTransport implements Transport {
         }
         handler(slot, from, this.recvPorts[i]!);
       }
+      this.batchEnd?.();
       if (n < got) break; // the socket queue is empty
     }
     // Replies the handlers queued (handshake responses, ARP) go out now, not a turn later.

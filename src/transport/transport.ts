@@ -51,6 +51,14 @@ export interface Transport {
    */
   flush?(): void;
   onReceive(handler: ReceiveHandler | null): void;
+  /**
+   * Called after each batch of received datagrams has gone through the
+   * receive handler, so a receiver can write what the batch produced in one
+   * go (the router coalesces TCP segments for the TUN device there).
+   * Optional: a transport without it delivers one datagram at a time and the
+   * receiver must finish each on its own.
+   */
+  onBatchEnd?(handler: (() => void) | null): void;
   close(): Promise<void>;
 }
 

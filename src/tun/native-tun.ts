@@ -13,6 +13,8 @@ import { isNativeSyscallError, loadAddon } from '../native/addon.ts';
 import type { PollHandle, WeftNative } from '../native/addon.ts';
 import { emptyTunStats, MAX_IFNAME_BYTES, MAX_TUN_PACKET } from './tun-device.ts';
 import type { TunDevice, TunStats } from './tun-device.ts';
+import { TUN_OFFLOADS, TunOffload } from './tun-offload.ts';
+import type { OffloadStats } from './tun-offload.ts';
 
 export interface OpenTunOptions {
   /** Interface name, 1..15 bytes; a name with %d (e.g. 'weft%d') lets the kernel number it. */
@@ -21,6 +23,13 @@ export interface OpenTunOptions {
   multiQueue?: boolean;
   /** Most slots one readBatch fills; bounds the preallocated slot list. Default 256. */
   maxBatch?: number;
+  /**
+   * TCP segmentation offload through a virtio-net header (IFF_VNET_HDR +
+   * TUNSETOFFLOAD): the kernel hands over 64 KiB TCP super-packets, which
+   * weft cuts into packets, and takes coalesced TCP segments back in one
+   * write. Needs `ring` (the ring the device will read into). Default false.
+   */
+  offload?: { ring: PacketRing; verifyChecksums?: boolean };
 }
 
 /** Check an interface name as the kernel's dev_valid_name() would, before any syscall. */
@@ -125,14 +134,38 @@ export class NativeTun implements TunDevice {
   private readonly dispatch = (): void => {
     this.handler?.();
   };
+  /** The offload halves when the device was opened with a virtio-net header; null otherwise. */
+  private readonly offload: TunOffload | null;
+  /** Whether the kernel accepted TUNSETOFFLOAD (a header alone works too, without super-packets). */
+  readonly offloadsEnabled: boolean;
+  private resumeScheduled = false;
+  private readonly resume = (): void => {
+    this.resumeScheduled = false;
+    if (this.fd >= 0) this.handler?.();
+  };
 
   /** Use openTun(); the constructor takes an already opened fd. */
-  constructor(addon: WeftNative, fd: number, name: string, multiQueue: boolean, maxBatch: number) {
+  constructor(
+    addon: WeftNative,
+    fd: number,
+    name: string,
+    multiQueue: boolean,
+    maxBatch: number,
+    offload: TunOffload | null = null,
+    offloadsEnabled = false,
+  ) {
     this.addon = addon;
     this.fd = fd;
     this.name = name;
     this.multiQueue = multiQueue;
     this.acquired = new Int32Array(maxBatch);
+    this.offload = offload;
+    this.offloadsEnabled = offloadsEnabled;
+  }
+
+  /** Segmentation and coalescing figures, or null without offload. */
+  get offloadStats(): OffloadStats | null {
+    return this.offload?.stats ?? null;
   }
 
   get closed(): boolean {
@@ -143,6 +176,7 @@ export class NativeTun implements TunDevice {
     const fd = this.checkOpen('readBatch');
     const want = Math.min(max, batch.slots.length - batch.count, this.acquired.length);
     if (!(want > 0)) return 0; // also catches NaN
+    if (this.offload !== null) return this.readOffload(fd, ring, batch, want);
     const got = ring.acquireBatch(this.acquired, want);
     if (got === 0) {
       this.dropOne(fd);
@@ -185,9 +219,34 @@ export class NativeTun implements TunDevice {
     return kept;
   }
 
+  /**
+   * Offload read: packets come out of staged super-packets. Segments left
+   * over when the batch is full are picked up on the next turn (the kernel's
+   * readiness knows nothing of them, hence the setImmediate); with the ring
+   * dry they are dropped and counted, as a packet is without offload.
+   */
+  private readOffload(fd: number, ring: PacketRing, batch: SlotBatch, want: number): number {
+    const offload = this.offload!;
+    const n = offload.read(fd, ring, batch, want, this.stats);
+    if (n < 0) throw this.ioError('read', n);
+    if (offload.pending) {
+      if (ring.free === 0) offload.dropPending(this.stats);
+      else if (!this.resumeScheduled) {
+        this.resumeScheduled = true;
+        setImmediate(this.resume);
+      }
+    }
+    if (n > 0) {
+      this.stats.readPackets += n;
+      this.stats.readBatches++;
+    }
+    return n;
+  }
+
   writeBatch(ring: PacketRing, slots: Int32Array, count: number): number {
     const fd = this.checkOpen('writeBatch');
     if (count <= 0) return 0;
+    if (this.offload !== null) return this.offload.write(fd, ring, slots, count, this.stats);
     const status = this.writeStatus;
     const n = this.addon.tunWriteBatch(fd, ring.buffer, ring.offset, ring.length, slots, count, status);
     this.stats.writePackets += n;
@@ -198,7 +257,7 @@ export class NativeTun implements TunDevice {
 
   /** errno of the most recent failed write in the last writeBatch, 0 if none failed. */
   get lastWriteErrno(): number {
-    return this.writeStatus[1]!;
+    return this.offload !== null ? this.offload.lastWriteErrno : this.writeStatus[1]!;
   }
 
   onReadable(handler: (() => void) | null): void {
@@ -274,11 +333,17 @@ export function openTun(options: OpenTunOptions): NativeTun {
     throw new WeftError('TUN_CONFIG', `maxBatch must be an integer from 1 to 65536, got ${maxBatch}`);
   }
   const addon = loadAddon();
+  const offload = options.offload;
   let opened;
   try {
-    opened = addon.tunOpen(name, multiQueue);
+    opened = addon.tunOpen(name, multiQueue, offload !== undefined);
   } catch (err) {
     throw tunOpenError(err, name);
   }
-  return new NativeTun(addon, opened.fd, opened.name, multiQueue, maxBatch);
+  if (offload === undefined) return new NativeTun(addon, opened.fd, opened.name, multiQueue, maxBatch);
+  // A kernel that refuses the offloads still speaks the header; weft then
+  // gets ordinary packets behind an empty one, and nothing else changes.
+  const enabled = addon.tunSetOffload(opened.fd, TUN_OFFLOADS) === 0;
+  const halves = new TunOffload(addon, offload.ring, maxBatch, offload.verifyChecksums ?? true);
+  return new NativeTun(addon, opened.fd, opened.name, multiQueue, maxBatch, halves, enabled);
 }

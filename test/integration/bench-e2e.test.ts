@@ -66,7 +66,7 @@ describe.skipIf(!root)('bench/e2e --quick', () => {
 
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     expect(md).toMatch(/^\| raw \|/mu);
-    expect(md).toMatch(/^\| weft-vxlan \(dgram\) \|/mu);
+    expect(md).toMatch(/^\| weft-vxlan \(dgram, offload\) \|/mu);
     expect(readFileSync(join(out, 'chart.svg'), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/u);
 
     // Every namespace the harness made (named weft-t-<its pid>-n) is gone.

@@ -26,7 +26,7 @@ describe('parseConfig', () => {
     expect(c.backend).toBe('vxlan');
     expect(formatCidr(c.clusterCidr)).toBe('10.244.0.0/16');
     expect(c.vxlan).toMatchObject({ vni: 1, port: 8472, sourceCheck: true });
-    expect(c.tun).toEqual({ name: 'weft0', mtu: undefined });
+    expect(c.tun).toEqual({ name: 'weft0', mtu: undefined, offload: true });
     expect(c.underlay.mtu).toBe(1500);
     expect(formatMac(c.vxlan.vtepMac)).toBe(formatMac(deriveVtepMac('node-a')));
     expect(c.peers[0]!.endpoint).toEqual({ address: '192.168.50.2', port: 8472 });
@@ -59,6 +59,7 @@ describe('parseConfig', () => {
     ['a port as a string', { ...base, vxlan: { port: '8472' } }, /"vxlan.port": expected an integer from 1 to 65535, got "8472"/],
     ['a multicast VTEP MAC', { ...base, vxlan: { vtepMac: '01:00:5e:00:00:01' } }, /"vxlan.vtepMac": expected a unicast MAC/],
     ['a long TUN name', { ...base, tun: { name: 'a-very-long-name0' } }, /"tun.name": expected an interface name of at most 15 bytes/],
+    ['offload as a string', { ...base, tun: { offload: 'yes' } }, /"tun.offload": expected true or false/],
     ['peers not a list', { ...base, peers: {} }, /"peers": expected a list/],
     ['a peer with our name', { ...base, peers: [{ name: 'node-a', endpoint: '192.168.50.2', subnet: '10.244.2.0/24' }] }, /"peers\[0\].name": expected a name other than this node's own/],
     ['a duplicate peer', { ...base, peers: [...base.peers, ...base.peers] }, /"peers\[1\].name": expected a name not used by another peer/],

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
 import { Router } from '../../../src/node/router.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
+import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from '../../../src/transport/transport.ts';
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
 import { VxlanBackend } from '../../../src/vxlan/vxlan-backend.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
@@ -78,5 +79,77 @@ describe('Router and link-scoped traffic', () => {
     expect(a.router.stats.linkScoped).toBe(1);
     expect(Object.values(a.backend.drops()).reduce((x, y) => x + y, 0)).toBe(0);
     expect(a.ring.free).toBe(32);
+  });
+});
+
+/**
+ * A transport that hands datagrams over in batches and says when a batch
+ * ends, as the native batch transport does after each recvmmsg.
+ */
+class BatchingTransport implements Transport {
+  private handler: ReceiveHandler | null = null;
+  private end: (() => void) | null = null;
+  private readonly queue: Array<[number, string, number]> = [];
+  constructor(private readonly inner: Transport) {
+    inner.onReceive((slot, a, p) => {
+      this.queue.push([slot, a, p]);
+      if (this.queue.length === 1) setImmediate(() => this.drain());
+    });
+  }
+  get ring(): PacketRing {
+    return this.inner.ring;
+  }
+  get stats(): TransportStats {
+    return this.inner.stats;
+  }
+  get localPort(): number {
+    return this.inner.localPort;
+  }
+  send(slot: number, to: UdpEndpoint): void {
+    this.inner.send(slot, to);
+  }
+  onReceive(handler: ReceiveHandler | null): void {
+    this.handler = handler;
+  }
+  onBatchEnd(handler: (() => void) | null): void {
+    this.end = handler;
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  private drain(): void {
+    for (const [slot, a, p] of this.queue.splice(0)) this.handler?.(slot, a, p);
+    this.end?.();
+  }
+}
+
+describe('Router writes with a batching transport', () => {
+  it('holds received packets until the batch ends, writes them in one call, and returns every slot', async () => {
+    const net = new MemoryNetwork();
+    const a = node(net, 'a', '192.0.2.1', '10.244.1.0/24');
+    const ring = new PacketRing({ slots: 32 });
+    const tun = new FakeTun('tun-b');
+    const transport = new BatchingTransport(net.attach(ring, '192.0.2.2', 8472));
+    const backend = new VxlanBackend({ ring, transport, vtepMac: deriveVtepMac('b'), vtepIp: parseIpv4('10.244.2.0') });
+    const router = new Router({ ring, tun, transport, backend });
+    router.start();
+    a.backend.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [parseCidr('10.244.2.0/24')], vtepMac: deriveVtepMac('b') });
+    backend.addPeer({ name: 'a', endpoint: { address: '192.0.2.1', port: 8472 }, subnets: [parseCidr('10.244.1.0/24')], vtepMac: deriveVtepMac('a') });
+    const calls: number[] = [];
+    const write = tun.writeBatch.bind(tun);
+    tun.writeBatch = (r, slots, count) => {
+      calls.push(count);
+      return write(r, slots, count);
+    };
+    const sent = Array.from({ length: 10 }, (_, i) => udpPacket('10.244.1.5', '10.244.2.7', [i]));
+    for (const p of sent) a.tun.inject(p);
+    await settle();
+    expect(tun.written.map((p) => Array.from(p))).toEqual(sent.map((p) => Array.from(p)));
+    expect(calls.reduce((x, y) => x + y, 0)).toBe(10);
+    expect(calls.length).toBeLessThan(10);
+    expect(router.stats.delivered).toBe(10);
+    expect(ring.free).toBe(32);
+    router.stop();
+    expect(ring.free).toBe(32);
   });
 });
