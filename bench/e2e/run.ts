@@ -8,7 +8,7 @@
  * the overlay daemons' peak RSS.
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/e2e/run.js [--quick] [--seconds N]
- *        [--cases NAME,...] [--out DIR]   (default: every case in cases.ts)
+ *        [--cases NAME,...] [--out DIR]   (default: every case in cases.ts) [--tcp-only]
  *
  * WEFT_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every weft
  * process the bench starts (one .cpuprofile per process, written at its stop).
@@ -41,6 +41,8 @@ interface Options {
   pingCount: number;
   cases: CaseName[];
   out: string;
+  /** TCP throughput only: what a profile of the data path under load wants. */
+  tcpOnly: boolean;
 }
 
 function options(argv: string[]): Options {
@@ -51,12 +53,13 @@ function options(argv: string[]): Options {
       seconds: { type: 'string' },
       cases: { type: 'string' },
       out: { type: 'string' },
+      'tcp-only': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(`usage: node dist/bench/e2e/run.js [--quick] [--seconds N] [--cases ${CASE_NAMES.join(',')}] [--out DIR]\n`);
+    process.stdout.write(`usage: node dist/bench/e2e/run.js [--quick] [--seconds N] [--cases ${CASE_NAMES.join(',')}] [--out DIR] [--tcp-only]\n`);
     process.exit(0);
   }
   const quick = values.quick || process.env.WEFT_BENCH_QUICK === '1';
@@ -69,7 +72,7 @@ function options(argv: string[]): Options {
   const stamp = new Date().toISOString().replaceAll(':', '-').replace(/\.\d+Z$/u, 'Z');
   const out = resolve(values.out ?? join(ROOT, 'bench/results', stamp));
   // Pings are 10 ms apart: 500 take 5 s and give a p99 from 5 samples above it.
-  return { quick, seconds, pingCount: quick ? 50 : 500, cases, out };
+  return { quick, seconds, pingCount: quick ? 50 : 500, cases, out, tcpOnly: values['tcp-only'] };
 }
 
 function progress(text: string): void {
@@ -162,17 +165,19 @@ async function runCase(name: CaseName, index: number, total: number, o: Options)
     const secs = o.seconds;
     result.tcp1 = await step(`TCP 1 stream, ${secs} s`, () => measureTcp(sb, s, secs, 1), (t) => `${mbits(t.bitsPerSecond)} Mbit/s`);
     result.tcp4 = await step(`TCP 4 streams, ${secs} s`, () => measureTcp(sb, s, secs, 4), (t) => `${mbits(t.bitsPerSecond)} Mbit/s`);
-    for (const size of [64, 1400] as const) {
-      const u = await step(`UDP ${size} B, ${secs} s`, () => measureUdp(sb, s, secs, size), (u) => `${(u.receivedPps / 1000).toFixed(1)}k pps received, ${u.lostPercent.toFixed(1)}% loss`);
-      if (size === 64) result.udp64 = u;
-      else result.udp1400 = u;
+    if (!o.tcpOnly) {
+      for (const size of [64, 1400] as const) {
+        const u = await step(`UDP ${size} B, ${secs} s`, () => measureUdp(sb, s, secs, size), (u) => `${(u.receivedPps / 1000).toFixed(1)}k pps received, ${u.lostPercent.toFixed(1)}% loss`);
+        if (size === 64) result.udp64 = u;
+        else result.udp1400 = u;
+      }
+      const showPing = (p: { p50Ms: number; p99Ms: number; received: number; sent: number }) => `p50 ${p.p50Ms.toFixed(3)} ms, p99 ${p.p99Ms.toFixed(3)} ms, ${p.received}/${p.sent} replies`;
+      result.pingIdle = await step(`ping idle x${o.pingCount}`, () => measurePing(sb, s, o.pingCount), showPing);
+      // The pings must end inside the transfer: they start 0.5 s in, 10 ms apart.
+      const loadSecs = Math.max(secs, 2);
+      const loadedCount = Math.max(10, Math.min(o.pingCount, Math.floor((loadSecs - 1) * 80)));
+      result.pingLoaded = await step(`ping under TCP load x${loadedCount}`, () => measurePingUnderLoad(sb, s, loadSecs, loadedCount), showPing);
     }
-    const showPing = (p: { p50Ms: number; p99Ms: number; received: number; sent: number }) => `p50 ${p.p50Ms.toFixed(3)} ms, p99 ${p.p99Ms.toFixed(3)} ms, ${p.received}/${p.sent} replies`;
-    result.pingIdle = await step(`ping idle x${o.pingCount}`, () => measurePing(sb, s, o.pingCount), showPing);
-    // The pings must end inside the transfer: they start 0.5 s in, 10 ms apart.
-    const loadSecs = Math.max(secs, 2);
-    const loadedCount = Math.max(10, Math.min(o.pingCount, Math.floor((loadSecs - 1) * 80)));
-    result.pingLoaded = await step(`ping under TCP load x${loadedCount}`, () => measurePingUnderLoad(sb, s, loadSecs, loadedCount), showPing);
     const rss = peakRssOf(s.processes);
     result.peakRss = s.processes.map((p, i) => ({ label: p.label, bytes: rss[i]! }));
     const cpu = cpuPerGb(result);

@@ -78,6 +78,17 @@ export function metrics(status: () => NodeStatus): Metrics {
     if (h) for (const [event, n] of Object.entries(h)) set({ event }, n);
   });
   mirrored('gauge', registry, 'weft_peers', 'Peers configured.', [], (set) => set({}, s().peers.length));
+  mirrored('counter', registry, 'weft_tun_offload_total', 'TUN offload work: super-packets read, segments cut from them, writes, segments merged into another write, segments not merged for a bad checksum.', ['event'], (set) => {
+    const o = s().offload as Record<string, unknown> | undefined;
+    if (!o) return;
+    for (const [event, field] of [['super_packets', 'superPackets'], ['segments', 'segments'], ['writes', 'writes'], ['merged', 'merged'], ['checksum_failed', 'checksumFailed']] as const) {
+      set({ event }, Number(o[field] ?? 0));
+    }
+  });
+  mirrored('counter', registry, 'weft_tun_offload_drops_total', 'Packets read from the TUN device and dropped by the segmenter, by reason.', ['reason'], (set) => {
+    const drops = (s().offload as { drops?: Record<string, number> } | undefined)?.drops;
+    if (drops) for (const [reason, n] of Object.entries(drops)) set({ reason }, n);
+  });
   return {
     contentType: registry.contentType,
     scrape: async () => {

@@ -67,7 +67,7 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   lines.push(`node: ${n.name}`);
   lines.push(`  backend: ${n.backend}`);
   lines.push(`  subnet: ${n.subnet} (cluster ${n.clusterCidr})`);
-  lines.push(`  device: ${n.tun} (mtu ${n.mtu})`);
+  lines.push(`  device: ${n.tun} (mtu ${n.mtu}${typeof n.offload === 'string' ? `, offload ${n.offload}` : ''})`);
   lines.push(`  underlay: ${n.underlay}`);
   if (typeof n.publicKey === 'string') lines.push(`  public key: ${n.publicKey}`);
   if (typeof n.vtepMac === 'string') lines.push(`  vtep: ${String(n.vtepIp)} ${n.vtepMac} (vni ${String(n.vni)})`);

@@ -61,12 +61,13 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     expect(human).toContain('node: node-a');
     expect(human).toContain('  backend: vxlan');
     expect(human).toContain('  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)');
+    expect(human).toContain('  device: weft0 (mtu 1450, offload on)');
     expect(human).toMatch(/peer: node-b\n {2}backend: vxlan\n {2}endpoint: 10\.99\.0\.2:8472\n {2}subnets: 10\.244\.2\.0\/24\n {2}transfer: [\d.]+ MiB received, [\d.]+ MiB sent/u);
     const json = JSON.parse(await sb.run(nodes.a.ns, [process.execPath, main, 'status', '--json', '--socket', wa.controlSocket])) as {
       node: { name: string; mtu: number };
       peers: Array<{ name: string; rxBytes: number; txPackets: number }>;
     };
-    expect(json.node).toMatchObject({ name: 'node-a', mtu: 1450 });
+    expect(json.node).toMatchObject({ name: 'node-a', mtu: 1450, offload: 'on' });
     expect(json.peers[0]!.name).toBe('node-b');
     expect(json.peers[0]!.rxBytes).toBeGreaterThan(20 * 1024 * 1024);
     const r = await sb.exec(nodes.a.ns, [process.execPath, main, 'status', '--socket', '/nonexistent/weft.sock']);
@@ -84,6 +85,12 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     expect(text).toMatch(/weft_ring_slots\{state="free"\} \d+/u);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
     expect(text).toContain('# TYPE weft_peer_receive_bytes_total counter');
+    // TUN offloads are on by default: pod a's 20 MB left its kernel as super-packets that weft cut up.
+    const superPackets = Number(/weft_tun_offload_total\{event="super_packets"\} (\d+)/u.exec(text)?.[1]);
+    const segments = Number(/weft_tun_offload_total\{event="segments"\} (\d+)/u.exec(text)?.[1]);
+    expect(superPackets).toBeGreaterThan(0);
+    expect(segments).toBeGreaterThan(superPackets);
+    expect(text).toMatch(/weft_tun_offload_drops_total\{reason="gso_unsupported"\} 0/u);
   });
 
   it('applies a changed peer file on SIGHUP: a removed peer gets no traffic, a restored one does', async () => {

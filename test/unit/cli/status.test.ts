@@ -22,7 +22,7 @@ describe('status formatting', () => {
   it('prints the node, each peer and the drops', () => {
     const text = formatStatus(
       {
-        node: { name: 'node-a', backend: 'wireguard', subnet: '10.244.1.0/24', clusterCidr: '10.244.0.0/16', tun: 'weft0', mtu: 1440, underlay: '192.0.2.1:51820', startedAt: '', publicKey: 'PUB' },
+        node: { name: 'node-a', backend: 'wireguard', subnet: '10.244.1.0/24', clusterCidr: '10.244.0.0/16', tun: 'weft0', mtu: 1440, offload: 'on', underlay: '192.0.2.1:51820', startedAt: '', publicKey: 'PUB' },
         peers: [
           { name: 'node-b', backend: 'wireguard', endpoint: '192.0.2.2:51820', subnets: ['10.244.2.0/24'], txBytes: 2048, rxBytes: 1024, txPackets: 2, rxPackets: 1, publicKey: 'KEYB', lastHandshakeWallMs: 1_000_000 - 65_000, persistentKeepalive: 25 },
           { name: 'node-c', endpoint: null, subnets: [], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'KEYC', lastHandshakeWallMs: 0 },
@@ -36,7 +36,7 @@ describe('status formatting', () => {
         'node: node-a',
         '  backend: wireguard',
         '  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)',
-        '  device: weft0 (mtu 1440)',
+        '  device: weft0 (mtu 1440, offload on)',
         '  underlay: 192.0.2.1:51820',
         '  public key: PUB',
         '',
