@@ -351,6 +351,7 @@ NAPI_MODULE_INIT() {
     {"udpOpen", NULL, weft_udp_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"udpRecvBatch", NULL, weft_udp_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"udpSendBatch", NULL, weft_udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"udpSetGro", NULL, weft_udp_set_gro, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -136,6 +136,48 @@ napi_value weft_udp_open(napi_env env, napi_callback_info info) {
 }
 
 
+/* ---- UDP GRO (receive coalescing) ------------------------------------------
+ * With UDP_GRO set (Linux 5.0+), the kernel may hand one recvmsg a run of
+ * datagrams of one flow, laid end to end, all gso_size long but the last;
+ * a control message says gso_size. That keeps a sender's UDP GSO message
+ * whole from its sendmsg to ours, instead of cut into one skb and one
+ * receive per datagram. The buffer must then hold 64 KiB. */
+#ifndef UDP_GRO
+#define UDP_GRO 104 /* linux/udp.h */
+#endif
+
+typedef union {
+  char buf[CMSG_SPACE(sizeof(int))];
+  struct cmsghdr align;
+} gro_cmsg;
+
+/* The gso_size of a received message, or 0 when it holds one datagram. */
+static int32_t gro_segment_size(struct msghdr *h) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size;
+      memcpy(&size, CMSG_DATA(c), sizeof size);
+      return size > 0 ? size : 0;
+    }
+  }
+  return 0;
+}
+
+/* udpSetGro(fd) -> 0 | -errno */
+napi_value weft_udp_set_gro(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_i32(env, argv[0], &fd, "fd")) {
+    if (argc < 1) napi_throw_type_error(env, NULL, "weft_native: udpSetGro(fd)");
+    return NULL;
+  }
+  int one = 1;
+  if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) return make_i32(env, -errno);
+  return make_i32(env, 0);
+}
+
 /* ---- udpRecvBatch ---------------------------------------------------------
  * udpRecvBatch(fd, buffer, offsets, lengths, slots, count, capacity, addrs, ports) -> n | -errno
  *
@@ -145,24 +187,31 @@ napi_value weft_udp_open(napi_env env, napi_callback_info info) {
  * socket queue is empty. recvmmsg runs with MSG_TRUNC, so a datagram larger
  * than `capacity` reports its real size (> capacity) while only `capacity`
  * bytes were stored: the caller drops it. Returns -errno for an error before
- * the first datagram (-EINVAL if a slot would reach outside `buffer`). */
+ * the first datagram (-EINVAL if a slot would reach outside `buffer`).
+ * With `segSizes` (on a socket with UDP_GRO), segSizes[i] is message i's
+ * segment size, 0 for a single datagram. */
 napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 9) {
-    napi_throw_type_error(env, NULL, "weft_native: udpRecvBatch expects 9 arguments");
+    napi_throw_type_error(env, NULL, "weft_native: udpRecvBatch expects 9 or 10 arguments");
     return NULL;
   }
   udp_batch_args a;
   int32_t capacity;
+  int32_t *seg_sizes = NULL;
+  size_t n_seg = 0;
   if (!get_udp_batch_args(env, argv, argv[7], argv[8], &a) || !get_i32(env, argv[6], &capacity, "capacity"))
     return NULL;
+  if (argc >= 10 && !get_i32_array(env, argv[9], &seg_sizes, &n_seg, "segSizes")) return NULL;
   if (capacity <= 0 || !udp_batch_in_bounds(&a, capacity)) return make_i32(env, -EINVAL);
+  if (seg_sizes != NULL && (size_t)a.b.count > n_seg) return make_i32(env, -EINVAL);
 
   struct mmsghdr msgs[UDP_CHUNK];
   struct iovec iov[UDP_CHUNK];
   struct sockaddr_in from[UDP_CHUNK];
+  gro_cmsg cm[UDP_CHUNK];
   int32_t got = 0;
   while (got < a.b.count) {
     int32_t k = a.b.count - got < UDP_CHUNK ? a.b.count - got : UDP_CHUNK;
@@ -174,6 +223,10 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
       msgs[j].msg_hdr.msg_namelen = sizeof from[j];
       msgs[j].msg_hdr.msg_iov = &iov[j];
       msgs[j].msg_hdr.msg_iovlen = 1;
+      if (seg_sizes != NULL) {
+        msgs[j].msg_hdr.msg_control = cm[j].buf;
+        msgs[j].msg_hdr.msg_controllen = sizeof cm[j].buf;
+      }
     }
     int r = recvmmsg(a.b.fd, msgs, (unsigned int)k, MSG_DONTWAIT | MSG_TRUNC, NULL);
     if (r < 0) {
@@ -195,6 +248,7 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
         a.addrs[got + j] = 0;
         a.ports[got + j] = 0;
       }
+      if (seg_sizes != NULL) seg_sizes[got + j] = gro_segment_size(&msgs[j].msg_hdr);
     }
     got += r;
     if (r < k) break; /* the queue is empty: another call would only say EAGAIN */

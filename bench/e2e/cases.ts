@@ -8,7 +8,7 @@
  *   wireguard-go    pod-a -> pod-b through Debian's wireguard-go on both nodes
  *   weft-vxlan      pod-a -> pod-b through `weft up` (VXLAN, dgram transport) on both nodes
  *   weft-wireguard  pod-a -> pod-b through `weft up` (WireGuard, dgram transport) on both nodes
- *   weft-*-batch    the same with the native batch transport (recvmmsg/sendmmsg, UDP GSO)
+ *   weft-*-batch    the same with the native batch transport (recvmmsg/sendmmsg, UDP GSO and GRO)
  *   weft-*-batch-nooffload  the batch transport without TUN offloads and GSO:
  *                   one kernel crossing per packet on the TUN side (the lever's baseline)
  *
@@ -192,12 +192,12 @@ const wireguardGo: CaseDef = {
 
 /**
  * weft on both nodes with one backend and one transport; `offload` turns on
- * the TUN offloads and, for the batch transport, UDP GSO.
+ * the TUN offloads and, for the batch transport, UDP GSO and GRO.
  */
 function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offload: boolean): CaseDef {
   const name = `weft-${backend}${type === 'batch' ? '-batch' : ''}${offload || type === 'dgram' ? '' : '-nooffload'}` as CaseName;
-  const transport = type === 'batch' && offload ? { type, gso: true } : type;
-  const label = `${type}${type === 'batch' && offload ? '+gso' : ''}, ${offload ? 'offload' : 'no offload'}`;
+  const transport = type === 'batch' && offload ? { type, gso: true, gro: true } : type;
+  const label = `${type}${type === 'batch' && offload ? '+gso+gro' : ''}, ${offload ? 'offload' : 'no offload'}`;
   return {
     name,
     description: `weft up with the ${backend === 'vxlan' ? 'VXLAN' : 'WireGuard'} backend on both nodes (${label})`,

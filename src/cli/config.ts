@@ -71,7 +71,7 @@ export interface NodeConfig {
   /** The Prometheus endpoint, "address:port", or undefined when off. */
   metricsListen: string | undefined;
   /** How datagrams leave and arrive: Node's dgram (portable) or native batches (recvmmsg/sendmmsg). */
-  transport: { type: 'dgram' | 'batch'; gso: boolean };
+  transport: { type: 'dgram' | 'batch'; gso: boolean; gro: boolean };
 }
 
 /** A configuration whose subnet is known: configured, or allocated by gossip at start. */
@@ -382,14 +382,16 @@ function parseGossip(g: Json, baseDir: string): GossipConfig {
   return { port, seeds, keys: [primary, ...old] };
 }
 
-/** "transport": "dgram" | "batch", or { "type": ..., "gso": true } (UDP GSO, batch only). */
-function parseTransport(v: unknown, underlayAddress: string): { type: 'dgram' | 'batch'; gso: boolean } {
+/** "transport": "dgram" | "batch", or { "type": ..., "gso": true, "gro": true } (UDP GSO and GRO, batch only). */
+function parseTransport(v: unknown, underlayAddress: string): { type: 'dgram' | 'batch'; gso: boolean; gro: boolean } {
   const t = typeof v === 'string' ? { type: v } : object(v, 'transport');
-  if (typeof v !== 'string') onlyKeys(t, 'transport', ['type', 'gso']);
+  if (typeof v !== 'string') onlyKeys(t, 'transport', ['type', 'gso', 'gro']);
   const type = t.type ?? 'dgram';
   if (type !== 'dgram' && type !== 'batch') fail('transport.type', '"dgram" (portable) or "batch" (native recvmmsg/sendmmsg)', type);
   const gso = boolean(t.gso, 'transport.gso', false);
+  const gro = boolean(t.gro, 'transport.gro', false);
   if (type === 'batch' && isIP(underlayAddress) !== 4) fail('transport.type', '"dgram" with an IPv6 underlay: the batch transport is IPv4 only', type);
   if (gso && type !== 'batch') fail('transport.gso', 'false unless transport.type is "batch"', gso);
-  return { type, gso };
+  if (gro && type !== 'batch') fail('transport.gro', 'false unless transport.type is "batch"', gro);
+  return { type, gso, gro };
 }

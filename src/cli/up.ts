@@ -97,7 +97,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     const ring = new PacketRing({ slots: config.ring.slots });
     const openTransport = (port: number): Promise<Transport> => {
       const options = { ring, bindAddress: config.underlay.address, port };
-      return config.transport.type === 'batch' ? BatchUdpTransport.open({ ...options, gso: config.transport.gso }) : DgramTransport.open(options);
+      return config.transport.type === 'batch' ? BatchUdpTransport.open({ ...options, gso: config.transport.gso, gro: config.transport.gro }) : DgramTransport.open(options);
     };
     const transport = await openTransport(listenPort(config));
     undo.push(['close UDP socket', () => transport.close()]);
@@ -190,7 +190,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       router: router.stats,
       tunStats: { ...tun.stats },
       ...(tun.offloadStats ? { offload: tun.offloadStats } : {}),
-      transport: { ...transport.stats, ...(transport instanceof BatchUdpTransport ? { sendBatches: transport.sendBatches } : {}) },
+      transport: { ...transport.stats, ...(transport instanceof BatchUdpTransport ? { sendBatches: transport.sendBatches, gso: transport.gso, gro: transport.gro } : {}) },
       ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
       peerRoutes: peerRoutes.routes,
       ...(gossip ? { gossip: gossip.status() } : {}),

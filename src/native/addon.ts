@@ -128,7 +128,15 @@ export interface WeftNative {
     capacity: number,
     addrs: Uint32Array,
     ports: Uint16Array,
+    segSizes?: Int32Array,
   ): number;
+  /**
+   * Set UDP_GRO on a socket: one receive may then bring a run of datagrams
+   * of one flow end to end (receive buffers must hold 64 KiB), and
+   * udpRecvBatch's `segSizes` says each message's datagram size (0: a
+   * single datagram). Returns 0 or -errno (an old kernel: ENOPROTOOPT).
+   */
+  udpSetGro(fd: number): number;
   /**
    * sendmmsg datagram i (offsets/lengths of slots[i]) to addrs[i]:ports[i]
    * (encoded as for udpRecvBatch). The kernel has copied every datagram when

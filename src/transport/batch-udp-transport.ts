@@ -28,6 +28,8 @@ import { isNativeSyscallError, loadAddon } from '../native/addon.ts';
 import type { PollHandle, WeftNative } from '../native/addon.ts';
 import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from './transport.ts';
 import { bindError, newTransportStats } from './transport.ts';
+import { Ipv4Names, parseIpv4 } from './ipv4-names.ts';
+import { UdpGroStage } from './udp-gro-stage.ts';
 
 export interface BatchUdpTransportOptions {
   ring: PacketRing;
@@ -50,46 +52,21 @@ export interface BatchUdpTransportOptions {
    * routing. Default false. Turned off by itself if the kernel refuses it.
    */
   gso?: boolean;
+  /**
+   * UDP GRO (UDP_GRO): the kernel may hand over a run of one peer's
+   * datagrams in one receive (a GSO sender's message stays whole); each is
+   * then copied into a slot of its own. Default false. Off by itself on a
+   * kernel without it.
+   */
+  gro?: boolean;
 }
 
 /** A large buffer absorbs bursts a single-threaded reader cannot: as DgramTransport. */
 const DEFAULT_SOCKET_BUFFER = 4 << 20;
 const DEFAULT_BATCH = 64;
 const DEFAULT_RECEIVE_BUDGET = 8;
-/** Bound on the address -> string cache: past it (many senders, or spoofed ones) it starts over. */
-const ADDRESS_CACHE_MAX = 4096;
 /** An endpoint the native path cannot send to (not IPv4); cached like a parse. */
 const NOT_IPV4 = -1;
-
-/** '10.0.0.1' -> 0x0a000001, or -1 for anything that is not a dotted-quad IPv4 literal. */
-export function parseIpv4(address: string): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < address.length; i++) {
-    const c = address.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return -1; // no leading zeros: 010 is ambiguous
-      octet = octet * 10 + (c - 48);
-      if (octet > 255) return -1;
-      digits++;
-    } else return -1;
-  }
-  if (digits === 0 || dots !== 3) return -1;
-  return value * 256 + octet;
-}
-
-/** 0x0a000001 -> '10.0.0.1'. Allocates a string: callers cache it. */
-export function formatIpv4(value: number): string {
-  return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
-}
 
 export class BatchUdpTransport implements Transport {
   readonly ring: PacketRing;
@@ -132,13 +109,10 @@ export class BatchUdpTransport implements Transport {
   private readonly recvSlots: Int32Array;
   private readonly recvAddrs: Uint32Array;
   private readonly recvPorts: Uint16Array;
-  /**
-   * The handler wants the sender as a string. Underlay senders are a handful
-   * of peer nodes, so each address is formatted once and kept here: steady
-   * state receive makes no new strings (a Map lookup by a number). Bounded:
-   * it is cleared when it reaches ADDRESS_CACHE_MAX entries.
-   */
-  private readonly addressText = new Map<number, string>();
+  /** The handler wants the sender as text: formatted once per address. */
+  private readonly names = new Ipv4Names();
+  /** The receive half when the socket has UDP_GRO; null otherwise. */
+  private readonly groStage: UdpGroStage | null;
   // Ring full: datagrams are received into this scratch memory and dropped.
   // Every message lands on the same bytes (offset 0); MSG_TRUNC still
   // consumes the whole datagram.
@@ -165,9 +139,11 @@ export class BatchUdpTransport implements Transport {
     batchSize: number,
     receiveBudget: number,
     gso = false,
+    gro = false,
   ) {
     this.addon = addon;
     this.gso = gso;
+    this.groStage = gro ? new UdpGroStage(addon, ring) : null;
     this.fd = fd;
     this.port = port;
     this.ring = ring;
@@ -221,7 +197,9 @@ export class BatchUdpTransport implements Transport {
       throw bindError(where, err as Error, isNativeSyscallError(err) ? err.code : undefined);
     }
     try {
-      return new BatchUdpTransport(addon, opened.fd, opened.port, options.ring, batchSize, receiveBudget, options.gso ?? false);
+      // UDP_GRO where the kernel has it (5.0+); without it, one datagram per receive as before.
+      const gro = (options.gro ?? false) && addon.udpSetGro(opened.fd) === 0;
+      return new BatchUdpTransport(addon, opened.fd, opened.port, options.ring, batchSize, receiveBudget, options.gso ?? false, gro);
     } catch (err) {
       addon.closeFd(opened.fd); // pollStart failed: do not leak the bound socket
       throw err;
@@ -323,8 +301,17 @@ export class BatchUdpTransport implements Transport {
     return Promise.resolve();
   }
 
+  /** Whether receives use UDP GRO (asked for, and the kernel has it). */
+  get gro(): boolean {
+    return this.groStage !== null;
+  }
+
   /** Readiness: receive up to receiveBudget batches, then flush whatever the handlers sent. */
   private receive(): void {
+    if (this.groStage !== null) {
+      this.receiveRuns(this.groStage);
+      return;
+    }
     const ring = this.ring;
     const slots = this.recvSlots;
     const capacity = ring.capacity;
@@ -362,18 +349,28 @@ export class BatchUdpTransport implements Transport {
           continue;
         }
         const addr = this.recvAddrs[i]!;
-        let from = this.addressText.get(addr);
-        if (from === undefined) {
-          if (this.addressText.size >= ADDRESS_CACHE_MAX) this.addressText.clear();
-          from = formatIpv4(addr);
-          this.addressText.set(addr, from);
-        }
+        const from = this.names.nameOf(addr);
         handler(slot, from, this.recvPorts[i]!);
       }
       this.batchEnd?.();
       if (n < got) break; // the socket queue is empty
     }
     // Replies the handlers queued (handshake responses, ARP) go out now, not a turn later.
+    this.flush();
+  }
+
+  /** receive() on a UDP_GRO socket: runs of datagrams through the staging buffer. */
+  private receiveRuns(stage: UdpGroStage): void {
+    for (let round = 0; round < this.receiveBudget && this.fd >= 0; round++) {
+      const n = stage.receive(this.fd, this.stats, this.handler, this.names.nameOf);
+      if (n < 0) {
+        this.receiveErrors++;
+        this.lastReceiveErrno = -n;
+        break;
+      }
+      if (n === 0) break;
+      this.batchEnd?.();
+    }
     this.flush();
   }
 
