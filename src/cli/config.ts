@@ -382,8 +382,19 @@ function parseGossip(g: Json, baseDir: string): GossipConfig {
   return { port, seeds, keys: [primary, ...old] };
 }
 
-/** "transport": "dgram" | "batch", or { "type": ..., "gso": true, "gro": true } (UDP GSO and GRO, batch only). */
+/**
+ * "transport": "dgram" | "batch", or { "type": ..., "gso": true, "gro": true }
+ * (UDP GSO and GRO, batch only); unset picks batch with both on an IPv4
+ * underlay and dgram on IPv6.
+ */
 function parseTransport(v: unknown, underlayAddress: string): { type: 'dgram' | 'batch'; gso: boolean; gro: boolean } {
+  // Unset: the fastest transport the underlay allows. The native batch
+  // transport with UDP GSO and GRO on IPv4 (each offload turns itself off
+  // on a kernel without it); Node's dgram on IPv6.
+  if (v === undefined) {
+    const fast = isIP(underlayAddress) === 4;
+    return { type: fast ? 'batch' : 'dgram', gso: fast, gro: fast };
+  }
   const t = typeof v === 'string' ? { type: v } : object(v, 'transport');
   if (typeof v !== 'string') onlyKeys(t, 'transport', ['type', 'gso', 'gro']);
   const type = t.type ?? 'dgram';

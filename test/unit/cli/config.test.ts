@@ -27,6 +27,11 @@ describe('parseConfig', () => {
     expect(formatCidr(c.clusterCidr)).toBe('10.244.0.0/16');
     expect(c.vxlan).toMatchObject({ vni: 1, port: 8472, sourceCheck: true });
     expect(c.tun).toEqual({ name: 'weft0', mtu: undefined, offload: true });
+    // The fastest transport an IPv4 underlay allows; dgram on IPv6, or when asked for.
+    expect(c.transport).toEqual({ type: 'batch', gso: true, gro: true });
+    expect(parseConfig({ ...base, underlay: { address: 'fd00::1' }, peers: [] }).transport).toEqual({ type: 'dgram', gso: false, gro: false });
+    expect(parseConfig({ ...base, transport: 'dgram' }).transport).toEqual({ type: 'dgram', gso: false, gro: false });
+    expect(parseConfig({ ...base, transport: 'batch' }).transport).toEqual({ type: 'batch', gso: false, gro: false });
     expect(c.underlay.mtu).toBe(1500);
     expect(formatMac(c.vxlan.vtepMac)).toBe(formatMac(deriveVtepMac('node-a')));
     expect(c.peers[0]!.endpoint).toEqual({ address: '192.168.50.2', port: 8472 });
@@ -60,6 +65,7 @@ describe('parseConfig', () => {
     ['a multicast VTEP MAC', { ...base, vxlan: { vtepMac: '01:00:5e:00:00:01' } }, /"vxlan.vtepMac": expected a unicast MAC/],
     ['a long TUN name', { ...base, tun: { name: 'a-very-long-name0' } }, /"tun.name": expected an interface name of at most 15 bytes/],
     ['offload as a string', { ...base, tun: { offload: 'yes' } }, /"tun.offload": expected true or false/],
+    ['GRO on dgram', { ...base, transport: { type: 'dgram', gro: true } }, /"transport.gro": expected false unless transport.type is "batch"/],
     ['peers not a list', { ...base, peers: {} }, /"peers": expected a list/],
     ['a peer with our name', { ...base, peers: [{ name: 'node-a', endpoint: '192.168.50.2', subnet: '10.244.2.0/24' }] }, /"peers\[0\].name": expected a name other than this node's own/],
     ['a duplicate peer', { ...base, peers: [...base.peers, ...base.peers] }, /"peers\[1\].name": expected a name not used by another peer/],
