@@ -54,6 +54,8 @@ export interface Setup {
   transport: string | undefined;
   /** Graceful stop (SIGTERM and wait); the sandbox kills whatever is left. */
   stop(): Promise<void>;
+  /** weft cases: young-generation collections so far in both weft processes (from their /metrics). */
+  scavenges?(): Promise<number>;
 }
 
 export interface CaseDef {
@@ -132,6 +134,18 @@ async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEntry[], e
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Scavenges so far in the weft process of namespace `ns`: prom-client's
+ * nodejs_gc_duration_seconds_count{kind="minor"} from its metrics endpoint
+ * (on by default, on the namespace's own loopback).
+ */
+async function minorGcs(sb: NetnsSandbox, ns: string): Promise<number> {
+  const get = "require('http').get('http://127.0.0.1:9586/metrics',r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>process.stdout.write(b))})";
+  const text = await sb.run(ns, [process.execPath, '-e', get]);
+  const m = /^nodejs_gc_duration_seconds_count\{kind="minor"\} (\d+)/mu.exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 /** Flannel's set-up of flannel.1 on `self` toward `peer` (see test/integration/vxlan-kernel.test.ts). */
@@ -225,9 +239,11 @@ function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offlo
         { label: 'weft node-a', pid: pid(wa.proc) },
         { label: 'weft node-b', pid: pid(wb.proc) },
       ];
-      return overlay(nodes, processes, label, async () => {
+      const setup = overlay(nodes, processes, label, async () => {
         await Promise.all([wa.stop(), wb.stop()]);
       });
+      setup.scavenges = async () => (await minorGcs(sb, a.ns)) + (await minorGcs(sb, b.ns));
+      return setup;
     },
   };
 }

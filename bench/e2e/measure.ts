@@ -92,17 +92,21 @@ export interface TcpMeasurement extends TcpResult {
   overlayCpuSeconds: number;
   /** Busy CPU of the whole machine during the run (includes unrelated load), seconds. */
   machineCpuSeconds: number;
+  /** weft only: young-generation collections (scavenges) in both weft processes during the run. */
+  scavenges?: number;
 }
 
 export async function measureTcp(sb: NetnsSandbox, s: Setup, seconds: number, streams: number): Promise<TcpMeasurement> {
+  const gc0 = s.scavenges ? await s.scavenges() : undefined;
   const cpu0 = cpuSecondsOf(s.processes);
   const m0 = machineBusySeconds();
   const text = await iperf(sb, s, streams > 1 ? ['-P', String(streams)] : [], seconds);
   const m1 = machineBusySeconds();
   const cpu1 = cpuSecondsOf(s.processes);
+  const gc1 = s.scavenges ? await s.scavenges() : undefined;
   const r = parseIperfTcp(text);
   const overlayCpuSeconds = cpu1.reduce((sum, c, i) => sum + (c - cpu0[i]!), 0);
-  return { ...r, streams, overlayCpuSeconds, machineCpuSeconds: m1 - m0 };
+  return { ...r, streams, overlayCpuSeconds, machineCpuSeconds: m1 - m0, ...(gc0 !== undefined && gc1 !== undefined ? { scavenges: gc1 - gc0 } : {}) };
 }
 
 export interface UdpMeasurement extends UdpResult {

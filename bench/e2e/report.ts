@@ -128,6 +128,13 @@ function rss(r: CaseResult): string {
   return fixed(Math.max(...r.peakRss.map((p) => p.bytes)) / (1024 * 1024), 1);
 }
 
+/** weft: young-generation collections in both processes per GB moved (TCP, 1 stream); steady state should make none. */
+function scavengesPerGb(r: CaseResult): string {
+  const t = r.tcp1;
+  if (t?.scavenges === undefined || t.bytes <= 0) return '-';
+  return fixed(t.scavenges / (t.bytes / GB), 1);
+}
+
 export const COLUMNS = [
   'case',
   'TCP 1 stream (Mbit/s)',
@@ -139,6 +146,7 @@ export const COLUMNS = [
   'CPU s/GB overlay procs',
   'CPU s/GB end to end',
   'peak RSS (MiB)',
+  'scavenges per GB',
 ] as const;
 
 /** One row of cells per case, in COLUMNS order. */
@@ -156,6 +164,7 @@ export function tableRow(r: CaseResult): string[] {
     fixed(cpu?.overlay, 2),
     fixed(cpu?.endToEnd, 2),
     rss(r),
+    scavengesPerGb(r),
   ];
 }
 

@@ -82,40 +82,56 @@ function misuse(what: string): never {
 }
 
 /**
- * One reusable packet view per ring slot. A hit needs the same byte offset
- * and length as the slot's previous view; otherwise a new view is made and
- * remembered (a miss costs what the uncached path costs). Bulk flows keep
- * hitting because their packets are padded to the same size; mixed sizes
- * through one slot miss. Lengths here are plaintext lengths for both seal
- * and open, so a slot that decrypts a packet and later encrypts one of the
- * same size at the same offset hits too.
+ * Reusable packet views, two per ring slot. A hit needs the same byte offset
+ * and length as one of the slot's two previous views; otherwise a new view
+ * is made and replaces the older of the two (a miss costs what the uncached
+ * path costs). Two, because a slot alternates between a few shapes: bulk
+ * data segments are padded to one size, but the same slot also carries
+ * short packets (ACKs, the last segment of a TCP super-packet), and with one
+ * entry each change of shape allocated. Lengths here are plaintext lengths
+ * for both seal and open, so a slot that decrypts a packet and later
+ * encrypts one of the same size at the same offset hits too.
  */
 export class AeadViews {
   readonly bytes: Uint8Array;
   hits = 0;
   misses = 0;
   private readonly views: Uint8Array[];
+  /** Per slot: which of its two entries the next miss replaces. */
+  private readonly older: Uint8Array;
 
-  /** `bytes` is the memory every packet lives in (PacketRing.bytes); one entry per slot. */
+  /** `bytes` is the memory every packet lives in (PacketRing.bytes); one entry pair per slot. */
   constructor(bytes: Uint8Array, slots: number) {
     if (!Number.isInteger(slots) || slots < 1) misuse(`AeadViews needs a positive slot count, got ${slots}`);
     this.bytes = bytes;
     // Start every entry as an empty view of the same memory, so entries are
     // never undefined for in-range slots and the array stays packed.
     const empty = bytes.subarray(0, 0);
-    this.views = Array.from({ length: slots }, () => empty);
+    this.views = Array.from({ length: 2 * slots }, () => empty);
+    this.older = new Uint8Array(slots);
   }
 
-  /** A view of bytes[off, off+len), reused when the slot's last view was the same. */
+  /** A view of bytes[off, off+len), reused when one of the slot's last two views was the same. */
   view(slot: number, off: number, len: number): Uint8Array {
-    const v = this.views[slot];
-    if (v !== undefined && v.byteOffset === this.bytes.byteOffset + off && v.length === len) {
+    const at = this.bytes.byteOffset + off;
+    const i = 2 * slot;
+    const a = this.views[i];
+    if (a !== undefined && a.byteOffset === at && a.length === len) {
       this.hits++;
-      return v;
+      return a;
+    }
+    const b = this.views[i + 1];
+    if (b !== undefined && b.byteOffset === at && b.length === len) {
+      this.hits++;
+      return b;
     }
     this.misses++;
     const fresh = this.bytes.subarray(off, off + len);
-    if (v !== undefined) this.views[slot] = fresh;
+    if (a !== undefined) {
+      const k = this.older[slot]!;
+      this.views[i + k] = fresh;
+      this.older[slot] = k ^ 1;
+    }
     return fresh;
   }
 }

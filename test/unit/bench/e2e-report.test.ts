@@ -34,6 +34,7 @@ const CASES = [
   kase('kernel-vxlan', 4e9),
   kase('weft-vxlan', 1e9, { overlayCpu: 5, transport: 'dgram', rss: 80 * 1048576 }),
 ];
+CASES[2]!.tcp1!.scavenges = 5;
 
 describe('derived figures', () => {
   it('CPU seconds per 10^9 bytes received, overlay only for cases with a daemon', () => {
@@ -60,9 +61,10 @@ describe('markdown', () => {
     const failed: CaseResult = { name: 'wireguard-go', description: 'x', error: 'boom | bang' };
     const lines = markdownTable([...CASES, failed]).split('\n');
     expect(lines).toHaveLength(2 + 4);
-    expect(lines[0]!.split(' | ')).toHaveLength(10);
-    expect(lines[2]).toMatch(/^\| raw \| 8000 \| 16000 \| 800\.0k \(50\.0% loss\) \| 400\.0k \(50\.0% loss\) \| 0\.050 \/ 0\.200 \| 0\.050 \/ 0\.200, 2 lost \| - \| 0\.20 \| - \|$/u);
-    expect(lines[4]).toMatch(/^\| weft-vxlan \(dgram\) \| 1000 \| .* \| 4\.00 \| 5\.60 \| 80\.0 \|$/u);
+    expect(lines[0]!.split(' | ')).toHaveLength(11);
+    expect(lines[2]).toMatch(/^\| raw \| 8000 \| 16000 \| 800\.0k \(50\.0% loss\) \| 400\.0k \(50\.0% loss\) \| 0\.050 \/ 0\.200 \| 0\.050 \/ 0\.200, 2 lost \| - \| 0\.20 \| - \| - \|$/u);
+    // 5 scavenges over 1.25e9 bytes: 4.0 per GB.
+    expect(lines[4]).toMatch(/^\| weft-vxlan \(dgram\) \| 1000 \| .* \| 4\.00 \| 5\.60 \| 80\.0 \| 4\.0 \|$/u);
     expect(lines[5]).toMatch(/^\| wireguard-go FAILED \| - \|/u);
   });
 

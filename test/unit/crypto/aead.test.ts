@@ -164,6 +164,16 @@ describe('AeadViews', () => {
     const n = sealInPlace(ring.bytes, off, 64, key, 9, 0, views, s);
     expect(hex(ring.bytes.subarray(off, off + n))).toBe(hex(opensslSeal(key, 9n, pt.subarray(0, 64))));
     expect(views.misses).toBe(2);
+    // Two shapes per slot are remembered: full-size data and short packets alternate without a miss...
+    for (const len of [1400, 64, 1400, 64]) views.view(s, off, len);
+    expect(views.misses).toBe(2);
+    // ...and a third replaces the older of the two (1400, made first).
+    expect(views.view(s, off, 200).length).toBe(200);
+    expect(views.misses).toBe(3);
+    views.view(s, off, 64);
+    expect(views.misses).toBe(3);
+    views.view(s, off, 1400);
+    expect(views.misses).toBe(4);
   });
 
   it('falls back to a fresh view for another buffer or a slot out of range', () => {
