@@ -45,6 +45,13 @@ export interface PacketRingOptions {
   headroom?: number;
   /** Bytes reserved behind the packet. Default 64, minimum 32. */
   tailroom?: number;
+  /**
+   * Bytes after the slots for staging areas (reserveStaging): buffers that
+   * hold data on its way into slots, such as a TUN super-packet or a UDP GRO
+   * run. In the same ArrayBuffer as the slots, so the copy into a slot is a
+   * native memmove (copyWithin) rather than a JavaScript loop. Default 0.
+   */
+  staging?: number;
 }
 
 export class PacketRing {
@@ -71,6 +78,8 @@ export class PacketRing {
   readonly slotBuffers: readonly Buffer[];
 
   private readonly state: Uint8Array;
+  /** Where the next staging reservation starts; staging runs to the end of the buffer. */
+  private stagingNext: number;
   private readonly freeStack: Int32Array;
   private freeTop: number;
   private exhaustedCount = 0;
@@ -93,7 +102,12 @@ export class PacketRing {
       throw new WeftError('RING_CONFIG', `ring tailroom must be an integer from ${MIN_TAILROOM} to 4096 bytes, got ${tailroom}`);
     }
     const slotSize = Math.ceil((headroom + capacity + tailroom) / SLOT_ALIGN) * SLOT_ALIGN;
-    if (slots * slotSize > 2 ** 31 - 1) {
+    const staging = options.staging ?? 0;
+    if (!Number.isInteger(staging) || staging < 0 || staging > 1 << 26) {
+      throw new WeftError('RING_CONFIG', `ring staging must be an integer from 0 to ${1 << 26} bytes, got ${staging}`);
+    }
+    const stagingSize = Math.ceil(staging / SLOT_ALIGN) * SLOT_ALIGN;
+    if (slots * slotSize + stagingSize > 2 ** 31 - 1) {
       throw new WeftError('RING_CONFIG', `ring of ${slots} slots of ${slotSize} bytes exceeds 2 GiB; use fewer slots`);
     }
     this.slotCount = slots;
@@ -101,7 +115,8 @@ export class PacketRing {
     this.tailroom = tailroom;
     this.capacity = capacity;
     this.slotSize = slotSize;
-    this.buffer = new ArrayBuffer(slots * slotSize);
+    this.buffer = new ArrayBuffer(slots * slotSize + stagingSize);
+    this.stagingNext = slots * slotSize;
     this.bytes = new Uint8Array(this.buffer);
     this.view = new DataView(this.buffer);
     this.offset = new Int32Array(slots);
@@ -211,6 +226,20 @@ export class PacketRing {
     if (this.tailroomOf(slot) < n) return false;
     this.length[slot] = this.length[slot]! + n;
     return true;
+  }
+
+  /**
+   * Reserve `bytes` of the staging area (see PacketRingOptions.staging) for
+   * one owner, for good; returns its absolute offset in `buffer`
+   * (cache-line aligned), or -1 when too little is left, and the caller
+   * stages in memory of its own instead.
+   */
+  reserveStaging(bytes: number): number {
+    const size = Math.ceil(bytes / SLOT_ALIGN) * SLOT_ALIGN;
+    if (!(size > 0) || this.stagingNext + size > this.buffer.byteLength) return -1;
+    const at = this.stagingNext;
+    this.stagingNext += size;
+    return at;
   }
 
   /** A fresh Uint8Array over the slot's packet. Allocates: for tests and cold paths only. */

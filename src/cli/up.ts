@@ -22,10 +22,12 @@ import { PeerRoutes } from '../node/peer-routes.ts';
 import { GossipControl } from '../node/gossip-control.ts';
 import { publicKey } from '../crypto/x25519.ts';
 import { BatchUdpTransport } from '../transport/batch-udp-transport.ts';
+import { GRO_STAGING_BYTES } from '../transport/udp-gro-stage.ts';
 import { DgramTransport } from '../transport/dgram-transport.ts';
 import type { Transport } from '../transport/transport.ts';
 import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
+import { TUN_STAGING_BYTES } from '../tun/tun-offload.ts';
 import { formatCidr, formatIpv4 } from '../wire/addr.ts';
 import { buildBackend, listenPort, vtepIpOf } from './backend-factory.ts';
 import { loadConfig } from './config-load.ts';
@@ -94,7 +96,11 @@ export async function startNode(configPath: string | undefined, flags: Record<st
   };
 
   try {
-    const ring = new PacketRing({ slots: config.ring.slots });
+    // Staging for TUN super-packets and UDP GRO runs lives in the ring's own
+    // buffer, so their copies into slots are memmoves (mixed runs two sockets).
+    const groSockets = config.transport.gro ? (config.backend === 'mixed' ? 2 : 1) : 0;
+    const staging = (config.tun.offload ? TUN_STAGING_BYTES : 0) + groSockets * GRO_STAGING_BYTES;
+    const ring = new PacketRing({ slots: config.ring.slots, staging });
     const openTransport = (port: number): Promise<Transport> => {
       const options = { ring, bindAddress: config.underlay.address, port };
       return config.transport.type === 'batch' ? BatchUdpTransport.open({ ...options, gso: config.transport.gso, gro: config.transport.gro }) : DgramTransport.open(options);

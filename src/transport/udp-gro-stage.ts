@@ -11,11 +11,11 @@
  * receive brings the run end to end, with its datagram size.
  *
  * Those runs need 64 KiB buffers, more than a ring slot, so they land in a
- * staging buffer here, and each datagram is copied into a slot of its own
- * before the handler sees it: everything above the transport still sees
- * one datagram per slot. The copy moves 32-bit words (staging runs and
- * ring slots start on 4-byte boundaries and datagram sizes keep them
- * there), and allocates nothing.
+ * staging area, and each datagram is copied into a slot of its own before
+ * the handler sees it: everything above the transport still sees one
+ * datagram per slot. The staging area is the ring's own (reserveStaging)
+ * when it has room, so the copy is a native memmove; otherwise a buffer of
+ * ours, copied by 32-bit words. Either way nothing is allocated.
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
 import type { WeftNative } from '../native/addon.ts';
@@ -25,13 +25,17 @@ import type { ReceiveHandler, TransportStats } from './transport.ts';
 const STAGED = 16;
 /** The largest UDP payload over IPv4 fits; a longer run is cut (MSG_TRUNC) and dropped. */
 const STAGE_SIZE = 65536;
+/** Ring staging (PacketRingOptions.staging) a UdpGroStage takes. */
+export const GRO_STAGING_BYTES = STAGED * STAGE_SIZE;
 
 export class UdpGroStage {
   private readonly addon: WeftNative;
   private readonly ring: PacketRing;
-  private readonly stage = new ArrayBuffer(STAGED * STAGE_SIZE);
-  private readonly stageBytes = new Uint8Array(this.stage);
-  private readonly stageWords = new Uint32Array(this.stage);
+  /** The ring's buffer when it had staging room (inRing), else a buffer of ours. */
+  private readonly stage: ArrayBuffer;
+  private readonly inRing: boolean;
+  private readonly stageBytes: Uint8Array;
+  private readonly stageWords: Uint32Array;
   private readonly ringWords: Uint32Array;
   private readonly offsets = new Int32Array(STAGED);
   private readonly lengths = new Int32Array(STAGED);
@@ -46,9 +50,15 @@ export class UdpGroStage {
   constructor(addon: WeftNative, ring: PacketRing) {
     this.addon = addon;
     this.ring = ring;
+    let base = ring.reserveStaging(GRO_STAGING_BYTES);
+    this.inRing = base >= 0;
+    if (base < 0) base = 0;
+    this.stage = this.inRing ? ring.buffer : new ArrayBuffer(GRO_STAGING_BYTES);
+    this.stageBytes = this.inRing ? ring.bytes : new Uint8Array(this.stage);
+    this.stageWords = new Uint32Array(this.stage, 0, this.stage.byteLength >>> 2);
     this.ringWords = new Uint32Array(ring.buffer, 0, ring.buffer.byteLength >>> 2);
     for (let i = 0; i < STAGED; i++) {
-      this.offsets[i] = i * STAGE_SIZE;
+      this.offsets[i] = base + i * STAGE_SIZE;
       this.slots[i] = i;
     }
   }
@@ -98,10 +108,14 @@ export class UdpGroStage {
     return n;
   }
 
-  /** Staging bytes [from, from+len) to ring bytes at `to`, by words when both are 4-aligned. */
+  /** Staging bytes [from, from+len) to ring bytes at `to`: memmove in one buffer, else by words when both are 4-aligned. */
   private copy(from: number, to: number, len: number): void {
-    const src = this.stageBytes;
     const dst = this.ring.bytes;
+    if (this.inRing) {
+      dst.copyWithin(to, from, from + len);
+      return;
+    }
+    const src = this.stageBytes;
     let j = 0;
     if (((from | to) & 3) === 0) {
       const sw = this.stageWords;

@@ -38,6 +38,8 @@ export const TUN_OFFLOADS = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN
 const STAGED = 8;
 /** One staged packet: its header, the largest IP packet, and one byte to detect a cut one. */
 const STAGE_SIZE = VNET_HDR_LEN + MAX_TUN_PACKET + 1;
+/** Ring staging (PacketRingOptions.staging) a TunOffload takes: with it, segments are copied by memmove. */
+export const TUN_STAGING_BYTES = STAGED * STAGE_SIZE + 64;
 
 export interface OffloadStats {
   /** Reads that were TCP super-packets (gso_type TCPv4/TCPv6), and the segments cut from them. */
@@ -56,8 +58,9 @@ export class TunOffload {
   private readonly addon: WeftNative;
   private readonly segmenter: TsoSegmenter;
   private readonly coalescer: GroCoalescer;
-  private readonly stage = new ArrayBuffer(STAGED * STAGE_SIZE);
-  private readonly stageBytes = new Uint8Array(this.stage);
+  /** The staging memory: the ring's own buffer when it has staging room, else a buffer of ours. */
+  private readonly stage: ArrayBuffer;
+  private readonly stageBytes: Uint8Array;
   private readonly stageOffsets = new Int32Array(STAGED);
   private readonly stageLengths = new Int32Array(STAGED);
   private readonly stageSlots = new Int32Array(STAGED);
@@ -70,8 +73,18 @@ export class TunOffload {
     this.addon = addon;
     this.segmenter = new TsoSegmenter(ring);
     this.coalescer = new GroCoalescer(ring, { verifyChecksums, maxBatch });
+    // Staged in the ring's own buffer, the segmenter copies with copyWithin.
+    let base = ring.reserveStaging(TUN_STAGING_BYTES);
+    if (base >= 0) {
+      this.stage = ring.buffer;
+      this.stageBytes = ring.bytes;
+    } else {
+      base = 0;
+      this.stage = new ArrayBuffer(TUN_STAGING_BYTES);
+      this.stageBytes = new Uint8Array(this.stage);
+    }
     for (let i = 0; i < STAGED; i++) {
-      this.stageOffsets[i] = i * STAGE_SIZE;
+      this.stageOffsets[i] = base + i * STAGE_SIZE;
       this.stageSlots[i] = i;
     }
   }

@@ -33,6 +33,8 @@ describe('PacketRing layout', () => {
       { slots: 2, headroom: 32 },
       { slots: 2, tailroom: 16 },
       { slots: 1 << 20, capacity: 65535 },
+      { slots: 2, staging: -1 },
+      { slots: 2, staging: 1.5 },
     ];
     for (const opts of bad) {
       let caught: unknown;
@@ -43,6 +45,23 @@ describe('PacketRing layout', () => {
       }
       expect(isWeftError(caught, 'RING_CONFIG'), JSON.stringify(opts)).toBe(true);
     }
+  });
+});
+
+describe('PacketRing staging', () => {
+  it('reserves cache-line aligned areas after the slots, for good, and says -1 when too little is left', () => {
+    const ring = new PacketRing({ slots: 4, staging: 1000 });
+    const slotsEnd = 4 * ring.slotSize;
+    expect(ring.buffer.byteLength).toBe(slotsEnd + 1024); // rounded up to 64
+    expect(ring.reserveStaging(100)).toBe(slotsEnd);
+    expect(ring.reserveStaging(1)).toBe(slotsEnd + 128);
+    expect(ring.reserveStaging(1000)).toBe(-1); // 832 bytes are left
+    expect(ring.reserveStaging(832)).toBe(slotsEnd + 192);
+    expect(ring.reserveStaging(1)).toBe(-1);
+    expect(ring.reserveStaging(0)).toBe(-1);
+    // Slots are where they were: the last slot still ends where staging begins.
+    expect(ring.baseOf(3) + ring.slotSize).toBe(slotsEnd);
+    expect(new PacketRing({ slots: 4 }).reserveStaging(1)).toBe(-1);
   });
 });
 

@@ -5,6 +5,7 @@ import { loadAddon } from '../../../src/native/addon.ts';
 import { Router } from '../../../src/node/router.ts';
 import { BatchUdpTransport } from '../../../src/transport/batch-udp-transport.ts';
 import { formatIpv4, parseIpv4 } from '../../../src/transport/ipv4-names.ts';
+import { GRO_STAGING_BYTES } from '../../../src/transport/udp-gro-stage.ts';
 import { DgramTransport, makeEndpoint } from '../../../src/transport/dgram-transport.ts';
 import type { Transport } from '../../../src/transport/transport.ts';
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
@@ -142,24 +143,28 @@ describe('BatchUdpTransport', () => {
     await exchange(a, b, 2000); // sizes that never repeat: no runs, plain messages
   });
 
-  it('with UDP GRO, receives a GSO sender\'s runs whole and hands over each datagram intact', async () => {
-    const a = await batch(new PacketRing({ slots: 256 }), 0, 64, true);
-    const b = await batch(new PacketRing({ slots: 512 }), 0, 64, false, true);
-    expect(b.gro).toBe(true); // this kernel has UDP_GRO
-    const ends: number[] = [];
-    b.onBatchEnd(() => ends.push(b.stats.receivedPackets));
-    await exchange(a, b, 5000, runs);
-    // Loopback keeps a GSO message whole up to the socket: runs arrived as runs.
-    const stage = (b as unknown as { groStage: { coalescedRuns: number; coalescedDatagrams: number } }).groStage;
-    expect(stage.coalescedRuns).toBeGreaterThan(0);
-    expect(stage.coalescedDatagrams).toBeGreaterThan(stage.coalescedRuns * 5);
-    expect(ends.length).toBeGreaterThan(0);
-    // Plain senders still work: one datagram per receive, through the same staging.
-    const plain = await batch(new PacketRing({ slots: 256 }));
-    await exchange(plain, b, 2000);
-    const d = await dgram(new PacketRing({ slots: 256 }));
-    await exchange(d, b, 2000);
-  });
+  for (const staging of [0, GRO_STAGING_BYTES]) {
+    it(`with UDP GRO, receives a GSO sender's runs whole and hands over each datagram intact (${staging ? 'staged in the ring' : 'own staging buffer'})`, async () => {
+      const a = await batch(new PacketRing({ slots: 256 }), 0, 64, true);
+      const b = await batch(new PacketRing({ slots: 512, staging }), 0, 64, false, true);
+      // Given room, the stage took all of the ring's staging area (and without any there is none).
+      expect(b.ring.reserveStaging(1)).toBe(-1);
+      expect(b.gro).toBe(true); // this kernel has UDP_GRO
+      const ends: number[] = [];
+      b.onBatchEnd(() => ends.push(b.stats.receivedPackets));
+      await exchange(a, b, 5000, runs);
+      // Loopback keeps a GSO message whole up to the socket: runs arrived as runs.
+      const stage = (b as unknown as { groStage: { coalescedRuns: number; coalescedDatagrams: number } }).groStage;
+      expect(stage.coalescedRuns).toBeGreaterThan(0);
+      expect(stage.coalescedDatagrams).toBeGreaterThan(stage.coalescedRuns * 5);
+      expect(ends.length).toBeGreaterThan(0);
+      // Plain senders still work: one datagram per receive, through the same staging.
+      const plain = await batch(new PacketRing({ slots: 256 }));
+      await exchange(plain, b, 2000);
+      const d = await dgram(new PacketRing({ slots: 256 }));
+      await exchange(d, b, 2000);
+    });
+  }
 
   it('sends a partial batch on the next turn without flush()', async () => {
     const a = await batch(new PacketRing({ slots: 8 }));
