@@ -72,6 +72,21 @@ static inline void throw_errno(napi_env env, int err, const char *syscall, const
   napi_throw(env, error);
 }
 
+/* The call's arguments into argv (room for *argc; *argc becomes how many
+ * were passed). Fewer than `min` throws a TypeError showing `usage`. */
+static inline bool get_args(napi_env env, napi_callback_info info, napi_value *argv, size_t *argc, size_t min,
+                            const char *usage) {
+  if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok) {
+    throw_napi_failure(env, "napi_get_cb_info");
+    return false;
+  }
+  if (*argc < min) {
+    napi_throw_type_error(env, NULL, usage);
+    return false;
+  }
+  return true;
+}
+
 static inline bool get_i32(napi_env env, napi_value v, int32_t *out, const char *what) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {

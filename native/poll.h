@@ -121,11 +121,7 @@ static napi_value poll_start(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
   napi_valuetype t;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "weft_native: pollStart(fd, callback)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 2, "weft_native: pollStart(fd, callback)")) return NULL;
   if (!get_i32(env, argv[0], &fd, "fd")) return NULL;
   NAPI_CALL(env, napi_typeof(env, argv[1], &t));
   if (t != napi_function) {

@@ -43,11 +43,7 @@
 static napi_value tun_open(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "weft_native: tunOpen(name, multiQueue[, vnetHdr])");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 2, "weft_native: tunOpen(name, multiQueue[, vnetHdr])")) return NULL;
   /* One byte more than IFNAMSIZ so an over-long name is detected, not cut. */
   char name[IFNAMSIZ + 1];
   size_t name_len = 0;
@@ -154,11 +150,7 @@ static napi_value tally_report(napi_env env, const write_tally *t, int32_t *stat
 static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) {
-    napi_throw_type_error(env, NULL, "weft_native: tunReadBatch expects 7 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 7, "weft_native: tunReadBatch expects 7 arguments")) return NULL;
   batch_args a;
   int32_t capacity;
   if (!get_batch_args(env, argv, &a) || !get_i32(env, argv[6], &capacity, "capacity")) return NULL;
@@ -191,11 +183,7 @@ static napi_value tun_read_batch(napi_env env, napi_callback_info info) {
 static napi_value tun_write_batch(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) {
-    napi_throw_type_error(env, NULL, "weft_native: tunWriteBatch expects 7 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 7, "weft_native: tunWriteBatch expects 7 arguments")) return NULL;
   batch_args a;
   int32_t *status;
   size_t n_status;
@@ -232,11 +220,7 @@ static napi_value tun_set_offload(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   int32_t fd, flags;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "weft_native: tunSetOffload(fd, flags)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 2, "weft_native: tunSetOffload(fd, flags)")) return NULL;
   if (!get_i32(env, argv[0], &fd, "fd") || !get_i32(env, argv[1], &flags, "flags")) return NULL;
   int hdr_size = (int)sizeof(struct virtio_net_hdr);
   if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0) return make_i32(env, -errno);
@@ -258,11 +242,7 @@ static napi_value tun_set_offload(napi_env env, napi_callback_info info) {
 static napi_value tun_write_gather(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) {
-    napi_throw_type_error(env, NULL, "weft_native: tunWriteGather expects 7 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 7, "weft_native: tunWriteGather expects 7 arguments")) return NULL;
   int32_t fd, writes;
   uint8_t *buf;
   size_t buf_len, n_off, n_len, n_groups, n_status;
@@ -321,11 +301,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t fd;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_i32(env, argv[0], &fd, "fd")) {
-    if (argc < 1) napi_throw_type_error(env, NULL, "weft_native: closeFd(fd)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 1, "weft_native: closeFd(fd)") || !get_i32(env, argv[0], &fd, "fd")) return NULL;
   /* On Linux the fd is released even when close() reports EINTR; retrying
    * could close an fd another thread just got, so only EBADF is an error. */
   if (close(fd) < 0 && errno != EINTR) {

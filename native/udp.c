@@ -57,11 +57,7 @@ static int set_buffer(int fd, int force_opt, int opt, int32_t size) {
 napi_value weft_udp_open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "weft_native: udpOpen(family, address, port, rcvbuf, sndbuf)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 5, "weft_native: udpOpen(family, address, port, rcvbuf, sndbuf)")) return NULL;
   int32_t family, port, rcvbuf, sndbuf;
   char address[64];
   size_t address_len = 0;
@@ -168,11 +164,7 @@ napi_value weft_udp_set_gro(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t fd;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || !get_i32(env, argv[0], &fd, "fd")) {
-    if (argc < 1) napi_throw_type_error(env, NULL, "weft_native: udpSetGro(fd)");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 1, "weft_native: udpSetGro(fd)") || !get_i32(env, argv[0], &fd, "fd")) return NULL;
   int one = 1;
   if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) return make_i32(env, -errno);
   return make_i32(env, 0);
@@ -193,11 +185,7 @@ napi_value weft_udp_set_gro(napi_env env, napi_callback_info info) {
 napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
   size_t argc = 10;
   napi_value argv[10];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 9) {
-    napi_throw_type_error(env, NULL, "weft_native: udpRecvBatch expects 9 or 10 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 9, "weft_native: udpRecvBatch expects 9 or 10 arguments")) return NULL;
   udp_batch_args a;
   int32_t capacity;
   int32_t *seg_sizes = NULL;
@@ -276,11 +264,7 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
 napi_value weft_udp_send_batch(napi_env env, napi_callback_info info) {
   size_t argc = 10;
   napi_value argv[10];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 9) {
-    napi_throw_type_error(env, NULL, "weft_native: udpSendBatch expects 9 or 10 arguments");
-    return NULL;
-  }
+  if (!get_args(env, info, argv, &argc, 9, "weft_native: udpSendBatch expects 9 or 10 arguments")) return NULL;
   udp_batch_args a;
   int32_t *status;
   size_t n_status;
