@@ -22,36 +22,62 @@ export function serveControl(path: string, handlers: ControlHandlers): Promise<U
   return listenUnix(path, (socket) => serve(socket, handlers), `${path} is served by another weft: a node with this name runs already`);
 }
 
+/** A request line may be this long; a longer one is answered with an error and the connection closed. */
+const MAX_LINE_BYTES = 64 * 1024;
+
 function serve(socket: Socket, handlers: ControlHandlers): void {
+  // Own properties only: a plain object's prototype would otherwise make
+  // "constructor", "toString" or "__proto__" answerable commands.
+  const table = new Map(Object.entries(handlers));
   let buffered = '';
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: string) => {
     buffered += chunk;
-    if (buffered.length > 64 * 1024) return void socket.destroy();
     let nl: number;
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
-      socket.write(`${JSON.stringify(answer(line, handlers))}\n`);
+      socket.write(`${reply(line, table)}\n`);
+    }
+    if (buffered.length > MAX_LINE_BYTES) {
+      buffered = '';
+      socket.end(`${JSON.stringify({ error: `request longer than ${MAX_LINE_BYTES} bytes without a newline` })}\n`);
     }
   });
 }
 
-function answer(line: string, handlers: ControlHandlers): unknown {
-  let cmd: unknown;
+/** One request line in, one JSON line out; never throws, whatever the bytes or the handler's result. */
+function reply(line: string, table: ReadonlyMap<string, () => unknown>): string {
+  const answer = answerFrom(line, table);
   try {
-    cmd = (JSON.parse(line) as { cmd?: unknown }).cmd;
+    return JSON.stringify(answer);
+  } catch (err) {
+    return JSON.stringify({ error: `the answer cannot be sent as JSON: ${(err as Error).message}` });
+  }
+}
+
+function answerFrom(line: string, table: ReadonlyMap<string, () => unknown>): { ok: unknown } | { error: string } {
+  let request: unknown;
+  try {
+    request = JSON.parse(line);
   } catch {
     return { error: 'request must be one line of JSON such as {"cmd":"status"}' };
   }
-  const handler = typeof cmd === 'string' ? handlers[cmd] : undefined;
-  if (handler === undefined) return { error: `unknown command ${JSON.stringify(cmd)}; known: ${Object.keys(handlers).join(', ')}` };
+  const cmd = typeof request === 'object' && request !== null && !Array.isArray(request) && Object.hasOwn(request, 'cmd') ? (request as { cmd: unknown }).cmd : undefined;
+  if (typeof cmd !== 'string') return { error: 'request must be a JSON object with a string "cmd", such as {"cmd":"status"}' };
+  const handler = table.get(cmd);
+  if (handler === undefined) return { error: `unknown command ${JSON.stringify(cmd)}; known: ${[...table.keys()].join(', ')}` };
   try {
     return { ok: handler() };
   } catch (err) {
-    return { error: (err as Error).message };
+    return { error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/** The answer to one request line, as the socket would send it (parsed back); for tests and fuzzing. */
+export function answerLine(line: string, handlers: ControlHandlers): unknown {
+  return JSON.parse(reply(line, new Map(Object.entries(handlers)))) as unknown;
 }
 
 /** Ask a running node; rejects with a WeftError that says how to reach it. */
@@ -71,8 +97,14 @@ export function request(path: string, cmd: string, timeoutMs = 5000): Promise<un
       if (nl < 0) return;
       clearTimeout(timer);
       socket.end();
-      const reply = JSON.parse(buffered.slice(0, nl)) as { ok?: unknown; error?: string };
-      if (reply.error !== undefined) reject(new WeftError('CONTROL_ERROR', reply.error));
+      let reply: { ok?: unknown; error?: unknown };
+      try {
+        reply = JSON.parse(buffered.slice(0, nl)) as { ok?: unknown; error?: unknown };
+      } catch {
+        return reject(new WeftError('CONTROL_ERROR', `${path} answered something other than JSON: is it a weft control socket?`));
+      }
+      if (typeof reply !== 'object' || reply === null) reject(new WeftError('CONTROL_ERROR', `${path} answered ${JSON.stringify(reply)}: is it a weft control socket?`));
+      else if (reply.error !== undefined) reject(new WeftError('CONTROL_ERROR', String(reply.error)));
       else resolve(reply.ok);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
