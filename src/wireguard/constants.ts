@@ -26,3 +26,14 @@ export const COOKIE_SECRET_MAX_AGE = 120_000;
 export const TIMER_TICK = 100;
 /** Packets kept per peer while its handshake is in progress (wireguard-go keeps 1024). */
 export const MAX_STAGED_PACKETS = 128;
+/**
+ * Peers added this soon after the backend starts are handshaken at once,
+ * without waiting for traffic: a node that restarted has lost its sessions,
+ * and its peers keep sending on keys it no longer holds until a handshake
+ * replaces them. weft knows its peers' endpoints (config or gossip), so the
+ * restarted side starts that handshake itself. Peers added later (a node
+ * joining) are handshaken by that node's own start-up, not by everyone.
+ */
+export const STARTUP_HANDSHAKE_WINDOW = 30_000;
+/** At most this many handshakes wanted ahead of traffic start per tick, so a large cluster's start-up is spread out. */
+export const EAGER_HANDSHAKES_PER_TICK = 32;

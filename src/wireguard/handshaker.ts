@@ -11,6 +11,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { HANDSHAKE_INITIATION_RATE, REKEY_TIMEOUT_JITTER_MAX } from './constants.ts';
+import { COOKIE_REPLIES_PER_TICK, HandshakeLoad, SourceRateLimiter } from './handshake-load.ts';
 import { Keypair } from './keypair.ts';
 import { Verdict } from './messages.ts';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair } from './noise.ts';
@@ -18,9 +19,6 @@ import type { SessionKeys } from './noise.ts';
 import type { WgPeer } from './peer.ts';
 import { WgDrop, keyHex, promoteKeypair, retireKeypair, sendMessage } from './wg-state.ts';
 import type { IndexEntry, WgState } from './wg-state.ts';
-
-/** More initiations than this per timer tick means we are under load: require cookies (MAC2). */
-export const INITIATIONS_PER_TICK_BEFORE_LOAD = 64;
 
 /** Verdicts of the handshake functions, as drop reasons. */
 const VERDICT_DROP: readonly number[] = [
@@ -47,15 +45,27 @@ function sourceBytes(address: string, port: number): Uint8Array {
 }
 
 export class Handshaker {
-  /** Initiations consumed since the last tick; the load signal. */
-  initiationsThisTick = 0;
+  /** Handshake work arriving (valid MAC1), the load signal; see handshake-load.ts. */
+  readonly load: HandshakeLoad;
+  /** Everything answered while under load, per source address. */
+  readonly limiter = new SourceRateLimiter();
+  private cookieBudget = COOKIE_REPLIES_PER_TICK;
   /** Called when a peer has a new current keypair, to send what it staged. */
   onKeypair: (peer: WgPeer) => void = () => {};
 
-  constructor(private readonly state: WgState) {}
+  constructor(private readonly state: WgState) {
+    this.load = new HandshakeLoad(state.scale);
+  }
 
   get underLoad(): boolean {
-    return this.initiationsThisTick > INITIATIONS_PER_TICK_BEFORE_LOAD;
+    return this.load.underLoad(this.state.now());
+  }
+
+  /** The timer tick: a new counting window, a new cookie budget, idle sources forgotten. */
+  newTick(now: number): void {
+    this.load.newTick();
+    this.cookieBudget = COOKIE_REPLIES_PER_TICK;
+    this.limiter.prune(now);
   }
 
   /** Send a (new) initiation to `peer`, replacing any in flight. */
@@ -79,34 +89,46 @@ export class Handshaker {
     if (!peer.handshakeInFlight) peer.attemptStartedMs = now;
     peer.handshakeInFlight = true;
     peer.lastInitiationMs = now;
+    // This attempt answers whatever asked for it; its own retries take over from here.
+    peer.unansweredSinceMs = -1;
+    peer.handshakeWanted = false;
     peer.retryJitterMs = randomInt(REKEY_TIMEOUT_JITTER_MAX + 1);
     if (sendMessage(state, peer, message)) state.handshakes.initiationsSent++;
   }
 
-  /** Answer an initiation (type 1). Returns false when it was dropped. */
+  /**
+   * Answer an initiation (type 1). Returns false when it was dropped.
+   * Order matters for cost: MAC1 (one BLAKE2s) before anything; under load,
+   * MAC2 and the per-source limit before any X25519.
+   */
   onInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
     const state = this.state;
     state.handshakes.initiationsReceived++;
     const now = state.now();
     state.coarse[0] = now;
-    const underLoad = this.underLoad;
-    const source = underLoad ? sourceBytes(fromAddress, fromPort) : undefined;
-    const result = consumeInitiation(state.local, message, (key) => state.byKey.get(keyHex(key))?.identity, {
-      underLoad,
-      ...(source ? { source } : {}),
-      now,
-    });
-    if (result.verdict === Verdict.NeedsCookie && source !== undefined) {
-      const reply = state.local.cookies.createReply(message, source, now);
-      if (reply !== null) this.replyTo(fromAddress, fromPort, reply);
-      state.drops.add(WgDrop.UnderLoad);
+    const cookies = state.local.cookies;
+    if (!cookies.checkMac1(message)) {
+      state.drops.add(WgDrop.BadMac1);
       return false;
     }
+    if (this.load.arrive(now)) {
+      const source = sourceBytes(fromAddress, fromPort);
+      if (!cookies.checkMac2(message, source, now)) {
+        this.answerWithCookie(message, source, fromAddress, fromPort, now);
+        state.drops.add(WgDrop.UnderLoad);
+        return false;
+      }
+      if (!this.limiter.allow(fromAddress, now)) {
+        state.drops.add(WgDrop.RateLimited);
+        return false;
+      }
+    }
+    state.handshakes.initiationsProcessed++;
+    const result = consumeInitiation(state.local, message, (key) => state.byKey.get(keyHex(key))?.identity, { macsChecked: true, now });
     if (result.verdict !== Verdict.Ok || result.handshake === null || result.peer === null) {
       dropFor(state, result.verdict);
       return false;
     }
-    this.initiationsThisTick++;
     const peer = state.byKey.get(keyHex(result.peer.publicKey))!;
     if (now - peer.lastInitiationConsumedMs < HANDSHAKE_INITIATION_RATE) {
       state.drops.add(WgDrop.HandshakeFlood);
@@ -123,7 +145,7 @@ export class Handshaker {
     entry.keypair = keypair;
     if (peer.next !== undefined) retireKeypair(state, peer.next);
     peer.next = keypair;
-    peer.lastReceivedMs = now;
+    peer.heardFrom(now);
     if (sendMessage(state, peer, response)) state.handshakes.responsesSent++;
     return true;
   }
@@ -149,7 +171,7 @@ export class Handshaker {
     state.indices.replace(receiverIndex, { peer, handshake: undefined, keypair });
     peer.handshake = undefined;
     peer.handshakeInFlight = false;
-    peer.lastReceivedMs = now;
+    peer.heardFrom(now);
     peer.lastHandshakeWallMs = state.wallNow();
     state.handshakes.completed++;
     this.roam(peer, fromAddress, fromPort);
@@ -190,6 +212,17 @@ export class Handshaker {
 
   private keypairFrom(keys: SessionKeys): Keypair {
     return new Keypair(keys.sendKey, keys.receiveKey, keys.localIndex, keys.remoteIndex, keys.initiator, this.state.now());
+  }
+
+  /** A cookie reply, within the per-source limit and this tick's global budget. */
+  private answerWithCookie(message: Uint8Array, source: Uint8Array, address: string, port: number, now: number): void {
+    if (this.cookieBudget <= 0 || !this.limiter.allow(address, now)) {
+      this.state.drops.add(WgDrop.RateLimited);
+      return;
+    }
+    this.cookieBudget--;
+    const reply = this.state.local.cookies.createReply(message, source, now);
+    if (reply !== null) this.replyTo(address, port, reply);
   }
 
   private replyTo(address: string, port: number, message: Uint8Array): void {

@@ -119,6 +119,8 @@ export interface ConsumeOptions {
   /** The sender's address bytes, as given to CookieChecker.createReply. */
   source?: Uint8Array;
   now?: number;
+  /** The caller has checked MAC1 (and MAC2 if needed) already; skip the gate. */
+  macsChecked?: boolean;
 }
 
 function randomIndex(): number {
@@ -197,8 +199,10 @@ export function consumeInitiation(
   const fail = (verdict: Verdict): InitiationResult => ({ verdict, peer: null, handshake: null });
   if (msg.length !== INIT_LEN) return fail(Verdict.BadLength);
   if (messageType(msg, 0, msg.length) !== MessageType.Initiation) return fail(Verdict.BadType);
-  const gate = local.cookies.check(msg, options.underLoad === true, options.source, options.now ?? performance.now());
-  if (gate !== Verdict.Ok) return fail(gate);
+  if (options.macsChecked !== true) {
+    const gate = local.cookies.check(msg, options.underLoad === true, options.source, options.now ?? performance.now());
+    if (gate !== Verdict.Ok) return fail(gate);
+  }
 
   // C = KDF1(C0, Ei_pub); H = HASH(HASH(H0 || Sr_pub) || Ei_pub)
   const ePub = msg.slice(INIT_EPHEMERAL, INIT_EPHEMERAL + KEY_LEN);

@@ -44,6 +44,8 @@ export class WgPeer implements PeerClock {
   lastSentMs = 0;
   lastDataSentMs = 0;
   lastReceivedMs = 0;
+  unansweredSinceMs = -1;
+  handshakeWanted = false;
 
   /** Slots waiting for a keypair, oldest first (a ring of MAX_STAGED_PACKETS). */
   readonly staged = new Int32Array(MAX_STAGED_PACKETS);
@@ -62,6 +64,12 @@ export class WgPeer implements PeerClock {
     this.endpoint = endpoint;
     this.allowedIps = allowedIps;
     this.persistentKeepaliveMs = persistentKeepaliveSeconds * 1000;
+  }
+
+  /** Something authenticated arrived from this peer: it is alive, nothing is unanswered. */
+  heardFrom(now: number): void {
+    this.lastReceivedMs = now;
+    this.unansweredSinceMs = -1;
   }
 
   get keypairCreatedMs(): number {

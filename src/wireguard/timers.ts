@@ -32,6 +32,15 @@ export interface PeerClock {
   lastDataSentMs: number;
   /** Last authenticated message of any kind received (data, keepalive, handshake). */
   lastReceivedMs: number;
+  /**
+   * When data first went out with nothing authenticated heard since; -1 when
+   * nothing is unanswered. Later sends do not move it: the protocol's "sent
+   * data, heard nothing" clock starts at the first unanswered send, so steady
+   * traffic toward a peer that restarted cannot postpone the new handshake.
+   */
+  unansweredSinceMs: number;
+  /** A handshake is wanted before any traffic asks for one (start-up, persistent keepalive). */
+  handshakeWanted: boolean;
   /** Persistent keepalive interval in ms; 0 is off. */
   persistentKeepaliveMs: number;
   /** Packets are waiting for a keypair. */
@@ -71,20 +80,30 @@ export function dueActions(p: PeerClock, now: number, scale = 1): DueActions {
     // The initiator of a keypair rekeys it when it grows old (the responder waits, so both do not race).
     // (>=: on the coarse packet clock, data sent in the tick that made the keypair has the same time.)
     if (hasKeypair && p.keypairInitiator && age >= scaled(REKEY_AFTER_TIME, scale) && p.lastDataSentMs > 0 && p.lastDataSentMs >= p.keypairCreatedMs) out.initiate = true;
-    // Data sent and nothing heard back for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT: the session may be dead.
-    if (p.lastDataSentMs > 0 && p.lastDataSentMs > p.lastReceivedMs && now - p.lastDataSentMs >= keepalive + rekeyTimeout) out.initiate = true;
+    // ... and the initiator receiving on a keypair near REJECT_AFTER_TIME rekeys before it expires,
+    // so one-way traffic toward the initiator is not cut when the keypair does.
+    if (hasKeypair && p.keypairInitiator && age >= scaled(REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT, scale) && p.lastDataReceivedMs >= p.keypairCreatedMs && p.lastDataReceivedMs > 0) out.initiate = true;
+    // Data went out KEEPALIVE_TIMEOUT + REKEY_TIMEOUT ago and nothing authenticated came back since: the session may be dead.
+    if (p.unansweredSinceMs >= 0 && now - p.unansweredSinceMs >= keepalive + rekeyTimeout) out.initiate = true;
     // Packets wait and no handshake is running (a give-up, then new traffic).
     if (p.hasStaged && !hasKeypair) out.initiate = true;
+    // A handshake wanted before traffic (start-up, persistent keepalive) and no keypair yet.
+    if (p.handshakeWanted && !hasKeypair) out.initiate = true;
   }
 
   if (hasKeypair && age >= scaled(REJECT_AFTER_TIME, scale)) out.expireKeypair = true;
   if (hasKeypair && age >= 3 * scaled(REJECT_AFTER_TIME, scale)) out.wipeKeys = true;
 
+  const persistentDue = p.persistentKeepaliveMs > 0 && now - p.lastSentMs >= p.persistentKeepaliveMs;
   if (hasKeypair && !out.expireKeypair) {
     // Passive keepalive: we received data and have sent nothing since, for KEEPALIVE_TIMEOUT.
     if (p.lastDataReceivedMs > p.lastSentMs && now - p.lastDataReceivedMs >= keepalive) out.keepalive = true;
     // Persistent keepalive: keep NAT mappings open even when idle.
-    if (p.persistentKeepaliveMs > 0 && now - p.lastSentMs >= p.persistentKeepaliveMs) out.keepalive = true;
+    if (persistentDue) out.keepalive = true;
+  } else if (persistentDue && !p.handshakeInFlight) {
+    // A persistent keepalive with no usable keypair needs one first (an idle
+    // session expires after REJECT_AFTER_TIME; the keepalive must outlive it).
+    out.initiate = true;
   }
   return out;
 }

@@ -38,6 +38,7 @@ export const WG_DROP_NAMES = [
   'handshake_flood',
   'cookie_invalid',
   'under_load',
+  'rate_limited',
 ] as const;
 export type WgDropName = (typeof WG_DROP_NAMES)[number];
 
@@ -67,6 +68,8 @@ export const WgDrop = {
   CookieInvalid: 21,
   /** An initiation without a valid MAC2 while under load: answered with a cookie reply instead. */
   UnderLoad: 22,
+  /** Under load, a source past its token bucket (or the tick's cookie budget is spent). */
+  RateLimited: 23,
 } as const;
 
 /** What a session index names: a handshake we initiated, or a keypair. */
@@ -79,6 +82,8 @@ export interface IndexEntry {
 export interface HandshakeStats {
   initiationsSent: number;
   initiationsReceived: number;
+  /** Initiations that got past MAC1 (and, under load, MAC2 and the rate limit) to the X25519 work. */
+  initiationsProcessed: number;
   responsesSent: number;
   completed: number;
   cookieRepliesSent: number;

@@ -20,7 +20,7 @@ import { WeftError } from '../errors.ts';
 import { RouteTable } from '../route/route-table.ts';
 import type { Transport } from '../transport/transport.ts';
 import { IPV4_DST_OFFSET, IPV4_SRC_OFFSET, IPV6_DST_OFFSET, IPV6_SRC_OFFSET, IpVerdict, checkIpPacket } from '../wire/ip.ts';
-import { REJECT_AFTER_TIME, TIMER_TICK } from './constants.ts';
+import { EAGER_HANDSHAKES_PER_TICK, REJECT_AFTER_TIME, STARTUP_HANDSHAKE_WINDOW, TIMER_TICK } from './constants.ts';
 import { Handshaker } from './handshaker.ts';
 import { HandshakePeer, LocalIdentity } from './identity.ts';
 import { IndexTable } from './index-table.ts';
@@ -59,9 +59,11 @@ export class WireguardBackend implements Backend {
   private readonly routes = new RouteTable<WgPeer>();
   private readonly byName = new Map<string, WgPeer>();
   private timer: NodeJS.Timeout | undefined;
+  /** When start() ran (monotonic ms); -1 before. */
+  private startedAtMs = -1;
 
   constructor(options: WireguardOptions) {
-    const handshakes: HandshakeStats = { initiationsSent: 0, initiationsReceived: 0, responsesSent: 0, completed: 0, cookieRepliesSent: 0, keepalivesSent: 0 };
+    const handshakes: HandshakeStats = { initiationsSent: 0, initiationsReceived: 0, initiationsProcessed: 0, responsesSent: 0, completed: 0, cookieRepliesSent: 0, keepalivesSent: 0 };
     this.state = {
       ring: options.ring,
       transport: options.transport,
@@ -89,6 +91,7 @@ export class WireguardBackend implements Backend {
   /** Start the timer tick (unref'd: it never keeps the process alive by itself). */
   start(): void {
     if (this.timer) return;
+    this.startedAtMs = this.state.now();
     this.timer = setInterval(() => this.tick(), Math.max(1, TIMER_TICK * Math.min(1, this.state.scale)));
     this.timer.unref();
   }
@@ -139,6 +142,7 @@ export class WireguardBackend implements Backend {
     peer.lastSentMs = now;
     if (data) {
       peer.lastDataSentMs = now;
+      if (peer.unansweredSinceMs < 0) peer.unansweredSinceMs = now;
       peer.traffic.txPackets++;
     }
     peer.traffic.txBytes += state.ring.length[slot]!;
@@ -199,7 +203,7 @@ export class WireguardBackend implements Backend {
     if (r === OpenResult.Short) return this.dropped(slot, WgDrop.Short);
     // Authenticated from here on.
     const now = state.coarse[0]!;
-    peer.lastReceivedMs = now;
+    peer.heardFrom(now);
     peer.traffic.rxBytes += wireLen;
     this.handshaker.roam(peer, fromAddress, fromPort);
     if (kp === peer.next) this.handshaker.confirm(peer);
@@ -236,7 +240,8 @@ export class WireguardBackend implements Backend {
     const state = this.state;
     const now = state.now();
     state.coarse[0] = now;
-    this.handshaker.initiationsThisTick = 0;
+    this.handshaker.newTick(now);
+    let eager = 0;
     for (const peer of this.byName.values()) {
       const due = dueActions(peer, now, state.scale);
       // Past REJECT_AFTER_TIME usable() already refuses a keypair; at three times that its keys are zeroed.
@@ -249,7 +254,11 @@ export class WireguardBackend implements Backend {
           peer.handshake = undefined;
         }
         this.dropStaged(peer, WgDrop.HandshakeTimeout);
-      } else if (due.initiate) this.handshaker.initiate(peer);
+      } else if (due.initiate && peer.endpoint !== undefined) {
+        // Handshakes nobody's traffic waits for yet are spread over ticks.
+        const eagerOnly = peer.handshakeWanted && !peer.handshakeInFlight && !peer.hasStaged;
+        if (!eagerOnly || eager++ < EAGER_HANDSHAKES_PER_TICK) this.handshaker.initiate(peer);
+      }
       if (due.keepalive) this.keepalive(peer);
     }
   }
@@ -261,6 +270,7 @@ export class WireguardBackend implements Backend {
     const key = this.requireKey(spec);
     if (this.state.byKey.has(keyHex(key))) throw new WeftError('CONFIG_INVALID', `peer "${spec.name}": its public key already belongs to another peer`);
     const peer = new WgPeer(spec.name, key, this.identityFor(spec, key), spec.endpoint, spec.subnets, spec.persistentKeepalive ?? 0);
+    peer.handshakeWanted = spec.endpoint !== undefined && (peer.persistentKeepaliveMs > 0 || this.inStartup());
     this.byName.set(spec.name, peer);
     this.state.byKey.set(keyHex(key), peer);
     for (const cidr of spec.subnets) this.routes.insert(cidr, peer);
@@ -294,6 +304,11 @@ export class WireguardBackend implements Backend {
     this.byName.delete(name);
     this.state.byKey.delete(keyHex(peer.publicKey));
     return true;
+  }
+
+  /** Before start() or within STARTUP_HANDSHAKE_WINDOW of it. */
+  private inStartup(): boolean {
+    return this.startedAtMs < 0 || this.state.now() - this.startedAtMs < STARTUP_HANDSHAKE_WINDOW * this.state.scale;
   }
 
   peers(): WgPeerStatus[] {

@@ -16,6 +16,8 @@ function clock(over: Partial<PeerClock>): PeerClock {
     lastReceivedMs: 0,
     persistentKeepaliveMs: 0,
     hasStaged: false,
+    unansweredSinceMs: -1,
+    handshakeWanted: false,
     ...over,
   };
 }
@@ -42,11 +44,37 @@ describe('WireGuard timers', () => {
     expect(dueActions({ ...p, lastDataSentMs: 0 }, 120_000).initiate).toBe(false);
   });
 
-  it('starts a new handshake when data went out and nothing came back for KEEPALIVE + REKEY timeouts', () => {
-    const p = clock({ keypairCreatedMs: 0, lastDataSentMs: 10_000, lastSentMs: 10_000, lastReceivedMs: 9_000 });
+  it('starts a new handshake KEEPALIVE + REKEY timeouts after the first unanswered data, however much data followed', () => {
+    // Data first went out unanswered at 10 s and has gone out every tick since (lastDataSentMs keeps moving):
+    // the rule counts from the first unanswered send, so steady traffic cannot postpone it.
+    const p = clock({ keypairCreatedMs: 0, unansweredSinceMs: 10_000, lastDataSentMs: 24_900, lastSentMs: 24_900, lastReceivedMs: 9_000 });
     expect(dueActions(p, 24_999).initiate).toBe(false);
     expect(dueActions(p, 25_000).initiate).toBe(true);
-    expect(dueActions({ ...p, lastReceivedMs: 11_000 }, 25_000).initiate).toBe(false);
+    expect(dueActions({ ...p, lastDataSentMs: 25_000, lastSentMs: 25_000 }, 25_000).initiate).toBe(true);
+    // Something authenticated arrived since: nothing is unanswered.
+    expect(dueActions({ ...p, unansweredSinceMs: -1, lastReceivedMs: 11_000 }, 25_000).initiate).toBe(false);
+  });
+
+  it('handshakes ahead of traffic when one is wanted (start-up) and there is no keypair yet', () => {
+    expect(dueActions(clock({ handshakeWanted: true }), 0).initiate).toBe(true);
+    expect(dueActions(clock({ handshakeWanted: true, keypairCreatedMs: 0 }), 1000).initiate).toBe(false);
+    // A handshake already in flight is left to its own retries.
+    expect(dueActions(clock({ handshakeWanted: true, handshakeInFlight: true, lastInitiationMs: 0, attemptStartedMs: 0 }), 1000).initiate).toBe(false);
+  });
+
+  it('a persistent keepalive with no usable keypair starts a handshake instead of falling silent', () => {
+    const idle = clock({ keypairCreatedMs: 0, lastSentMs: 175_000, persistentKeepaliveMs: 25_000 });
+    // Past REJECT_AFTER_TIME the keypair is unusable: the next persistent keepalive needs a handshake.
+    expect(dueActions(idle, 200_000)).toMatchObject({ initiate: true, keepalive: false, expireKeypair: true });
+    expect(dueActions(clock({ lastSentMs: 0, persistentKeepaliveMs: 25_000 }), 25_000).initiate).toBe(true);
+    expect(dueActions(clock({ lastSentMs: 0, persistentKeepaliveMs: 25_000 }), 24_999).initiate).toBe(false);
+  });
+
+  it('the initiator that only receives rekeys REKEY_TIMEOUT + KEEPALIVE before REJECT_AFTER_TIME', () => {
+    const p = clock({ keypairCreatedMs: 0, keypairInitiator: true, lastDataReceivedMs: 160_000, lastReceivedMs: 160_000, lastSentMs: 160_000 });
+    expect(dueActions(p, 164_999).initiate).toBe(false);
+    expect(dueActions(p, 165_000).initiate).toBe(true);
+    expect(dueActions({ ...p, keypairInitiator: false }, 165_000).initiate).toBe(false);
   });
 
   it('sends a passive keepalive KEEPALIVE_TIMEOUT after data arrived with nothing sent since', () => {

@@ -188,7 +188,7 @@ describe('WireguardBackend', () => {
   });
 
   it('under load answers an initiation with a cookie reply, and accepts the retry that carries the cookie (MAC2)', async () => {
-    b.wg.handshaker.initiationsThisTick = 1000; // as if flooded within this tick
+    b.wg.handshaker.load.holdFor(clock, 10_000); // as if a flood had just been seen
     a.wg.handshaker.initiate(a.wg.peer('b')!);
     await settle();
     expect(b.wg.state.handshakes.cookieRepliesSent).toBe(1);
