@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // file at a time and get longer timeouts.
 export default defineConfig({
   test: {
+    // Fails the run when any test leaves a namespace, device, socket or process behind.
+    globalSetup: ['test/guard/leftovers.ts'],
     projects: [
       {
         test: {

@@ -1,0 +1,140 @@
+/**
+ * The suite's own check that every test cleaned up after itself: vitest's
+ * global setup notes what exists before the run (network namespaces,
+ * network devices, sockets in weft's and WireGuard's run directories), and
+ * the teardown lists what the run left behind, removes it, and fails the
+ * run. Processes are found by a tag in their environment, which every
+ * process the tests start inherits (`ip netns exec` keeps the environment).
+ *
+ * Other runs on the same machine are left alone: a namespace named for a
+ * live process that is not ours (NetnsSandbox names them weft-t-<pid>-n)
+ * belongs to that run.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const RUN_TAG = 'WEFT_TEST_RUN';
+const SOCKET_DIRS = ['/var/run/wireguard', '/run/weft'];
+
+function netnsList(): string[] {
+  try {
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => n.length > 0);
+  } catch {
+    return [];
+  }
+}
+
+function links(): string[] {
+  try {
+    return readdirSync('/sys/class/net');
+  } catch {
+    return [];
+  }
+}
+
+function sockets(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const dir of SOCKET_DIRS) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const path = join(dir, n);
+      try {
+        out.set(path, statSync(path).mtimeMs);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Processes whose environment carries this run's tag, other than vitest's own. */
+function taggedProcesses(tag: string): Array<{ pid: number; cmd: string }> {
+  const needle = `${RUN_TAG}=${tag}`;
+  const found: Array<{ pid: number; cmd: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if (!env.split('\0').includes(needle)) continue;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+      // vitest's own workers carry the tag too; they are not the tests' leftovers.
+      if (/vitest/u.test(cmd)) continue;
+      found.push({ pid, cmd });
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+export function setup(): () => void {
+  const tag = randomBytes(6).toString('hex');
+  process.env[RUN_TAG] = tag;
+  const startedMs = Date.now();
+  const nsBefore = new Set(netnsList());
+  const linksBefore = new Set(links());
+  const socketsBefore = sockets();
+
+  return () => {
+    const problems: string[] = [];
+    for (const p of taggedProcesses(tag)) {
+      problems.push(`process ${p.pid} still running: ${p.cmd}`);
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const ns of netnsList()) {
+      if (nsBefore.has(ns)) continue;
+      const owner = /^weft-t-(\d+)-/u.exec(ns);
+      if (owner && alive(Number(owner[1])) && Number(owner[1]) !== process.pid) continue; // another run's
+      problems.push(`network namespace ${ns}`);
+      try {
+        execFileSync('ip', ['netns', 'delete', ns]);
+      } catch {
+        // reported; nothing more to do
+      }
+    }
+    for (const l of links()) {
+      if (linksBefore.has(l)) continue;
+      problems.push(`network device ${l} in the root namespace`);
+      try {
+        execFileSync('ip', ['link', 'delete', l]);
+      } catch {
+        // a TUN device held open by a leftover process goes with it
+      }
+    }
+    for (const [path, mtime] of sockets()) {
+      if (socketsBefore.get(path) === mtime || mtime < startedMs) continue;
+      problems.push(`socket ${path}`);
+      rmSync(path, { force: true });
+    }
+    if (problems.length > 0) {
+      // vitest reports an error thrown here but still exits 0: set the code too.
+      process.exitCode = 1;
+      throw new Error(`the test run left these behind (now removed); find the test that made them:\n  ${problems.join('\n  ')}`);
+    }
+  };
+}
