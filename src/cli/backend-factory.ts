@@ -10,7 +10,8 @@ import type { Transport } from '../transport/transport.ts';
 import { VxlanBackend } from '../vxlan/vxlan-backend.ts';
 import { formatIpv4, formatMac } from '../wire/addr.ts';
 import { uapiDevice } from '../wireguard/uapi-device.ts';
-import { UapiServer } from '../wireguard/uapi-server.ts';
+import { UAPI_DIR, UapiServer, uapiPath } from '../wireguard/uapi-server.ts';
+import { uapiInUse } from './config-checks.ts';
 import { WireguardBackend } from '../wireguard/wireguard-backend.ts';
 import { MixedBackend } from '../node/mixed-backend.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
@@ -88,14 +89,19 @@ function wireguardExtras(backend: WireguardBackend, port: number, log: Logger): 
     start: async (tunName: string, peersChanged: () => void) => {
       backend.start();
       const device = uapiDevice(backend, () => port, (message) => log.warn('wg set refused', { error: message }));
-      uapi = await UapiServer.listen(tunName, {
-        state: () => device.state(),
-        apply: (change) => {
-          const errno = device.apply(change);
-          peersChanged();
-          return errno;
+      uapi = await UapiServer.listen(
+        tunName,
+        {
+          state: () => device.state(),
+          apply: (change) => {
+            const errno = device.apply(change);
+            peersChanged();
+            return errno;
+          },
         },
-      });
+        UAPI_DIR,
+        uapiInUse(tunName, uapiPath(tunName)),
+      );
     },
     stop: async () => {
       await uapi?.close();

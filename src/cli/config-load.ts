@@ -4,7 +4,7 @@
  * (JSON, or YAML for .yaml/.yml). The merged object is validated once by
  * parseConfig, so an error names the config field whichever source set it.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { generateKeyText } from '../crypto/keys.ts';
 import { parse as parseYaml } from 'yaml';
@@ -75,24 +75,31 @@ export function loadConfig(path: string | undefined, flags: Record<string, strin
     set(raw, o.path, o.numeric && /^\d+$/u.test(value) ? Number(value) : value);
   }
   const baseDir = path === undefined ? process.cwd() : dirname(resolve(path));
-  defaultWireguardKey(raw, baseDir);
-  return parseConfig(raw, baseDir);
+  const newKeyFile = defaultWireguardKey(raw, baseDir);
+  const config = parseConfig(raw, baseDir);
+  if (newKeyFile !== undefined && config.wireguard !== undefined) config.wireguard.generatedKeyFile = newKeyFile;
+  return config;
 }
 
 /**
  * A WireGuard node given no key keeps one in its state directory, made on
  * first start (as wg genkey would) and reused after: a node's identity must
  * survive restarts, and an operator of a gossip cluster need not hand out keys.
+ *
+ * Nothing is written here: a new key goes into the config inline and is
+ * saved (startNode, saveGeneratedKey) only once every check has passed, so
+ * a config that fails validation leaves no file behind.
  */
-function defaultWireguardKey(raw: Record<string, unknown>, baseDir: string): void {
-  if (raw.backend !== 'wireguard' && raw.backend !== 'mixed') return;
+function defaultWireguardKey(raw: Record<string, unknown>, baseDir: string): string | undefined {
+  if (raw.backend !== 'wireguard' && raw.backend !== 'mixed') return undefined;
   const wg = (typeof raw.wireguard === 'object' && raw.wireguard !== null ? raw.wireguard : {}) as Record<string, unknown>;
-  if (wg.privateKey !== undefined || wg.privateKeyFile !== undefined || wg.configFile !== undefined) return;
+  if (wg.privateKey !== undefined || wg.privateKeyFile !== undefined || wg.configFile !== undefined) return undefined;
   const stateDir = resolve(baseDir, typeof raw.stateDir === 'string' ? raw.stateDir : '/var/lib/weft');
   const file = join(stateDir, 'wireguard.key');
-  if (!existsSync(file)) {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${generateKeyText()}\n`, { mode: 0o600, flag: 'wx' });
+  if (existsSync(file)) {
+    set(raw, ['wireguard', 'privateKeyFile'], file);
+    return undefined;
   }
-  set(raw, ['wireguard', 'privateKeyFile'], file);
+  set(raw, ['wireguard', 'privateKey'], generateKeyText());
+  return file;
 }

@@ -23,6 +23,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { decodeKey } from '../crypto/keys.ts';
 import { parseWgConf } from '../wireguard/conf.ts';
+import { checkPeerEndpoints } from './config-checks.ts';
 import type { PeerSpec } from '../dataplane/backend.ts';
 import { WeftError } from '../errors.ts';
 import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
@@ -35,6 +36,8 @@ export interface WireguardConfig {
   listenPort: number;
   /** Multiplies every protocol timer; for tests only (1 in production). */
   timeScale: number;
+  /** Set when privateKey was generated for this first start: startNode saves it here once every check passed. */
+  generatedKeyFile?: string | undefined;
 }
 
 export interface GossipConfig {
@@ -242,10 +245,12 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       ...wg,
     });
   }
+  const listed = peers.length;
   for (const peer of wgSection.filePeers) {
     if (seen.has(peer.name)) fail('wireguard.configFile', `peers whose names do not clash with "peers" (${peer.name})`, peer.name);
     peers.push(peer);
   }
+  checkPeerEndpoints(peers, (i) => (i < listed ? `peers[${i}].endpoint` : `wireguard.configFile [Peer] ${i - listed + 1} Endpoint`));
 
   return {
     name,

@@ -7,6 +7,7 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { WeftError } from '../errors.ts';
+import { controlInUse } from './config-checks.ts';
 import { listenUnix } from '../transport/unix-socket.ts';
 import type { UnixListener } from '../transport/unix-socket.ts';
 
@@ -19,7 +20,8 @@ export function controlPath(nodeName: string): string {
 }
 
 export function serveControl(path: string, handlers: ControlHandlers): Promise<UnixListener> {
-  return listenUnix(path, (socket) => serve(socket, handlers), `${path} is served by another weft: a node with this name runs already`);
+  // 0600: status shows keys' public halves and every peer; root only.
+  return listenUnix(path, (socket) => serve(socket, handlers), controlInUse(path), { mode: 0o600, dirMode: 0o755 });
 }
 
 /** A request line may be this long; a longer one is answered with an error and the connection closed. */

@@ -13,6 +13,7 @@ import { OVERRIDES } from './config-load.ts';
 import { keyCommand } from './keys.ts';
 import { createLogger } from './log.ts';
 import { startNode } from './up.ts';
+import type { RunningNode } from './up.ts';
 
 const USAGE = `usage: weft <command> [options]
 
@@ -73,27 +74,39 @@ async function up(args: string[]): Promise<void> {
   const configPath = flags['--config'] ?? process.env.WEFT_CONFIG;
   delete flags['--config'];
   const log = createLogger();
-  let node: Awaited<ReturnType<typeof startNode>>;
-  try {
-    node = await startNode(configPath, flags, log);
-  } catch (err) {
-    log.error('start failed', { code: isWeftError(err) ? err.code : 'UNEXPECTED', error: (err as Error).message });
-    process.exit(1);
-  }
+  // Signals are handled before startNode makes anything: a SIGTERM or SIGINT
+  // during start-up aborts it, and startNode unwinds what it had made.
+  const startup = new AbortController();
+  let node: RunningNode | undefined;
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    node.stop(signal).then(
+  const stopNode = (running: RunningNode, signal: string) =>
+    running.stop(signal).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error('stop failed', { error: (err as Error).message });
         process.exit(1);
       },
     );
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (node === undefined) startup.abort(signal);
+    else void stopNode(node, signal);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    node = await startNode(configPath, flags, log, startup.signal);
+  } catch (err) {
+    if (startup.signal.aborted) {
+      log.info('stopped during start-up', { reason: String(startup.signal.reason) });
+      process.exit(0);
+    }
+    log.error('start failed', { code: isWeftError(err) ? err.code : 'UNEXPECTED', error: (err as Error).message });
+    process.exit(1);
+  }
+  // A signal after startNode's last check: it started, so stop it now.
+  if (startup.signal.aborted) await stopNode(node, String(startup.signal.reason));
 }
 
 /** The control socket named by --socket or --node, or the only one on this machine. */

@@ -6,9 +6,8 @@
  * backwards, so a node that dies half-configured still leaves no route,
  * address or device behind.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname } from 'node:path';
 import { encodeKey } from '../crypto/keys.ts';
 import type { PeerStatus } from '../dataplane/backend.ts';
 import type { WgPeerStatus } from '../wireguard/wireguard-backend.ts';
@@ -30,9 +29,12 @@ import { openTun } from '../tun/native-tun.ts';
 import { TUN_STAGING_BYTES } from '../tun/tun-offload.ts';
 import { formatCidr, formatIpv4 } from '../wire/addr.ts';
 import { buildBackend, listenPort, vtepIpOf } from './backend-factory.ts';
+import { preflight } from './config-checks.ts';
 import { loadConfig } from './config-load.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
 import type { Logger } from './log.ts';
+import { saveGeneratedKey, writeSubnetEnv } from './node-files.ts';
+import { WeftError } from '../errors.ts';
 
 export interface RunningNode {
   config: NodeConfig;
@@ -60,16 +62,11 @@ function peerStatus(p: PeerStatus, defaultBackend: string): StatusPeer {
 /**
  * Flannel's subnet.env, which CNI's flannel plugin reads: the cluster network,
  * this node's subnet as its gateway address (.1), the MTU pods should use.
- * Written atomically (temporary file, rename) so a reader never sees half.
  */
-function writeSubnetEnv(config: ResolvedConfig, mtu: number): void {
+function subnetEnvText(config: ResolvedConfig, mtu: number): string {
   const a = config.subnet.addr;
   const gateway = `${a[0]}.${a[1]}.${a[2]}.${a[3]! + 1}/${config.subnet.bits}`;
-  const text = `FLANNEL_NETWORK=${formatCidr(config.clusterCidr)}\nFLANNEL_SUBNET=${gateway}\nFLANNEL_MTU=${mtu}\nFLANNEL_IPMASQ=false\n`;
-  mkdirSync(dirname(config.subnetEnv), { recursive: true });
-  const tmp = `${config.subnetEnv}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, config.subnetEnv);
+  return `FLANNEL_NETWORK=${formatCidr(config.clusterCidr)}\nFLANNEL_SUBNET=${gateway}\nFLANNEL_MTU=${mtu}\nFLANNEL_IPMASQ=false\n`;
 }
 
 /** Forwarding must be on for pod traffic to pass between the TUN device and the pods. */
@@ -81,8 +78,17 @@ function enableForwarding(log: Logger): void {
   }
 }
 
-export async function startNode(configPath: string | undefined, flags: Record<string, string>, log: Logger): Promise<RunningNode> {
+/**
+ * Start the node. Every check (config, MTU, state directory, clashes with
+ * what runs here already) passes before the first side effect. `signal`
+ * aborts a start in progress (SIGTERM during start-up): what was made so
+ * far is unwound and the promise rejects with START_INTERRUPTED.
+ */
+export async function startNode(configPath: string | undefined, flags: Record<string, string>, log: Logger, signal?: AbortSignal): Promise<RunningNode> {
   let config = loadConfig(configPath, flags);
+  const checkpoint = () => {
+    if (signal?.aborted) throw new WeftError('START_INTERRUPTED', `start-up interrupted by ${String(signal.reason)}; everything made so far was removed`);
+  };
   const undo: Array<[string, () => void | Promise<void>]> = [];
   const unwind = async () => {
     for (const [what, fn] of undo.reverse()) {
@@ -101,13 +107,17 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     const groSockets = config.transport.gro ? (config.backend === 'mixed' ? 2 : 1) : 0;
     const staging = (config.tun.offload ? TUN_STAGING_BYTES : 0) + groSockets * GRO_STAGING_BYTES;
     const ring = new PacketRing({ slots: config.ring.slots, staging });
+    const mtu = await preflight(config, ring.capacity);
+    checkpoint();
+    // A key made for this first start is saved only now that everything checked out (and kept: it is the node's identity).
+    if (config.wireguard?.generatedKeyFile !== undefined) saveGeneratedKey(config.wireguard.generatedKeyFile, encodeKey(config.wireguard.privateKey));
     const openTransport = (port: number): Promise<Transport> => {
       const options = { ring, bindAddress: config.underlay.address, port };
       return config.transport.type === 'batch' ? BatchUdpTransport.open({ ...options, gso: config.transport.gso, gro: config.transport.gro }) : DgramTransport.open(options);
     };
     const transport = await openTransport(listenPort(config));
     undo.push(['close UDP socket', () => transport.close()]);
-    const mtuFor = (overhead: number) => config.tun.mtu ?? config.underlay.mtu - overhead;
+    checkpoint();
 
     // With gossip the subnet may be unknown until the cluster's map has arrived: join first.
     let gossip: GossipControl | undefined;
@@ -128,12 +138,14 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       });
       const g = gossip;
       undo.push(['leave the gossip cluster', () => g.stop()]);
+      checkpoint();
     }
     const subnet = config.subnet ?? (await gossip!.claimSubnet(3000, config.gossip!.seeds.length > 0));
+    checkpoint();
     const resolved: ResolvedConfig = { ...config, subnet };
-    const built = await buildBackend(resolved, ring, transport, openTransport, mtuFor, log);
+    // The MTU preflight checked: configured, or the underlay's minus this family's overhead.
+    const built = await buildBackend(resolved, ring, transport, openTransport, () => mtu, log);
     const backend = built.backend;
-    const mtu = mtuFor(backend.overhead);
 
     // Received TCP segments are merged for the kernel only after a checksum
     // check, except under WireGuard, where Poly1305 has already vouched for
@@ -148,12 +160,14 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     await link.addAddress(`${formatIpv4(vtepIpOf(resolved))}/32`);
     await link.setUp();
     await link.addRoute(formatCidr(config.clusterCidr));
+    checkpoint();
     enableForwarding(log);
 
     const peerRoutes = new PeerRoutes(link, config.clusterCidr, (message) => log.error('route not applied', { error: message }));
     const syncRoutes = () => peerRoutes.sync(backend.peers());
     await built.start(tun.name, () => void syncRoutes());
     undo.push(['stop backend', () => built.stop()]);
+    checkpoint();
     const initial = applyPeerDiff(backend, diffPeers([], config.peers));
     for (const f of initial.failed) log.error('peer not applied', f);
     await syncRoutes();
@@ -201,12 +215,14 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       peerRoutes: peerRoutes.routes,
       ...(gossip ? { gossip: gossip.status() } : {}),
     });
-    writeSubnetEnv(resolved, mtu);
+    undo.push(['remove subnet.env', writeSubnetEnv(config.subnetEnv, subnetEnvText(resolved, mtu))]);
     const control = await serveControl(config.controlSocket, { status });
     undo.push(['close control socket', () => control.close()]);
+    checkpoint();
     if (config.metricsListen !== undefined) {
       const closeMetrics = await serveMetrics(config.metricsListen, metrics(status));
       undo.push(['close metrics endpoint', closeMetrics]);
+      checkpoint();
     }
 
     const reload = () => {

@@ -23,6 +23,10 @@ export interface UapiDevice {
 /** Bound the text one connection may send before a request ends: a set with thousands of allowed IPs fits. */
 const MAX_REQUEST_BYTES = 1 << 20;
 
+export function uapiPath(iface: string, dir = UAPI_DIR): string {
+  return join(dir, `${iface}.sock`);
+}
+
 export class UapiServer {
   private constructor(private readonly listener: UnixListener) {}
 
@@ -30,9 +34,20 @@ export class UapiServer {
     return this.listener.path;
   }
 
-  static async listen(iface: string, device: UapiDevice, dir = UAPI_DIR): Promise<UapiServer> {
-    const path = join(dir, `${iface}.sock`);
-    const listener = await listenUnix(path, (socket) => serve(socket, device), `${path} is served by another process: interface name ${iface} is taken; stop it or choose another name`);
+  /**
+   * Serve `<dir>/<iface>.sock`. The directory is shared by every network
+   * namespace on the machine, so a live socket there may belong to a device
+   * in another namespace: `inUse` is the message then (the caller knows
+   * which option names the device).
+   */
+  static async listen(iface: string, device: UapiDevice, dir = UAPI_DIR, inUse?: string): Promise<UapiServer> {
+    const path = uapiPath(iface, dir);
+    // wireguard-go's modes: the directory 0755, the socket 0700. The socket
+    // hands out the private key, so root only.
+    const listener = await listenUnix(path, (socket) => serve(socket, device), inUse ?? `${path} is served by another process: interface name ${iface} is taken; stop it or choose another name`, {
+      mode: 0o700,
+      dirMode: 0o755,
+    });
     return new UapiServer(listener);
   }
 
@@ -81,7 +96,16 @@ function serve(socket: Socket, device: UapiDevice): void {
   });
 }
 
+/** One request's answer; a fault in the device is EINVAL to the client, never a throw out of the socket's handler. */
 function answer(lines: string[], device: UapiDevice): string {
+  try {
+    return answerOf(lines, device);
+  } catch {
+    return `errno=${EINVAL}\n\n`;
+  }
+}
+
+function answerOf(lines: string[], device: UapiDevice): string {
   const [op, ...rest] = lines;
   if (op === 'get=1' && rest.length === 0) return formatGet(device.state());
   if (op === 'set=1') {

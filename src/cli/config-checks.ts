@@ -1,0 +1,210 @@
+/**
+ * Checks that need more than the config text: the MTU against the underlay
+ * and the packet ring, the state directory, and what already exists on this
+ * machine (a device or route of the same name, a live socket). `weft up`
+ * runs them all before its first side effect, so a node that cannot start
+ * says why and leaves nothing behind; each error names the config field and
+ * the fix.
+ */
+import { execFile } from 'node:child_process';
+import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import type { PeerSpec } from '../dataplane/backend.ts';
+import { WeftError } from '../errors.ts';
+import { isLive } from '../transport/unix-socket.ts';
+import { WIREGUARD_OVERHEAD_IPV4 } from '../wireguard/transport-data.ts';
+import { uapiPath } from '../wireguard/uapi-server.ts';
+import { formatCidr } from '../wire/addr.ts';
+import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../wire/vxlan.ts';
+import type { NodeConfig } from './config.ts';
+
+/** An IPv6 outer header is 20 bytes longer than IPv4's. */
+const IPV6_EXTRA = 40 - 20;
+
+/** Encapsulation overhead on this underlay: VXLAN 50 / WireGuard 60 over IPv4, 70 / 80 over IPv6; mixed carries both, so the larger. */
+export function overheadFor(backend: NodeConfig['backend'], underlayAddress: string): number {
+  const v6 = isIP(underlayAddress) === 6;
+  const vxlan = v6 ? VXLAN_OVERHEAD_IPV6 : VXLAN_OVERHEAD_IPV4;
+  const wireguard = WIREGUARD_OVERHEAD_IPV4 + (v6 ? IPV6_EXTRA : 0);
+  return backend === 'vxlan' ? vxlan : backend === 'wireguard' ? wireguard : Math.max(vxlan, wireguard);
+}
+
+/** The underlay interface as found on this machine: the one holding the underlay address. */
+export interface UnderlayDevice {
+  name: string;
+  mtu: number;
+}
+
+/**
+ * The TUN MTU (configured, or derived as underlay.mtu minus the overhead),
+ * checked: the outer packet must fit the underlay (its configured MTU and,
+ * when found, its real interface's) and a ring slot must hold it.
+ */
+export function checkMtu(config: NodeConfig, underlay: UnderlayDevice | undefined, slotCapacity: number): number {
+  const overhead = overheadFor(config.backend, config.underlay.address);
+  const kind = config.backend === 'vxlan' ? 'VXLAN' : config.backend === 'wireguard' ? 'WireGuard' : 'VXLAN/WireGuard';
+  const family = isIP(config.underlay.address) === 6 ? 'IPv6' : 'IPv4';
+  const configured = config.tun.mtu;
+  if (configured === undefined && underlay !== undefined && config.underlay.mtu > underlay.mtu) {
+    throw new WeftError(
+      'CONFIG_INVALID',
+      `config field "underlay.mtu": ${config.underlay.mtu} exceeds the MTU ${underlay.mtu} of ${underlay.name}, which holds ${config.underlay.address}; set underlay.mtu to ${underlay.mtu} (or less)`,
+    );
+  }
+  const limit = underlay === undefined ? config.underlay.mtu : Math.min(config.underlay.mtu, underlay.mtu);
+  const limitText = underlay !== undefined && underlay.mtu <= config.underlay.mtu ? `the underlay MTU ${underlay.mtu} of ${underlay.name}` : `underlay.mtu ${config.underlay.mtu}`;
+  const mtu = configured ?? config.underlay.mtu - overhead;
+  if (configured !== undefined && configured + overhead > limit) {
+    throw new WeftError(
+      'CONFIG_INVALID',
+      `config field "tun.mtu": ${configured} + ${overhead} bytes of ${kind} overhead (${family} underlay) exceeds ${limitText}; set tun.mtu to ${limit - overhead} or less, or leave it unset to derive it`,
+    );
+  }
+  if (mtu < 576) {
+    throw new WeftError('CONFIG_INVALID', `config field "underlay.mtu": ${config.underlay.mtu} leaves a TUN MTU of ${mtu} after ${overhead} bytes of ${kind} overhead, below IPv4's minimum 576; raise underlay.mtu to ${576 + overhead} or more`);
+  }
+  if (mtu + overhead > slotCapacity) {
+    const derived = configured === undefined ? ` (derived from underlay.mtu ${config.underlay.mtu})` : '';
+    throw new WeftError(
+      'CONFIG_INVALID',
+      `config field "tun.mtu": ${mtu}${derived} + ${overhead} bytes of ${kind} overhead does not fit the packet ring's ${slotCapacity}-byte slots; set tun.mtu to ${slotCapacity - overhead} or less`,
+    );
+  }
+  return mtu;
+}
+
+/**
+ * Two peers at one endpoint: the backend keys peers by endpoint, so the
+ * second would silently not be applied. `fieldOf` names peer i's endpoint field.
+ */
+export function checkPeerEndpoints(peers: readonly PeerSpec[], fieldOf: (index: number) => string): void {
+  const seen = new Map<string, number>();
+  for (const [i, p] of peers.entries()) {
+    if (p.endpoint === undefined) continue;
+    const key = `${p.endpoint.address.toLowerCase()}|${p.endpoint.port}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      const shown = isIP(p.endpoint.address) === 6 ? `[${p.endpoint.address}]:${p.endpoint.port}` : `${p.endpoint.address}:${p.endpoint.port}`;
+      throw new WeftError(
+        'CONFIG_INVALID',
+        `config field "${fieldOf(i)}": peers "${peers[first]!.name}" (${fieldOf(first)}) and "${p.name}" (${fieldOf(i)}) both have endpoint ${shown}; one node is one peer: remove one of them or correct its endpoint`,
+      );
+    }
+    seen.set(key, i);
+  }
+}
+
+/** statfs magic numbers of kernel filesystems that hold no files of ours: writes there mean something else, or block. */
+const VIRTUAL_FS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x27e0eb, 'cgroup'],
+  [0x63677270, 'cgroup2'],
+  [0x64626720, 'debugfs'],
+  [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'],
+  [0x62656570, 'configfs'],
+  [0x1cd1, 'devpts'],
+  [0xcafe4a11, 'bpf'],
+  [0x6165676c, 'pstore'],
+  [0xde5e81e4, 'efivarfs'],
+]);
+
+/**
+ * The state directory must be a real, writable directory (or creatable in
+ * one): keys, the gossip identity and the subnet lease go there. Checked by
+ * looking only (access, statfs), so a failed check creates nothing.
+ */
+export function checkStateDir(stateDir: string): void {
+  const fix = 'set stateDir to a writable directory on a disk or tmpfs, such as /var/lib/weft';
+  const fail = (why: string, cause?: unknown): never => {
+    throw new WeftError('STATE_DIR_UNUSABLE', `config field "stateDir": ${stateDir} ${why}; weft keeps its keys, gossip identity and subnet lease there: ${fix}`, { cause });
+  };
+  const dir = resolve(stateDir);
+  if (/^\/(proc|sys)(\/|$)/u.test(dir)) fail(`is under /${dir.split('/')[1]}, a kernel filesystem`);
+  // The directory, or the nearest ancestor that exists (mkdir will make the rest).
+  let existing = dir;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  let type: number;
+  try {
+    type = Number(statfsSync(existing).type);
+  } catch (err) {
+    return fail(`cannot be examined (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err);
+  }
+  const virtual = VIRTUAL_FS.get(type);
+  if (virtual !== undefined) fail(`is on ${virtual}, a kernel filesystem`);
+  try {
+    accessSync(existing, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EROFS' ? 'is on a read-only filesystem' : code === 'ENOTDIR' ? 'is not a directory' : `is not writable (${code ?? (err as Error).message})`;
+    fail(existing === dir ? why : `cannot be created: its parent ${existing} ${why}`, err);
+  }
+}
+
+interface IpLink {
+  ifname: string;
+  mtu: number;
+  addr_info?: Array<{ local?: string }>;
+}
+
+function ipJson(args: string[]): Promise<unknown> {
+  return new Promise((resolve) => {
+    execFile('ip', ['-j', ...args], { timeout: 5000 }, (err, stdout) => {
+      if (err) return resolve(undefined);
+      try {
+        resolve(JSON.parse(stdout));
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
+}
+
+/** What exists in this network namespace: the links (with addresses) and the cluster CIDR's route. Undefined parts when `ip` cannot tell. */
+export async function localFacts(config: NodeConfig): Promise<{ underlay: UnderlayDevice | undefined; tunTaken: boolean; clusterRouteDev: string | undefined }> {
+  const links = (await ipJson(['addr', 'show'])) as IpLink[] | undefined;
+  const holder = Array.isArray(links) ? links.find((l) => l.addr_info?.some((a) => a.local === config.underlay.address)) : undefined;
+  const tunTaken = Array.isArray(links) && links.some((l) => l.ifname === config.tun.name);
+  const routes = (await ipJson(['route', 'show', 'exact', formatCidr(config.clusterCidr)])) as Array<{ dev?: string }> | undefined;
+  return {
+    underlay: holder === undefined ? undefined : { name: holder.ifname, mtu: holder.mtu },
+    tunTaken,
+    clusterRouteDev: Array.isArray(routes) && routes.length > 0 ? (routes[0]!.dev ?? 'another device') : undefined,
+  };
+}
+
+/**
+ * Everything `weft up` checks before it touches the system. Returns the
+ * TUN MTU to use.
+ */
+export async function preflight(config: NodeConfig, slotCapacity: number): Promise<number> {
+  const facts = await localFacts(config);
+  const mtu = checkMtu(config, facts.underlay, slotCapacity);
+  if (config.gossip !== undefined || config.wireguard?.generatedKeyFile !== undefined) checkStateDir(config.stateDir);
+  if (facts.tunTaken) {
+    throw new WeftError('TUN_NAME_TAKEN', `config field "tun.name": a device named ${config.tun.name} exists in this network namespace already (another weft node?); stop that node, or set tun.name to another name`);
+  }
+  if (facts.clusterRouteDev !== undefined) {
+    throw new WeftError(
+      'ROUTE_EXISTS',
+      `config field "clusterCidr": this network namespace already routes ${formatCidr(config.clusterCidr)} (dev ${facts.clusterRouteDev}; another weft node?); stop that node or remove the route (ip route del ${formatCidr(config.clusterCidr)}), or give this node another clusterCidr`,
+    );
+  }
+  if (config.backend !== 'vxlan') {
+    const path = uapiPath(config.tun.name);
+    if (await isLive(path)) throw new WeftError('SOCKET_IN_USE', uapiInUse(config.tun.name, path));
+  }
+  if (await isLive(config.controlSocket)) throw new WeftError('SOCKET_IN_USE', controlInUse(config.controlSocket));
+  return mtu;
+}
+
+/** /var/run/wireguard is one directory for every network namespace: a live socket there may be a device in another one. */
+export function uapiInUse(tunName: string, path: string): string {
+  return `config field "tun.name": ${path} is served by a running WireGuard device named ${tunName} (weft or wireguard-go, perhaps in another network namespace: they all share /var/run/wireguard); set tun.name to a name no other WireGuard device on this machine uses`;
+}
+
+export function controlInUse(path: string): string {
+  return `${path} is served by another weft: a node with this name runs already; stop it, or give this node another name (or controlSocket)`;
+}
