@@ -7,7 +7,7 @@
  * the fix.
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, statfsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { PeerSpec } from '../dataplane/backend.ts';
@@ -134,6 +134,7 @@ export function checkStateDir(stateDir: string): void {
   }
   const virtual = VIRTUAL_FS.get(type);
   if (virtual !== undefined) fail(`is on ${virtual}, a kernel filesystem`);
+  if (!statSync(existing).isDirectory()) fail(existing === dir ? 'is not a directory' : `cannot be created: its parent ${existing} is not a directory`);
   try {
     accessSync(existing, constants.W_OK | constants.X_OK);
   } catch (err) {
