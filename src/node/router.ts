@@ -17,6 +17,7 @@ import { Received } from '../dataplane/backend.ts';
 import type { Backend } from '../dataplane/backend.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { TunDevice } from '../tun/tun-device.ts';
+import { writeTooBig } from '../wire/icmp-too-big.ts';
 import { IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, isLinkScopedDestination } from '../wire/ip.ts';
 
 export interface RouterOptions {
@@ -35,7 +36,19 @@ export interface RouterOptions {
    * runs VXLAN and WireGuard on two ports). Sends still go through `backend`.
    */
   inbound?: ReadonlyArray<{ transport: Transport; backend: Backend }>;
+  /**
+   * The largest inner packet the underlay carries once encapsulated (its MTU
+   * less the encapsulation's overhead). A larger packet from the device (its
+   * MTU raised by hand, a smaller underlay) is answered like a router would:
+   * ICMP "fragmentation needed" / ICMPv6 "packet too big". Default: no limit.
+   */
+  maxPacket?: number;
+  /** This node's IPv4 address in the overlay, the source of those answers. */
+  icmpSource?: Uint8Array;
 }
+
+/** "Too big" answers per TUN readiness callback at most: the sender learns from the first; a flood costs little. */
+const TOO_BIG_ANSWERS_PER_CALLBACK = 8;
 
 export interface RouterStats {
   /** Readiness callbacks that read at least one packet, and the packets they read. */
@@ -46,10 +59,13 @@ export interface RouterStats {
   tunWriteErrors: number;
   /** Multicast, broadcast and link-local packets from the TUN device: link-scoped, never forwarded. */
   linkScoped: number;
+  /** Packets too big for the underlay once encapsulated (dropped), and those answered with ICMP too big. */
+  tooBig: number;
+  tooBigAnswered: number;
 }
 
 export class Router {
-  readonly stats: RouterStats = { tunBatches: 0, tunPackets: 0, delivered: 0, tunWriteErrors: 0, linkScoped: 0 };
+  readonly stats: RouterStats = { tunBatches: 0, tunPackets: 0, delivered: 0, tunWriteErrors: 0, linkScoped: 0, tooBig: 0, tooBigAnswered: 0 };
   private readonly ring: PacketRing;
   private readonly tun: TunDevice;
   private readonly transport: Transport;
@@ -61,6 +77,8 @@ export class Router {
   private pendingCount = 0;
   private readonly inbound: ReadonlyArray<{ transport: Transport; backend: Backend }>;
   private running = false;
+  private readonly maxPacket: number;
+  private readonly icmpSource: Uint8Array;
 
   constructor(options: RouterOptions) {
     this.ring = options.ring;
@@ -71,6 +89,8 @@ export class Router {
     this.batch = new SlotBatch(options.batchSize ?? 64);
     this.pendingWrites = new Int32Array(options.writeBatchSize ?? 256);
     this.tunBudget = options.tunBudget ?? 8;
+    this.maxPacket = options.maxPacket ?? Infinity;
+    this.icmpSource = options.icmpSource ?? new Uint8Array(4);
     this.pumpTun = this.pumpTun.bind(this);
     this.onDatagram = this.onDatagram.bind(this);
     this.flushWrites = this.flushWrites.bind(this);
@@ -113,6 +133,7 @@ export class Router {
   pumpTun(): void {
     const batch = this.batch;
     const max = batch.max;
+    let answers = TOO_BIG_ANSWERS_PER_CALLBACK;
     for (let round = 0; round < this.tunBudget; round++) {
       batch.count = 0;
       const n = this.tun.readBatch(this.ring, batch, max);
@@ -131,13 +152,36 @@ export class Router {
         if (((v === 4 && len >= IPV4_MIN_HEADER_LEN) || (v === 6 && len >= IPV6_HEADER_LEN)) && isLinkScopedDestination(ring.bytes, off)) {
           this.stats.linkScoped++;
           ring.release(slot);
+        } else if (len > this.maxPacket) {
+          if (this.tooBig(slot, off, len, answers > 0)) answers--;
         } else this.backend.send(slot);
       }
       if (n < max) break;
     }
+    // "Too big" answers go back to the device now: no receive batch is open inside this callback.
+    this.flushWrites();
     // A batching transport sends what this callback queued now, in as few syscalls as it can.
     this.transport.flush?.();
     for (const { transport } of this.inbound) transport.flush?.();
+  }
+
+  /**
+   * Count a packet too big for the underlay and, when `mayAnswer`, turn its slot
+   * into the ICMP answer queued for the device. False (slot released) when no
+   * answer went out.
+   */
+  private tooBig(slot: number, off: number, len: number, mayAnswer: boolean): boolean {
+    this.stats.tooBig++;
+    const n = mayAnswer ? writeTooBig(this.ring.bytes, off, len, this.maxPacket, this.icmpSource) : 0;
+    if (n === 0) {
+      this.ring.release(slot);
+      return false;
+    }
+    this.ring.length[slot] = n;
+    this.stats.tooBigAnswered++;
+    this.pendingWrites[this.pendingCount++] = slot;
+    if (this.pendingCount === this.pendingWrites.length) this.flushWrites();
+    return true;
   }
 
   onDatagram(slot: number, fromAddress: string, fromPort: number): void {

@@ -9,13 +9,13 @@ import { deriveVtepMac, parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
 import { udpPacket } from '../../helpers/packets.ts';
 
 
-function node(net: MemoryNetwork, name: string, address: string, subnet: string) {
+function node(net: MemoryNetwork, name: string, address: string, subnet: string, maxPacket?: number) {
   const ring = new PacketRing({ slots: 32 });
   const tun = new FakeTun(`tun-${name}`);
   const transport = net.attach(ring, address, 8472);
   const vtepIp = parseIpv4(subnet.split('/')[0]!);
   const backend = new VxlanBackend({ ring, transport, vtepMac: deriveVtepMac(name), vtepIp });
-  const router = new Router({ ring, tun, transport, backend, batchSize: 4 });
+  const router = new Router({ ring, tun, transport, backend, batchSize: 4, ...(maxPacket ? { maxPacket, icmpSource: Uint8Array.of(10, 244, 1, 0) } : {}) });
   router.start();
   return { ring, tun, backend, router, address, subnet, name };
 }
@@ -25,6 +25,33 @@ async function settle(): Promise<void> {
 }
 
 describe('Router', () => {
+  it('answers a packet too big for the underlay with ICMP fragmentation needed, counts it, and never sends it', async () => {
+    const net = new MemoryNetwork();
+    const a = node(net, 'a', '192.0.2.1', '10.244.1.0/24', 1450);
+    const b = node(net, 'b', '192.0.2.2', '10.244.2.0/24');
+    a.backend.addPeer({ name: 'b', endpoint: { address: b.address, port: 8472 }, subnets: [parseCidr(b.subnet)], vtepMac: deriveVtepMac('b') });
+    b.backend.addPeer({ name: 'a', endpoint: { address: a.address, port: 8472 }, subnets: [parseCidr(a.subnet)], vtepMac: deriveVtepMac('a') });
+    const fits = udpPacket('10.244.1.5', '10.244.2.7', new Uint8Array(1450 - 28));
+    const big = udpPacket('10.244.1.5', '10.244.2.7', new Uint8Array(1451 - 28));
+    const bigNoDf = Uint8Array.from(big);
+    bigNoDf[6] = 0;
+    bigNoDf[10] = bigNoDf[11] = 0;
+    a.tun.inject(fits);
+    a.tun.inject(big);
+    a.tun.inject(bigNoDf);
+    await settle();
+    expect(b.tun.written.map((p) => p.length)).toEqual([1450]);
+    expect(a.router.stats).toMatchObject({ tooBig: 2, tooBigAnswered: 1 });
+    // The answer went back out of a's device toward the pod: ICMP 3/4 with MTU 1450, quoting the packet.
+    expect(a.tun.written).toHaveLength(1);
+    const icmp = a.tun.written[0]!;
+    expect(Array.from(icmp.subarray(12, 20))).toEqual([10, 244, 1, 0, 10, 244, 1, 5]);
+    expect(Array.from(icmp.subarray(20, 22))).toEqual([3, 4]);
+    expect((icmp[26]! << 8) | icmp[27]!).toBe(1450);
+    expect(Array.from(icmp.subarray(28, 48))).toEqual(Array.from(big.subarray(0, 20)));
+    expect(a.ring.free).toBe(32);
+  });
+
   it('carries packets TUN -> VXLAN -> TUN both ways, byte for byte, in batches, and returns every slot', async () => {
     const net = new MemoryNetwork();
     const a = node(net, 'a', '192.0.2.1', '10.244.1.0/24');
