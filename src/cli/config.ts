@@ -83,7 +83,13 @@ export type ResolvedConfig = NodeConfig & { subnet: Cidr };
 type Json = Record<string, unknown>;
 
 function fail(field: string, expected: string, got: unknown): never {
-  const shown = typeof got === 'string' ? `"${got}"` : JSON.stringify(got);
+  let shown: string | undefined;
+  try {
+    shown = typeof got === 'string' ? `"${got}"` : JSON.stringify(got);
+  } catch {
+    // A YAML alias can make a value that contains itself (a: &x [*x]); JSON cannot show it.
+    shown = 'a value that contains itself (a YAML alias loop)';
+  }
   throw new WeftError('CONFIG_INVALID', `config field "${field}": expected ${expected}, got ${shown}`);
 }
 
