@@ -39,6 +39,8 @@ export interface ClusterOptions {
   config?: Partial<MembershipConfig>;
   /** Record every event per node (tests); the bench listens itself. */
   keepEvents?: boolean;
+  /** Each node's wall clock is off by a uniform random amount in [-skewMs, +skewMs]. */
+  skewMs?: number;
 }
 
 const sigKey = (sig: Uint8Array): string => Buffer.from(sig.buffer, sig.byteOffset, sig.length).toString('latin1');
@@ -48,7 +50,8 @@ export class SimCluster {
   readonly random: () => number;
   readonly net: SimNetwork;
   readonly nodes: SimNode[] = [];
-  private readonly keyring = new Keyring(new Uint8Array(32).fill(7));
+  /** The cluster key (public: replay tests open and seal datagrams with it, as an insider could). */
+  readonly keyring = new Keyring(new Uint8Array(32).fill(7));
   private readonly verified = new Map<string, boolean>();
   private readonly decoded = new Map<string, RecordVerdict>();
   // First level by object identity (a preloaded or shared record is the same array everywhere), then by content.
@@ -93,7 +96,8 @@ export class SimCluster {
     const index = reuse?.index ?? this.nodes.length;
     const address = formatIpv4(0x0a000001 + index);
     const nodeName = reuse?.name ?? name ?? `node-${index}`;
-    const clock = new NodeClock(this.sched);
+    const skew = this.opts.skewMs ?? 0;
+    const clock = new NodeClock(this.sched, skew === 0 ? 0 : (this.random() * 2 - 1) * skew);
     const transport = this.net.attach(address, GOSSIP_PORT, clock);
     const id = reuse === undefined ? generateSigningKey() : { secretKey: reuse.secretKey };
     const m = new Membership({
@@ -132,15 +136,18 @@ export class SimCluster {
     return this.add(undefined, fields, old);
   }
 
-  /** n nodes that all start knowing each other's signed records, then run. */
-  preloaded(n: number): SimNode[] {
+  /**
+   * n nodes that all start knowing each other's signed records, then run. `knows(i, j)` (positions
+   * among the n) can leave some records out of a node's map (default: everyone knows everyone).
+   */
+  preloaded(n: number, knows: (node: number, other: number) => boolean = () => true): SimNode[] {
     const made: SimNode[] = [];
     for (let i = 0; i < n; i++) made.push(this.add());
     const records = made.map((x) => x.m.get(x.name)!.bytes);
-    for (const x of made) {
-      x.m.restore(records);
+    made.forEach((x, i) => {
+      x.m.restore(records.filter((_, j) => j === i || knows(i, j)));
       x.m.start();
-    }
+    });
     return made;
   }
 

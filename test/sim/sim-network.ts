@@ -29,6 +29,10 @@ export class SimNetwork {
   private readonly endpoints = new Map<string, Endpoint>();
   delivered = 0;
   lost = 0;
+  /** Every datagram a node sends, before loss (a capture point for replay tests). */
+  tap: ((fromAddr: string, fromPort: number, to: string, bytes: Uint8Array) => void) | null = null;
+  /** Bytes and datagrams sent toward each address:port, whether or not anyone is there. */
+  private readonly toward = new Map<string, { bytes: number; packets: number }>();
 
   constructor(
     private readonly sched: Scheduler,
@@ -59,6 +63,13 @@ export class SimNetwork {
     if (!from.up) return;
     from.sentBytes += bytes.length;
     from.sentPackets++;
+    const t = this.toward.get(to);
+    if (t === undefined) this.toward.set(to, { bytes: bytes.length, packets: 1 });
+    else {
+      t.bytes += bytes.length;
+      t.packets++;
+    }
+    this.tap?.(fromAddr, fromPort, to, bytes);
     const dst = this.endpoints.get(to);
     if (dst === undefined || !dst.up || dst.group !== from.group || this.random() < this.opts.loss) {
       this.lost++;
@@ -76,6 +87,25 @@ export class SimNetwork {
       dst.handler(copy, fromAddr, fromPort);
     };
     this.sched.after(this.opts.latencyMs + this.random() * this.opts.jitterMs, deliver);
+  }
+
+  /**
+   * Deliver `bytes` to a node as if sent from fromAddr:fromPort, which need not exist: an
+   * attacker's datagram with a spoofed source. No loss; the usual latency.
+   */
+  inject(fromAddr: string, fromPort: number, toAddr: string, toPort: number, bytes: Uint8Array): void {
+    const dst = this.endpoints.get(`${toAddr}:${toPort}`);
+    if (dst === undefined) return;
+    const copy = bytes.slice();
+    this.sched.after(this.opts.latencyMs, () => {
+      if (dst.up && dst.handler !== null) dst.handler(copy, fromAddr, fromPort);
+    });
+  }
+
+  /** Bytes and datagrams the simulated nodes sent toward address:port so far. */
+  sentToward(address: string, port: number): { bytes: number; packets: number } {
+    const t = this.toward.get(`${address}:${port}`);
+    return { bytes: t?.bytes ?? 0, packets: t?.packets ?? 0 };
   }
 
   /** Put a node in a partition group; only nodes in the same group can talk. */

@@ -72,14 +72,26 @@ function less(a: Event, b: Event): boolean {
   return a.t < b.t || (a.t === b.t && a.seq < b.seq);
 }
 
+/** The simulation starts at this wall-clock time (2026-01-01T00:00:00Z). */
+export const SIM_EPOCH_MS = 1_767_225_600_000;
+
 /** One node's clock: the shared time, and ticks that respect the node's pauses. */
 export class NodeClock implements Clock {
   pausedUntil = 0;
 
-  constructor(private readonly sched: Scheduler) {}
+  /** `skewMs`: how far this node's wall clock is off the simulation's (clocks of real nodes disagree). */
+  constructor(
+    private readonly sched: Scheduler,
+    readonly skewMs = 0,
+  ) {}
 
   now(): number {
     return this.sched.now;
+  }
+
+  /** Wall-clock time: a fixed epoch plus virtual time plus this node's skew. */
+  wall(): number {
+    return SIM_EPOCH_MS + this.sched.now + this.skewMs;
   }
 
   every(periodMs: number, fn: () => void): TickHandle {
