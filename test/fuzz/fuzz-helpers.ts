@@ -144,7 +144,7 @@ export class Fuzz {
 
   /** 1..4 mutations of `b`: byte and bit flips, truncation, duplication, insertion, splicing, boundary values. */
   mutateBytes(b: Uint8Array, corpus: readonly Uint8Array[] = [], maxLen = 1 << 16): Uint8Array {
-    let out = b.slice();
+    let out: Uint8Array = b.slice();
     const rounds = 1 + this.int(4);
     for (let r = 0; r < rounds; r++) {
       const op = this.int(7);

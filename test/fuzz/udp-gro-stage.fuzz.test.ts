@@ -33,7 +33,7 @@ function segments(r: Run): [number, number][] {
 }
 
 /** Run contents: windows of one random pool (drawing 64 KiB per run byte by byte would be most of the test's time). */
-let pool = new Uint8Array(0);
+let pool: Uint8Array = new Uint8Array(0);
 
 function randomRun(f: Fuzz, capacity: number): Run {
   const kind = f.int(10);
@@ -81,7 +81,7 @@ function fuzzStage(seed: number, ringStaging: boolean): void {
         check(offsets[i]! >= 0 && offsets[i]! + STAGE_SIZE <= buffer.byteLength && slots.length === STAGED, 'staging offsets');
         bytes.set(r.data, offsets[i]!);
         lengths[i] = r.len;
-        segSizes[i] = r.seg;
+        segSizes![i] = r.seg;
         addrs[i] = r.addr;
         ports[i] = r.port;
       });
