@@ -51,7 +51,15 @@ describe.skipIf(!root)('WireGuard: weft <-> wireguard-go', () => {
   });
 
   afterAll(async () => {
+    // SIGTERM before the sandbox's SIGKILL: wireguard-go and weft remove their
+    // UAPI sockets only on a clean exit, and /var/run/wireguard is shared by
+    // every namespace, so a killed one's socket outlives the test. Whatever a
+    // failed stop still leaves, the names are this run's own: remove them.
+    // Either is unset when beforeAll failed before starting it.
+    await (wggo as WireguardGo | undefined)?.stop();
+    await (weft as WeftProcess | undefined)?.stop();
     await sb.destroy();
+    for (const name of [WEFT_TUN, WGGO_IF]) rmSync(`/var/run/wireguard/${name}.sock`, { force: true });
     rmSync(dir, { recursive: true, force: true });
   });
 
