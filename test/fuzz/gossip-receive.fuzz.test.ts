@@ -220,5 +220,5 @@ describe(`gossip receive path under hostile, well-sealed messages (seed ${SEED.t
     expect(m.all().length).toBeGreaterThan(POOL / 2);
     expect(events).toBeGreaterThan(0);
     m.stop();
-  });
+  }, Math.max(30_000, COUNT));
 });
