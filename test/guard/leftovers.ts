@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const RUN_TAG = 'WEFT_TEST_RUN';
@@ -56,6 +56,50 @@ function sockets(): Map<string, number> {
     }
   }
   return out;
+}
+
+/**
+ * Unix socket paths and the pids holding them, over every process. /proc/net/unix
+ * is per network namespace, so each process's own view (/proc/<pid>/net/unix)
+ * names the sockets it holds.
+ */
+function unixSocketHolders(): Map<string, number[]> {
+  const holders = new Map<string, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const inodes = new Set<string>();
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/u.exec(readlinkOrEmpty(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      }
+      if (inodes.size === 0) continue;
+      for (const line of readFileSync(`/proc/${pid}/net/unix`, 'latin1').split('\n')) {
+        const f = line.trim().split(/\s+/u);
+        if (f.length >= 8 && inodes.has(f[6]!)) holders.set(f[7]!, [...(holders.get(f[7]!) ?? []), pid]);
+      }
+    } catch {
+      // exited, or not readable
+    }
+  }
+  return holders;
+}
+
+function readlinkOrEmpty(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
+}
+
+function isTagged(pid: number, tag: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`${RUN_TAG}=${tag}`);
+  } catch {
+    return false;
+  }
 }
 
 function alive(pid: number): boolean {
@@ -118,16 +162,23 @@ export function setup(): () => void {
       }
     }
     for (const l of links()) {
-      if (linksBefore.has(l)) continue;
+      // A TUN device lives as long as the process holding it: a leftover one is that
+      // process's (reported above), or another run's, which is not ours to touch.
+      if (linksBefore.has(l) || existsSync(`/sys/class/net/${l}/tun_flags`)) continue;
       problems.push(`network device ${l} in the root namespace`);
       try {
         execFileSync('ip', ['link', 'delete', l]);
       } catch {
-        // a TUN device held open by a leftover process goes with it
+        // gone meanwhile
       }
     }
+    const holdersByPath = unixSocketHolders();
     for (const [path, mtime] of sockets()) {
       if (socketsBefore.get(path) === mtime || mtime < startedMs) continue;
+      // A socket served by a process of another run is that run's (removing it would
+      // stop a wireguard-go, which watches its socket file); ours, or no one's, is left over.
+      const holders = holdersByPath.get(path) ?? [];
+      if (holders.length > 0 && !holders.some((pid) => isTagged(pid, tag))) continue;
       problems.push(`socket ${path}`);
       rmSync(path, { force: true });
     }

@@ -27,8 +27,14 @@ export async function startWireguardGo(sb: NetnsSandbox, n: OverlayNode, ifname:
   writeFileSync(keyFile, `${privateKey}\n`, { mode: 0o600 });
   const proc = sb.spawn(n.ns, ['env', 'WG_PROCESS_FOREGROUND=1', 'LOG_LEVEL=error', 'wireguard-go', ifname]);
   const sock = `/var/run/wireguard/${ifname}.sock`;
-  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(sock)) throw new Error(`wireguard-go ${ifname} did not create ${sock}: ${proc.stderr()}`);
+  // The socket file appears before wireguard-go accepts on it, and wg(8) falls back to the
+  // kernel (EPROTONOSUPPORT here) when a connect is refused: wait until wg show answers.
+  let answered = false;
+  for (let i = 0; i < 100 && !answered; i++) {
+    answered = existsSync(sock) && (await sb.exec(n.ns, ['wg', 'show', ifname], { timeoutMs: 2000 })).code === 0;
+    if (!answered) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!answered) throw new Error(`wireguard-go ${ifname} did not answer on ${sock}: ${proc.stderr()}`);
   try {
     await sb.run(n.ns, ['wg', 'set', ifname, 'private-key', keyFile, 'listen-port', '51820', 'peer', peer.publicKey, 'allowed-ips', peer.allowedIps, 'endpoint', peer.endpoint]);
   } finally {

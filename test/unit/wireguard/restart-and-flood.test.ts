@@ -236,7 +236,8 @@ describe('a flood of forged initiations with valid MAC1', () => {
     expect(h.cookieRepliesSent).toBeLessThanOrEqual(30 * COOKIE_REPLIES_PER_TICK);
     expect(b.wg.drops().under_load).toBeGreaterThan(25_000);
     // Random ephemeral keys: the static key never decrypts, so each processed one failed after its first DH.
-    expect(b.wg.drops().handshake_decrypt + (b.wg.drops().bad_key ?? 0)).toBe(h.initiationsProcessed);
+    const d = b.wg.drops();
+    expect(d.handshake_decrypt! + d.bad_key!).toBe(h.initiationsProcessed);
     // Reflected bytes (64-byte cookie replies) stay below what the flood sent (148 bytes each).
     expect(h.cookieRepliesSent * 64).toBeLessThan(sent * 148);
     // The honest peer, under the same flood: its first initiation earns a cookie (or is rate limited),
