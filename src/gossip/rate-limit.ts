@@ -1,0 +1,66 @@
+/**
+ * Per-source token buckets for gossip requests: the messages that make a
+ * node send something back (pings, ping-reqs, sync digests, entries and
+ * wants). Each source address:port gets `burst` tokens, refilled at `perSec`;
+ * a request takes one, and a request finding the bucket empty is dropped
+ * (counted as 'rate-limited') rather than queued: gossip tolerates loss, and
+ * the sender's next round asks again.
+ *
+ * The table is bounded: at `maxSources` the least recently seen source is
+ * forgotten. A forgotten source starts again with a full bucket, which only
+ * ever errs towards letting a member through; what an unknown source can
+ * make us send is bounded separately, by bytes (reply-budget.ts).
+ */
+
+export interface RateLimitOptions {
+  /**
+   * 64 requests a second from one source. The most an honest member sends to
+   * one other is during a full-map exchange at 1000 nodes, in both
+   * directions within one second: 2 digests, 9 entries chunks each way (117
+   * entries per chunk), 5 want chunks each way (221 hashes per chunk), plus
+   * its probes (a direct and a second direct ping every 400 ms interval:
+   * 5 a second), relays it asks us for (at most one ping-req per probe: 2.5)
+   * and pings it relays for others: about 40 a second at the very worst,
+   * 5 in steady state. 64 leaves half as much again over that peak.
+   */
+  perSec: number;
+  /** 128: two seconds' worth, so the bursts of one exchange (up to 30 datagrams at once) never touch the limit. */
+  burst: number;
+  /** 4096 sources: four times the 1000-member clusters this is built for, so members keep their buckets under churn. */
+  maxSources: number;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSec: 64, burst: 128, maxSources: 4096 };
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(readonly opts: RateLimitOptions = DEFAULT_RATE_LIMIT) {}
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Take `cost` tokens from `source`'s bucket at time `now` (ms); false when it has too few. */
+  take(source: string, now: number, cost = 1): boolean {
+    let b = this.buckets.get(source);
+    if (b === undefined) {
+      if (this.buckets.size >= this.opts.maxSources) this.buckets.delete(this.buckets.keys().next().value as string);
+      b = { tokens: this.opts.burst, at: now };
+    } else {
+      // Re-inserted below, so the map's order is least recently seen first.
+      this.buckets.delete(source);
+      b.tokens = Math.min(this.opts.burst, b.tokens + (Math.max(0, now - b.at) * this.opts.perSec) / 1000);
+      b.at = now;
+    }
+    this.buckets.set(source, b);
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
+    return true;
+  }
+}
