@@ -18,7 +18,7 @@
  * window, so a crowd of joiners cannot make one seed flood its link; the
  * others are refused (counted) and retry on their next sync round.
  */
-import { MAX_PLAINTEXT, MsgType, SYNC_BUCKETS, ENTRY_LEN, HASH_LEN48, factCost, factBudget } from './codec.ts';
+import { MAX_MESSAGE, MsgType, SYNC_BUCKETS, ENTRY_LEN, HASH_LEN48, factCost, factBudget } from './codec.ts';
 import type { Message, SyncEntry } from './codec.ts';
 import { createHash } from 'node:crypto';
 
@@ -36,7 +36,11 @@ export interface SyncHost {
   byHash(hash: number): SyncMember | undefined;
   /** Encoded facts that bring a peer up to date on this member. */
   factsFor(hash: number): Uint8Array[];
-  send(address: string, port: number, msg: Message): void;
+  /**
+   * Send to a peer named `to` (null: a seed whose name we do not know yet). `reply` marks an
+   * answer to a received message: membership charges those to an unverified source's budget.
+   */
+  send(address: string, port: number, msg: Message, to: string | null, reply: boolean): void;
   now(): number;
 }
 
@@ -90,10 +94,10 @@ export class AntiEntropy {
     private readonly opts: AntiEntropyOptions = DEFAULT_ANTI_ENTROPY,
   ) {}
 
-  /** Start an exchange with a peer. */
-  start(address: string, port: number): void {
+  /** Start an exchange with a peer named `to` (null: a seed at that address). */
+  start(address: string, port: number, to: string | null): void {
     this.stats.digestsSent++;
-    this.host.send(address, port, this.digest(false));
+    this.host.send(address, port, this.digest(false), to, false);
   }
 
   private digest(reply: boolean): Message {
@@ -110,13 +114,13 @@ export class AntiEntropy {
     for (const m of this.host.syncMembers()) {
       if (differ.has(bucketOf(m.hash))) entries.push({ hash: m.hash, incarnation: m.incarnation, stateClass: m.stateClass });
     }
-    const perMsg = Math.floor((MAX_PLAINTEXT - 70) / ENTRY_LEN);
+    const perMsg = Math.floor((MAX_MESSAGE - 70) / ENTRY_LEN);
     for (let i = 0; i < entries.length; i += perMsg) {
-      this.host.send(address, port, { type: MsgType.SyncEntries, from: this.host.selfName, entries: entries.slice(i, i + perMsg) });
+      this.host.send(address, port, { type: MsgType.SyncEntries, from: this.host.selfName, entries: entries.slice(i, i + perMsg) }, msg.from, true);
     }
     if (!msg.reply) {
       this.stats.digestsSent++;
-      this.host.send(address, port, this.digest(true));
+      this.host.send(address, port, this.digest(true), msg.from, true);
     }
   }
 
@@ -126,9 +130,9 @@ export class AntiEntropy {
       const m = this.host.byHash(e.hash);
       if (m === undefined || newer(e.incarnation, e.stateClass, m.incarnation, m.stateClass)) want.push(e.hash);
     }
-    const perMsg = Math.floor((MAX_PLAINTEXT - 70) / HASH_LEN48);
+    const perMsg = Math.floor((MAX_MESSAGE - 70) / HASH_LEN48);
     for (let i = 0; i < want.length; i += perMsg) {
-      this.host.send(address, port, { type: MsgType.SyncWant, from: this.host.selfName, hashes: want.slice(i, i + perMsg) });
+      this.host.send(address, port, { type: MsgType.SyncWant, from: this.host.selfName, hashes: want.slice(i, i + perMsg) }, msg.from, true);
     }
   }
 
@@ -152,7 +156,7 @@ export class AntiEntropy {
     let used = 0;
     const flush = (): void => {
       if (batch.length === 0) return;
-      this.host.send(address, port, { type: MsgType.SyncRecords, from: this.host.selfName, facts: batch });
+      this.host.send(address, port, { type: MsgType.SyncRecords, from: this.host.selfName, facts: batch }, msg.from, true);
       batch = [];
       used = 0;
     };

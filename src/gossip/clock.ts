@@ -13,6 +13,11 @@ export interface Clock {
   now(): number;
   /** Call `fn` every `periodMs` until the returned handle is cancelled. */
   every(periodMs: number, fn: () => void): TickHandle;
+  /**
+   * Wall-clock ms since the Unix epoch, for the stamps that bound a datagram's age across nodes
+   * (replay-guard.ts); Date.now() when absent. Monotonic `now()` cannot serve: it is per process.
+   */
+  wall?(): number;
 }
 
 export interface TickHandle {
@@ -23,6 +28,10 @@ export interface TickHandle {
 export class RealClock implements Clock {
   now(): number {
     return performance.now();
+  }
+
+  wall(): number {
+    return Date.now();
   }
 
   every(periodMs: number, fn: () => void): TickHandle {

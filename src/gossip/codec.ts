@@ -2,7 +2,16 @@
  * Gossip message framing. A datagram is the version byte, then the keyring's
  * seal (keyring.ts) around one plaintext message:
  *
- *   type u8 | from: len u8 + UTF-8 name | type-specific fields | facts
+ *   sent-at u48 | to u48 | type u8 | from: len u8 + UTF-8 name | type-specific fields | facts
+ *
+ * The stamp (sent-at, to) is what makes a captured datagram worthless later
+ * or elsewhere (replay-guard.ts): sent-at is the sender's wall clock in ms
+ * since the Unix epoch, so a receiver can refuse anything outside its
+ * acceptance window; to is the 48-bit name hash of the intended recipient,
+ * so a datagram replayed to another node is refused there. to = 0 means
+ * "whoever is at this address": only a joiner's first messages to its seeds,
+ * whose names it does not know yet, may say that. Both sit inside the sealed
+ * plaintext, so nobody without the cluster key can change them.
  *
  * Probe messages (ping, ping-req, ack, nack) and gossip messages end with
  * piggybacked facts: count u8, then per fact kind u8 + len u16 + body. A fact
@@ -14,12 +23,32 @@
  * decode never throws: truncated, oversized or unknown input is a verdict
  * with a reason, and membership counts it.
  */
+import { XNONCE_LEN } from '../crypto/xaead.ts';
 import { Keyring, SEAL_OVERHEAD } from './keyring.ts';
 
-export const GOSSIP_VERSION = 1;
+/**
+ * Version 2 added the stamp. Version 1 datagrams carry none, so they cannot be
+ * checked for replay: they are dropped (counted as 'version'), never
+ * half-accepted, and a cluster is upgraded to version 2 as a whole.
+ */
+export const GOSSIP_VERSION = 2;
 /** 1400 bytes fit every common path MTU (1500 Ethernet minus IP, UDP and any tunnel) unfragmented. */
 export const MAX_DATAGRAM = 1400;
 export const MAX_PLAINTEXT = MAX_DATAGRAM - SEAL_OVERHEAD;
+/** The stamp in front of every message: sent-at u48 + to u48. */
+export const STAMP_LEN = 12;
+/** Plaintext bytes for the message itself (type onwards), after the stamp. */
+export const MAX_MESSAGE = MAX_PLAINTEXT - STAMP_LEN;
+/** The stamp's recipient for "whoever is at this address" (a joiner to its seeds). */
+export const ANY_RECIPIENT = 0;
+
+/** When and for whom a datagram was sealed. */
+export interface Stamp {
+  /** Sender's wall clock, ms since the Unix epoch. */
+  sentAt: number;
+  /** The recipient's 48-bit name hash (anti-entropy's nameHash), or ANY_RECIPIENT. */
+  to: number;
+}
 
 export const MsgType = { Ping: 1, PingReq: 2, Ack: 3, Nack: 4, Gossip: 5, SyncDigest: 6, SyncEntries: 7, SyncWant: 8, SyncRecords: 9 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
@@ -49,7 +78,14 @@ export type Message =
   | { type: typeof MsgType.SyncEntries; from: string; entries: SyncEntry[] }
   | { type: typeof MsgType.SyncWant; from: string; hashes: number[] };
 
-export type DecodeVerdict = { ok: true; msg: Message } | { ok: false; reason: 'version' | 'unauthenticated' | 'malformed' };
+/**
+ * An opened datagram: the message, its stamp, its nonce (the replay guard's key: random, and
+ * authenticated, so it cannot be altered to dodge the guard) and the message's bytes after the
+ * stamp (what de-duplication compares).
+ */
+export type DecodeVerdict =
+  | { ok: true; msg: Message; stamp: Stamp; nonce: Uint8Array; body: Uint8Array }
+  | { ok: false; reason: 'version' | 'unauthenticated' | 'malformed' };
 export type FactVerdict = { ok: true; fact: Fact } | { ok: false };
 
 const enc = new TextEncoder();
@@ -124,13 +160,18 @@ const writer = new Writer();
 
 /** Plaintext bytes left for facts after a message's fixed part (for the broadcast queue's budget). */
 export function factBudget(from: string, target = ''): number {
-  return MAX_PLAINTEXT - (1 + 1 + enc.encode(from).length + 4 + 1 + enc.encode(target).length + 1);
+  return MAX_MESSAGE - (1 + 1 + enc.encode(from).length + 4 + 1 + enc.encode(target).length + 1);
 }
 
-/** Encode and seal. The caller keeps facts within factBudget and sync lists within one datagram. */
-export function encodeMessage(m: Message, keyring: Keyring): Uint8Array {
+/**
+ * Encode and seal. The caller keeps facts within factBudget and sync lists within one datagram.
+ * Without a stamp the message is stamped now (Date.now()) for any recipient.
+ */
+export function encodeMessage(m: Message, keyring: Keyring, stamp: Stamp = { sentAt: Date.now(), to: ANY_RECIPIENT }): Uint8Array {
   const w = writer;
   w.o = 0;
+  w.u48(Math.max(0, Math.floor(stamp.sentAt)));
+  w.u48(stamp.to);
   w.u8(m.type);
   w.name(m.from);
   switch (m.type) {
@@ -188,8 +229,18 @@ export function decodeMessage(datagram: Uint8Array, keyring: Keyring): DecodeVer
   if (datagram.length > MAX_DATAGRAM) return { ok: false, reason: 'malformed' };
   const p = keyring.open(datagram);
   if (p === null) return { ok: false, reason: 'unauthenticated' };
-  const msg = parse(p);
-  return msg === null ? { ok: false, reason: 'malformed' } : { ok: true, msg };
+  if (p.length < STAMP_LEN) return { ok: false, reason: 'malformed' };
+  const v = new DataView(p.buffer, p.byteOffset, p.length);
+  const stamp = { sentAt: v.getUint16(0) * 2 ** 32 + v.getUint32(2), to: v.getUint16(6) * 2 ** 32 + v.getUint32(8) };
+  const body = p.subarray(STAMP_LEN);
+  const msg = parse(body);
+  if (msg === null) return { ok: false, reason: 'malformed' };
+  return { ok: true, msg, stamp, nonce: nonceOf(datagram), body };
+}
+
+/** The seal's nonce: random per datagram, so a repeat of it is a replay. */
+export function nonceOf(datagram: Uint8Array): Uint8Array {
+  return datagram.subarray(1, 1 + XNONCE_LEN);
 }
 
 function parse(p: Uint8Array): Message | null {

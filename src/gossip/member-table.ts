@@ -3,7 +3,8 @@
  * carry hashes), and the tombstones: members declared dead, kept for a while
  * so that a stale "alive" fact cannot bring them back and a healed partition
  * can still find them. Reaping forgets tombstones and departed members once
- * they are older than the tombstone time.
+ * they are older than the tombstone time. Members are also found by gossip
+ * endpoint (address:port): a source there is a verified one (admission.ts).
  */
 import { MemberState } from './member.ts';
 import type { Member } from './member.ts';
@@ -11,11 +12,25 @@ import type { Member } from './member.ts';
 export class MemberTable {
   private readonly byName = new Map<string, Member>();
   private readonly byNameHash = new Map<number, Member>();
+  private readonly byEndpoint = new Map<string, Member>();
   private buried: Member[] = [];
 
   add(m: Member): void {
     this.byName.set(m.name, m);
     this.byNameHash.set(m.hash, m);
+    this.byEndpoint.set(endpointOf(m.record), m);
+  }
+
+  /** A member's record was replaced: index it under its (possibly new) gossip endpoint. */
+  readdressed(m: Member, before: { address: string; gossipPort: number }): void {
+    const old = endpointOf(before);
+    if (this.byEndpoint.get(old) === m) this.byEndpoint.delete(old);
+    this.byEndpoint.set(endpointOf(m.record), m);
+  }
+
+  /** The member (any state, tombstones included) whose record names this gossip address and port. */
+  atEndpoint(address: string, port: number): Member | undefined {
+    return this.byEndpoint.get(`${address}:${port}`);
   }
 
   get(name: string): Member | undefined {
@@ -61,5 +76,11 @@ export class MemberTable {
   private forget(m: Member): void {
     this.byName.delete(m.name);
     this.byNameHash.delete(m.hash);
+    const e = endpointOf(m.record);
+    if (this.byEndpoint.get(e) === m) this.byEndpoint.delete(e);
   }
+}
+
+function endpointOf(r: { address: string; gossipPort: number }): string {
+  return `${r.address}:${r.gossipPort}`;
 }

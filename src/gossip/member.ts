@@ -5,6 +5,7 @@
  * dead node within 4 s and a new record at every node within 1 s at 1000
  * nodes on a LAN, with no false positives at 10% loss and 500 ms pauses.
  */
+import type { AdmissionOptions } from './admission.ts';
 import type { Clock } from './clock.ts';
 import type { Keyring } from './keyring.ts';
 import type { RecordFields, NodeRecord, RecordVerdict } from './record.ts';
@@ -110,11 +111,19 @@ export const DEFAULT_CONFIG: MembershipConfig = {
  * a suspect or dead claim above the incarnation of the record we hold;
  * unknown-member: a claim about a node we have no record of; wrong-target: a
  * ping meant for another node (an old address); sync-busy: a full sync
- * refused by the cap.
+ * refused by the cap. Admission (admission.ts): wrong-recipient: stamped for
+ * another node; replay: a nonce seen before; too-old / too-new: stamped
+ * outside the acceptance window; replay-cache-full: older than the full
+ * replay cache can vouch for; unverified: a ping-req from no member's
+ * address; duplicate: an identical request within a second; rate-limited:
+ * its source's token bucket was empty. reply-budget counts replies not sent:
+ * they would have exceeded what an unverified source sent us, times 3.
  */
 export const DROP_REASONS = [
   'version', 'unauthenticated', 'malformed', 'bad-fact', 'bad-record', 'bad-signature',
   'key-mismatch', 'stale', 'ahead', 'unknown-member', 'wrong-target', 'sync-busy',
+  'wrong-recipient', 'replay', 'too-old', 'too-new', 'replay-cache-full', 'unverified', 'duplicate',
+  'rate-limited', 'reply-budget',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -133,4 +142,6 @@ export interface MembershipOptions {
   /** Record parser; the simulator passes a memo shared by its nodes (records are immutable). */
   decode?: (bytes: Uint8Array) => RecordVerdict;
   config?: Partial<MembershipConfig>;
+  /** Replay, rate and reply limits (admission.ts); the defaults say why they are what they are. */
+  admission?: AdmissionOptions;
 }

@@ -15,8 +15,11 @@
  * The core is pure: time comes from the injected Clock's now() and one tick,
  * randomness from an injected generator, datagrams through GossipTransport.
  * Wire input never throws: every drop is counted by reason in `drops`.
+ * Every opened datagram passes admission (admission.ts: recipient, replay,
+ * rate, de-duplication) first, and every reply its reply budget.
  */
 import { ReasonCounters } from '../dataplane/counters.ts';
+import { Admission } from './admission.ts';
 import { dataChanged, peerOf } from './events.ts';
 import type { GossipPeer, MemberEvent } from './events.ts';
 import { AntiEntropy, nameHash } from './anti-entropy.ts';
@@ -24,11 +27,12 @@ import type { SyncHost } from './anti-entropy.ts';
 import { Awareness, lagPenalty } from './awareness.ts';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.ts';
 import type { Clock, TickHandle } from './clock.ts';
-import { FactKind, MsgType, decodeFact, decodeMessage, encodeFact, encodeMessage, factBudget } from './codec.ts';
+import { ANY_RECIPIENT, FactKind, MsgType, decodeFact, decodeMessage, encodeFact, encodeMessage, factBudget } from './codec.ts';
 import type { Fact, Message } from './codec.ts';
 import type { Keyring } from './keyring.ts';
 import { RecordFlag, bytesEqual, decodeRecord, signRecord, verifyRecord } from './record.ts';
 import type { NodeRecord, RecordFields, RecordVerdict } from './record.ts';
+import { Joiner } from './join.ts';
 import { Prober } from './prober.ts';
 import type { ProberHost } from './prober.ts';
 import { Suspicion, confirmationsWanted, suspicionMin } from './suspicion.ts';
@@ -53,6 +57,7 @@ export class Membership {
   readonly awareness: Awareness;
   readonly antiEntropy: AntiEntropy;
   readonly prober: Prober;
+  readonly admission: Admission;
   private readonly table = new MemberTable();
   private readonly queue = new BroadcastQueue();
   private readonly suspects = new Set<Member>();
@@ -70,6 +75,8 @@ export class Membership {
   private nextSyncAt = 0;
   private nextReapAt = 0;
   private leaving = false;
+  /** Seeds to pull from on the next tick (join). */
+  private readonly joiner: Joiner;
 
   constructor(private readonly opts: MembershipOptions) {
     this.cfg = { ...DEFAULT_CONFIG, ...opts.config };
@@ -87,6 +94,21 @@ export class Membership {
     this.budget = factBudget(this.me.name, 'x'.repeat(63));
     this.antiEntropy = new AntiEntropy(this.syncHost());
     this.prober = new Prober(this.proberHost(), this.cfg, this.awareness);
+    this.admission = new Admission({
+      selfHash: this.me.hash,
+      now: () => opts.clock.now(),
+      wall: () => this.wall(),
+      verified: (address, port) => this.verified(address, port),
+    }, opts.admission);
+    this.joiner = new Joiner({
+      announce: (seed) => {
+        const alive = encodeFact({ kind: FactKind.Alive, record: this.me.bytes });
+        this.send(seed.address, seed.port, { type: MsgType.Gossip, from: this.me.name, facts: [alive] }, null);
+      },
+      pull: (seed) => this.antiEntropy.start(seed.address, seed.port, null),
+      liveCount: () => this.live,
+      knownLive: (seed) => this.table.atEndpoint(seed.address, seed.port)?.isLive === true && this.verified(seed.address, seed.port),
+    });
     opts.transport.onMessage((b, a, p) => this.receive(b, a, p));
   }
 
@@ -125,13 +147,9 @@ export class Membership {
     this.opts.transport.onMessage(() => {});
   }
 
-  /** Announce ourselves to the seeds and pull the whole map from them. */
+  /** Announce ourselves to the seeds and pull the whole map from them (join.ts). */
   join(seeds: readonly { address: string; port: number }[]): void {
-    const alive = encodeFact({ kind: FactKind.Alive, record: this.me.bytes });
-    for (const s of seeds) {
-      this.send(s.address, s.port, { type: MsgType.Gossip, from: this.me.name, facts: [alive] });
-      this.antiEntropy.start(s.address, s.port);
-    }
+    this.joiner.join(seeds);
   }
 
   /**
@@ -148,7 +166,7 @@ export class Membership {
     this.resign({ ...this.fields, flags: this.fields.flags | RecordFlag.Left }, this.me.incarnation + 1);
     const targets = this.prober.randomLive(2 * this.cfg.gossipFanout);
     const fact = encodeFact({ kind: FactKind.Alive, record: this.me.bytes });
-    for (const t of targets) this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [fact] });
+    for (const t of targets) this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [fact] }, t.name);
   }
 
   /** Change our own record (a new subnet, a new address): one incarnation higher, re-signed, gossiped. */
@@ -182,16 +200,25 @@ export class Membership {
       this.drop(v.reason);
       return;
     }
+    const refused = this.admission.admit(v, bytes.length, address, port);
+    if (refused !== null) {
+      this.drop(refused);
+      return;
+    }
     const msg = v.msg;
     // Facts first: a probe's piggybacked news is as good as a gossip message's.
     if ('facts' in msg) this.facts(msg.facts, msg.type === MsgType.SyncRecords);
     switch (msg.type) {
       case MsgType.Ping:
         if (msg.target !== this.me.name) this.drop('wrong-target');
-        else this.send(address, port, { type: MsgType.Ack, from: this.me.name, seq: msg.seq, facts: this.take() });
+        else {
+          // Piggybacked news is for members; an unverified pinger gets a bare ack, within its budget.
+          const facts = this.verified(address, port) ? this.take() : [];
+          this.send(address, port, { type: MsgType.Ack, from: this.me.name, seq: msg.seq, facts }, msg.from, true);
+        }
         return;
       case MsgType.PingReq:
-        return this.prober.onPingReq(msg.target, msg.seq, address, port);
+        return this.prober.onPingReq(msg.target, msg.seq, address, port, msg.from);
       case MsgType.Ack:
         return this.prober.onAck(msg.seq);
       case MsgType.Nack:
@@ -252,6 +279,7 @@ export class Membership {
     const wasLive = m.isLive;
     const before = m.record;
     m.record = r;
+    this.table.readdressed(m, before);
     m.bytes = bytes;
     m.incarnation = r.incarnation;
     this.setState(m, state);
@@ -316,7 +344,9 @@ export class Membership {
     const bytes = signRecord(fields, incarnation, this.opts.secretKey);
     const v = decodeRecord(bytes);
     if (!v.ok) throw new RangeError('own record does not decode');
+    const before = this.me.record;
     this.me.record = v.record;
+    this.table.readdressed(this.me, before);
     this.me.bytes = bytes;
     this.me.incarnation = incarnation;
     this.queue.push(this.me.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
@@ -355,6 +385,7 @@ export class Membership {
       for (const m of this.suspects) m.suspicion?.extend(lag);
       return;
     }
+    this.joiner.tick();
     this.prober.tick(now, !this.leaving);
     for (const m of this.suspects) {
       if (m.suspicion !== null && now >= m.suspicion.deadline) {
@@ -372,7 +403,8 @@ export class Membership {
       const pick = dead.length > 0 && this.random() < this.cfg.syncDeadChance
         ? dead[Math.floor(this.random() * dead.length)]
         : this.prober.randomLive(1)[0];
-      if (pick !== undefined) this.antiEntropy.start(pick.record.address, pick.record.gossipPort);
+      if (pick !== undefined) this.antiEntropy.start(pick.record.address, pick.record.gossipPort, pick.name);
+      if (!this.leaving) this.joiner.syncRound();
     }
     if (now >= this.nextReapAt) {
       this.nextReapAt = now + this.cfg.tombstoneMs / 4;
@@ -393,7 +425,7 @@ export class Membership {
     for (const t of targets) {
       const facts = this.take();
       if (facts.length === 0) return;
-      this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts });
+      this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts }, t.name);
     }
   }
 
@@ -403,11 +435,26 @@ export class Membership {
     return this.queue.take(this.budget, retransmitLimit(this.cfg.retransmitMult, this.live));
   }
 
-  private send(address: string, port: number, msg: Message): void {
-    const bytes = encodeMessage(msg, this.opts.keyring);
+  /**
+   * Seal and send to the node named `to` (null: whoever is at the address, a seed). A `reply`
+   * answers a received datagram: to an unverified source it must fit that source's budget.
+   */
+  private send(address: string, port: number, msg: Message, to: string | null, reply = false): void {
+    const bytes = encodeMessage(msg, this.opts.keyring, { sentAt: this.wall(), to: to === null ? ANY_RECIPIENT : nameHash(to) });
+    if (reply && !this.admission.mayReply(address, port, bytes.length)) return this.drop('reply-budget');
     this.stats.sent++;
     this.stats.sentBytes += bytes.length;
     this.opts.transport.send(address, port, bytes);
+  }
+
+  private wall(): number {
+    return this.opts.clock.wall?.() ?? Date.now();
+  }
+
+  /** A source is verified when a member we hold a record of (not ourselves) has that gossip address. */
+  private verified(address: string, port: number): boolean {
+    const m = this.table.atEndpoint(address, port);
+    return m !== undefined && m !== this.me;
   }
 
   private proberHost(): ProberHost {
@@ -416,7 +463,7 @@ export class Membership {
       now: () => this.opts.clock.now(),
       random: this.random,
       lookup: (name) => this.table.get(name),
-      send: (a, p, msg) => this.send(a, p, msg),
+      send: (a, p, msg, to, reply) => this.send(a, p, msg, to, reply),
       take: () => this.take(),
       failed: (t) => {
         // Suspect it, or if already suspected, confirm: our failed probe is independent evidence.
@@ -438,7 +485,7 @@ export class Membership {
         if (m.state === MemberState.Dead) out.push(encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
         return out;
       },
-      send: (a, p, msg) => this.send(a, p, msg),
+      send: (a, p, msg, to, reply) => this.send(a, p, msg, to, reply),
       now: () => this.opts.clock.now(),
     };
   }

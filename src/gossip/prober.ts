@@ -21,7 +21,8 @@ export interface ProberHost {
   now(): number;
   random(): number;
   lookup(name: string): Member | undefined;
-  send(address: string, port: number, msg: Message): void;
+  /** Send to the member named `to`; `reply` marks an answer to someone's request (a relay's ack or nack). */
+  send(address: string, port: number, msg: Message, to: string, reply: boolean): void;
   /** Facts to piggyback on one message. */
   take(): Uint8Array[];
   /** The probe of `target` failed: suspect it, or confirm the suspicion. */
@@ -41,6 +42,7 @@ interface Probe {
 interface Relay {
   address: string;
   port: number;
+  origin: string;
   originSeq: number;
   nackAt: number;
   expireAt: number;
@@ -122,7 +124,7 @@ export class Prober {
     const r = this.relays.get(seq);
     if (r !== undefined) {
       this.relays.delete(seq);
-      this.host.send(r.address, r.port, { type: MsgType.Ack, from: this.host.selfName, seq: r.originSeq, facts: this.host.take() });
+      this.host.send(r.address, r.port, { type: MsgType.Ack, from: this.host.selfName, seq: r.originSeq, facts: this.host.take() }, r.origin, true);
     }
   }
 
@@ -130,18 +132,18 @@ export class Prober {
     if (this.probe !== null && this.probe.seq === seq) this.probe.nacks++;
   }
 
-  /** Someone asks us to probe `target` for them. */
-  onPingReq(target: string, originSeq: number, address: string, port: number): void {
+  /** The member `origin` (at address:port) asks us to probe `target` for it. */
+  onPingReq(target: string, originSeq: number, address: string, port: number, origin: string): void {
     const t = this.host.lookup(target);
     if (t === undefined || !t.isLive) return;
     const seq = this.nextSeq();
     const now = this.host.now();
-    this.relays.set(seq, { address, port, originSeq, nackAt: now + this.cfg.probeTimeoutMs, expireAt: now + this.cfg.probeIntervalMs });
+    this.relays.set(seq, { address, port, origin, originSeq, nackAt: now + this.cfg.probeTimeoutMs, expireAt: now + this.cfg.probeIntervalMs });
     this.ping(t, seq);
   }
 
   private ping(t: Member, seq: number): void {
-    this.host.send(t.record.address, t.record.gossipPort, { type: MsgType.Ping, from: this.host.selfName, seq, target: t.name, facts: this.host.take() });
+    this.host.send(t.record.address, t.record.gossipPort, { type: MsgType.Ping, from: this.host.selfName, seq, target: t.name, facts: this.host.take() }, t.name, false);
   }
 
   /** We were stalled for `lag` ms: replies may be unread in our socket, so push our deadlines out. */
@@ -157,7 +159,7 @@ export class Prober {
     for (const [seq, r] of this.relays) {
       if (r.nackAt >= 0 && now >= r.nackAt) {
         r.nackAt = -1;
-        this.host.send(r.address, r.port, { type: MsgType.Nack, from: this.host.selfName, seq: r.originSeq, facts: [] });
+        this.host.send(r.address, r.port, { type: MsgType.Nack, from: this.host.selfName, seq: r.originSeq, facts: [] }, r.origin, true);
       }
       if (now >= r.expireAt) this.relays.delete(seq);
     }
@@ -170,7 +172,7 @@ export class Prober {
         for (const r of relays) {
           this.host.send(r.record.address, r.record.gossipPort, {
             type: MsgType.PingReq, from: this.host.selfName, seq: p.seq, target: p.target.name, facts: this.host.take(),
-          });
+          }, r.name, false);
         }
         // A second direct ping: one lost datagram on a lossy link should not cost a suspicion.
         this.ping(p.target, p.seq);

@@ -53,7 +53,7 @@ describe('anti-entropy', () => {
     const aOnly = Array.from({ length: 150 }, (_, i) => member(1000 + i));
     const A = host('a', [...shared, ...aOnly, { ...member(5000), incarnation: 3 }]);
     const B = host('b', [...shared, { ...member(5000), incarnation: 2 }, member(6000)]);
-    A.ae.start('b', 1);
+    A.ae.start('b', 1, 'b');
     const digest = A.out.shift()!;
     expect(digest.type).toBe(MsgType.SyncDigest);
     B.ae.onDigest(digest as Extract<Message, { type: 6 }>, 'a', 1);
@@ -84,7 +84,7 @@ describe('anti-entropy', () => {
     const ms = Array.from({ length: 50 }, (_, i) => member(i));
     const A = host('a', ms);
     const B = host('b', ms);
-    A.ae.start('b', 1);
+    A.ae.start('b', 1, 'b');
     B.ae.onDigest(A.out[0] as Extract<Message, { type: 6 }>, 'a', 1);
     expect(B.out).toEqual([]);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  FactKind, MAX_DATAGRAM, MsgType, SYNC_BUCKETS, decodeFact, decodeMessage, encodeFact, encodeMessage, factBudget,
+  ANY_RECIPIENT, FactKind, GOSSIP_VERSION, MAX_DATAGRAM, MsgType, STAMP_LEN, SYNC_BUCKETS, decodeFact, decodeMessage, encodeFact, encodeMessage,
+  factBudget, nonceOf,
 } from '../../../src/gossip/codec.ts';
 import type { Message } from '../../../src/gossip/codec.ts';
 import { Keyring } from '../../../src/gossip/keyring.ts';
@@ -28,12 +29,32 @@ describe('gossip codec', () => {
       { type: MsgType.SyncEntries, from: 'a', entries: [{ hash: 2 ** 48 - 1, incarnation: 9, stateClass: 1 }, { hash: 0, incarnation: 0, stateClass: 0 }] },
       { type: MsgType.SyncWant, from: 'a', hashes: [1, 2 ** 47 + 5] },
     ];
+    const stamp = { sentAt: 1_767_225_600_123, to: 2 ** 48 - 2 };
     for (const m of msgs) {
-      const d = encodeMessage(m, ring);
+      const d = encodeMessage(m, ring, stamp);
       expect(d.length).toBeLessThanOrEqual(MAX_DATAGRAM);
       const v = decodeMessage(d, ring);
-      expect(v).toEqual({ ok: true, msg: m });
+      expect(v).toMatchObject({ ok: true, msg: m, stamp });
+      expect(v.ok && v.nonce).toEqual(nonceOf(d));
+      expect(v.ok && v.body.length).toBe(ring.open(d)!.length - STAMP_LEN);
     }
+  });
+
+  it('stamps with the wall clock for any recipient by default', () => {
+    const before = Date.now();
+    const v = decodeMessage(encodeMessage({ type: MsgType.Gossip, from: 'a', facts: [] }, ring), ring);
+    expect(v.ok && v.stamp.to).toBe(ANY_RECIPIENT);
+    expect(v.ok && v.stamp.sentAt).toBeGreaterThanOrEqual(before);
+    expect(v.ok && v.stamp.sentAt).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('drops version 1 datagrams (no stamp, so no replay check) as version, even when the key opens them', () => {
+    expect(GOSSIP_VERSION).toBe(2);
+    const v1 = ring.seal(1, Uint8Array.of(MsgType.Gossip, 1, 0x61, 0));
+    expect(ring.open(v1)).not.toBeNull();
+    expect(decodeMessage(v1, ring)).toEqual({ ok: false, reason: 'version' });
+    // A version 2 plaintext too short to hold the stamp is malformed.
+    expect(decodeMessage(ring.seal(GOSSIP_VERSION, new Uint8Array(STAMP_LEN - 1)), ring)).toEqual({ ok: false, reason: 'malformed' });
   });
 
   it('decodes facts and rejects bad ones', () => {
@@ -55,8 +76,8 @@ describe('gossip codec', () => {
       expect(v.ok ? '' : v.reason).toBe(i === 0 ? 'version' : 'unauthenticated');
     }
     expect(decodeMessage(new Uint8Array(0), ring).ok).toBe(false);
-    expect(decodeMessage(Uint8Array.of(1, 2, 3), ring)).toEqual({ ok: false, reason: 'unauthenticated' });
-    expect(decodeMessage(new Uint8Array(MAX_DATAGRAM + 1).fill(1), ring)).toEqual({ ok: false, reason: 'malformed' });
+    expect(decodeMessage(Uint8Array.of(GOSSIP_VERSION, 2, 3), ring)).toEqual({ ok: false, reason: 'unauthenticated' });
+    expect(decodeMessage(new Uint8Array(MAX_DATAGRAM + 1).fill(GOSSIP_VERSION), ring)).toEqual({ ok: false, reason: 'malformed' });
   });
 
   it('authenticated garbage is malformed, never an exception', () => {
@@ -67,11 +88,12 @@ describe('gossip codec', () => {
     for (let i = 0; i < 3000; i++) {
       const p = plain.slice(0, 1 + (rnd() % plain.length));
       for (let k = 0; k < 3; k++) p[rnd() % p.length] = rnd();
-      if (i % 5 === 0) p[0] = rnd() % 12;
-      const sealed = ring.seal(1, p);
+      if (i % 5 === 0 && p.length > STAMP_LEN) p[STAMP_LEN] = rnd() % 12;
+      const sealed = ring.seal(GOSSIP_VERSION, p);
       expect(() => decodeMessage(sealed, ring)).not.toThrow();
     }
-    expect(decodeMessage(ring.seal(1, Uint8Array.of(99, 1, 0x61)), ring)).toEqual({ ok: false, reason: 'malformed' });
+    const unknownType = Uint8Array.of(...plain.subarray(0, STAMP_LEN), 99, 1, 0x61);
+    expect(decodeMessage(ring.seal(GOSSIP_VERSION, unknownType), ring)).toEqual({ ok: false, reason: 'malformed' });
   });
 
   it('a message filled to the fact budget fits one datagram', () => {
@@ -108,7 +130,7 @@ describe('Keyring', () => {
   it('uses a fresh nonce for every datagram', () => {
     const a = new Keyring(k1);
     const seen = new Set<string>();
-    for (let i = 0; i < 500; i++) seen.add(Buffer.from(a.seal(1, Uint8Array.of(1)).subarray(1, 25)).toString('hex'));
+    for (let i = 0; i < 500; i++) seen.add(Buffer.from(a.seal(GOSSIP_VERSION, Uint8Array.of(1)).subarray(1, 25)).toString('hex'));
     expect(seen.size).toBe(500);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock, TickHandle } from '../../../src/gossip/clock.ts';
-import { FactKind, MsgType, decodeFact, decodeMessage, encodeFact, encodeMessage } from '../../../src/gossip/codec.ts';
+import { nameHash } from '../../../src/gossip/anti-entropy.ts';
+import { FactKind, GOSSIP_VERSION, MsgType, decodeFact, decodeMessage, encodeFact, encodeMessage } from '../../../src/gossip/codec.ts';
 import type { Fact, Message } from '../../../src/gossip/codec.ts';
 import { Keyring } from '../../../src/gossip/keyring.ts';
 import { Membership, MemberState } from '../../../src/gossip/membership.ts';
@@ -33,6 +34,8 @@ class ManualClock implements Clock {
 }
 
 const key = new Uint8Array(32).fill(5);
+/** Datagrams for the node under test: stamped now (its wall clock is Date.now()) and addressed to it. */
+const toSelf = () => ({ sentAt: Date.now(), to: nameHash('self') });
 
 function setup() {
   const clock = new ManualClock();
@@ -46,7 +49,7 @@ function setup() {
       if (v.ok) sent.push({ address, port, msg: v.msg });
       // Everyone else answers every ping, so that only the injected suspicion is in play.
       if (v.ok && v.msg.type === MsgType.Ping && autoAck.on) {
-        const ack = encodeMessage({ type: MsgType.Ack, from: v.msg.target, seq: v.msg.seq, facts: [] }, ring);
+        const ack = encodeMessage({ type: MsgType.Ack, from: v.msg.target, seq: v.msg.seq, facts: [] }, ring, toSelf());
         clock.pending.push(() => handler(ack, address, port));
       }
     },
@@ -58,7 +61,8 @@ function setup() {
   const m = new Membership({ clock, transport, keyring: ring, secretKey: me.secretKey, self: fields('self', { address: '192.0.2.1' }), random: () => 0.5 });
   const events: MemberEvent[] = [];
   m.on((e) => events.push(e));
-  const deliver = (msg: Message): void => handler(encodeMessage(msg, ring), '192.0.2.99', 7946);
+  // From 192.0.2.99 unless said otherwise: an address no member has (unverified).
+  const deliver = (msg: Message, from = '192.0.2.99'): void => handler(encodeMessage(msg, ring, toSelf()), from, 7946);
   const gossip = (...facts: Fact[]): void => deliver({ type: MsgType.Gossip, from: 'x', facts: facts.map(encodeFact) });
   return { secretKey, autoAck, clock, sent, m, events, deliver, gossip, handler: (b: Uint8Array) => handler(b, '192.0.2.99', 7946) };
 }
@@ -95,9 +99,9 @@ describe('Membership: records are self-signed and bound to their key', () => {
 
   it('counts unauthenticated and malformed datagrams and never throws', () => {
     const s = setup();
-    s.handler(new Keyring(new Uint8Array(32).fill(6)).seal(1, Uint8Array.of(5, 1, 0x61, 0)));
+    s.handler(new Keyring(new Uint8Array(32).fill(6)).seal(GOSSIP_VERSION, Uint8Array.of(5, 1, 0x61, 0)));
     s.handler(Uint8Array.of(7, 7, 7));
-    s.handler(new Keyring(key).seal(1, Uint8Array.of(5, 1, 0x61, 1, 0, 2, 1)));
+    s.handler(new Keyring(key).seal(GOSSIP_VERSION, Uint8Array.of(5, 1, 0x61, 1, 0, 2, 1)));
     s.gossip(peer('node-b', 1, generateSigningKey().secretKey));
     s.deliver({ type: MsgType.Gossip, from: 'x', facts: [Uint8Array.of(FactKind.Alive, 1, 2, 3), Uint8Array.of(42)] });
     expect(s.m.drops.toObject()).toMatchObject({ unauthenticated: 1, version: 1, malformed: 1, 'bad-record': 1, 'bad-fact': 1 });
@@ -168,8 +172,8 @@ describe('Membership: SWIM state machine and events', () => {
     s.gossip({ kind: FactKind.Dead, name: 'node-b', incarnation: 5, from: 'node-c' });
     expect(s.m.drops.get('ahead')).toBe(2);
     expect(s.m.get('node-b')?.isLive).toBe(true);
-    // The refutation goes out piggybacked on the next message.
-    s.deliver({ type: MsgType.Ping, from: 'node-b', seq: 3, target: 'self', facts: [] });
+    // The refutation goes out piggybacked on the next message (to a member: node-b at its address).
+    s.deliver({ type: MsgType.Ping, from: 'node-b', seq: 3, target: 'self', facts: [] }, '192.0.2.2');
     const ack = s.sent.at(-1)!.msg;
     expect(ack.type).toBe(MsgType.Ack);
     const facts = (ack as { facts: Uint8Array[] }).facts.map(decodeFact);
@@ -181,12 +185,16 @@ describe('Membership: SWIM state machine and events', () => {
     expect(s.m.incarnation).toBe(41);
   });
 
-  it('answers pings for itself only, and relays ping-req', () => {
+  it('answers pings for itself only, and relays ping-req for members only', () => {
     const s = setup();
     s.gossip(peer('node-b', 1, generateSigningKey().secretKey));
+    s.gossip(peer('node-x', 1, generateSigningKey().secretKey, { address: '192.0.2.3' }));
     s.deliver({ type: MsgType.Ping, from: 'node-x', seq: 9, target: 'someone-else', facts: [] });
     expect(s.m.drops.get('wrong-target')).toBe(1);
-    s.deliver({ type: MsgType.PingReq, from: 'node-x', seq: 11, target: 'node-b', facts: [] });
+    // SWIM's indirect probes are asked by members: not from an address no member has.
+    s.deliver({ type: MsgType.PingReq, from: 'node-x', seq: 10, target: 'node-b', facts: [] });
+    expect(s.m.drops.get('unverified')).toBe(1);
+    s.deliver({ type: MsgType.PingReq, from: 'node-x', seq: 11, target: 'node-b', facts: [] }, '192.0.2.3');
     const ping = s.sent.at(-1)!;
     expect(ping).toMatchObject({ address: '192.0.2.2', port: 7946, msg: { type: MsgType.Ping, target: 'node-b' } });
     s.m.start();
