@@ -95,6 +95,25 @@ describe('gossip simulation, 100 nodes', () => {
     for (const n of nodes) if (n !== leaver) expect(n.events.filter((e) => e.type === 'peer-removed').map((e) => e.reason)).toEqual(['left']);
   });
 
+  it('clocks up to 20 s apart, 10% loss and pauses: no honest datagram fails admission; a death is found as fast', () => {
+    // Each wall clock off by up to 10 s either way: two nodes differ by up to 20 s, inside the 30 s window.
+    const c = new SimCluster({ seed: 17, net: { loss: 0.1 }, skewMs: 10_000, keepEvents: true });
+    const nodes = c.preloaded(N);
+    for (let s = 0; s < 10; s++) {
+      for (const n of nodes) if (c.random() < 0.05) c.sched.after(c.random() * 1000, () => c.pause(n, 500));
+      c.run(1000);
+    }
+    expect(nodes.flatMap((n) => n.events.filter((e) => e.type === 'peer-removed'))).toEqual([]);
+    const victim = nodes[9]!;
+    c.kill(victim);
+    const took = c.runUntil(() => c.allSee(victim.name, false), 10_000);
+    expect(took).toBeGreaterThan(0);
+    expect(took).toBeLessThanOrEqual(6000);
+    for (const reason of ['wrong-recipient', 'replay', 'too-old', 'too-new', 'replay-cache-full', 'unverified', 'rate-limited', 'reply-budget'] as const) {
+      expect([reason, nodes.reduce((s, n) => s + n.m.drops.get(reason), 0)]).toEqual([reason, 0]);
+    }
+  });
+
   it('a restarted node that was declared dead refutes its tombstone and comes back', () => {
     const c = new SimCluster({ seed: 16 });
     const nodes = c.preloaded(20);
