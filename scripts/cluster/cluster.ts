@@ -10,11 +10,11 @@
  * /run/weft-cluster/<name>/, so check and down find what up made.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { addPods, build, destroy, layout, nsExec } from './topology.ts';
 import type { ClusterLayout, Impairment } from './topology.ts';
 
@@ -81,12 +81,27 @@ async function waitReady(log: string, pid: number, timeoutMs: number): Promise<R
   throw new Error(`weft was not ready after ${timeoutMs} ms; its log (${log}):\n${readFileSync(log, 'utf8')}`);
 }
 
+/**
+ * The prefix of a cluster's TUN device names. WireGuard's UAPI sockets
+ * (/var/run/wireguard/<device>.sock) are shared by every namespace on the
+ * machine, so two clusters must never share a device name: a name that does
+ * not fit as it is gets a hash of the whole name (cutting it short would make
+ * "lab-east" and "lab-eastern" one cluster's devices).
+ */
+export function devicePrefix(name: string): string {
+  const clean = name.replace(/[^a-z0-9]/gu, '');
+  if (clean === name && clean.length <= 8) return `w${clean}`;
+  return `w${clean.slice(0, 3)}${createHash('sha256').update(name).digest('hex').slice(0, 5)}`;
+}
+
 export async function up(o: UpOptions): Promise<ClusterState> {
   const say = o.progress ?? (() => {});
   if (existsSync(join(stateDir(o.name), 'state.json'))) throw new Error(`cluster "${o.name}" is already up; run down --name ${o.name} first`);
   const l = layout(o.name, o.nodes, o.pods);
   const dir = stateDir(o.name);
-  mkdirSync(dir, { recursive: true });
+  // Node configs hold private keys: the directory is root's alone, whatever the umask.
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
   const state: ClusterState = { layout: l, backend: o.backend, pids: [], dir };
   const save = () => writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
   save();
@@ -97,7 +112,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
     const keys = l.nodes.map(() => generateKeyText());
     const clusterKey = randomBytes(32).toString('base64');
     const main = weftMain();
-    const tunPrefix = `w${o.name.replace(/[^a-z0-9]/gu, '').slice(0, 8)}`;
+    const tunPrefix = devicePrefix(o.name);
     const locationOf = (i: number) => (o.locations && o.locations.length > 0 ? o.locations[(i - 1) % o.locations.length]! : 'default');
     const wgKeys = o.backend !== 'vxlan';
     for (const n of l.nodes) {
