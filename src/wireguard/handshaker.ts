@@ -13,7 +13,7 @@ import { randomInt } from 'node:crypto';
 import { HANDSHAKE_INITIATION_RATE, REKEY_TIMEOUT_JITTER_MAX } from './constants.ts';
 import { COOKIE_REPLIES_PER_TICK, HandshakeLoad, SourceRateLimiter } from './handshake-load.ts';
 import { Keypair } from './keypair.ts';
-import { Verdict } from './messages.ts';
+import { INIT_MAC2, MAC_LEN, Verdict } from './messages.ts';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair } from './noise.ts';
 import type { SessionKeys } from './noise.ts';
 import type { WgPeer } from './peer.ts';
@@ -37,6 +37,13 @@ const VERDICT_DROP: readonly number[] = [
 
 function dropFor(state: WgState, verdict: number): void {
   state.drops.add(VERDICT_DROP[verdict] ?? WgDrop.BadType);
+}
+
+/** MAC2 of a whole initiation is all zeros. */
+function isZeroMac2(message: Uint8Array): boolean {
+  let bits = 0;
+  for (let i = INIT_MAC2; i < INIT_MAC2 + MAC_LEN; i++) bits |= message[i]!;
+  return bits === 0;
 }
 
 /** The address a cookie is bound to: the sender's IP text and port, as bytes. */
@@ -113,7 +120,8 @@ export class Handshaker {
     }
     if (this.load.arrive(now)) {
       const source = sourceBytes(fromAddress, fromPort);
-      if (!cookies.checkMac2(message, source, now)) {
+      // A sender holding no cookie writes MAC2 as zeros (whitepaper 5.4.4): no MAC to compute.
+      if (isZeroMac2(message) || !cookies.checkMac2(message, source, now)) {
         this.answerWithCookie(message, source, fromAddress, fromPort, now);
         state.drops.add(WgDrop.UnderLoad);
         return false;
