@@ -14,14 +14,14 @@
 
 export interface RateLimitOptions {
   /**
-   * 64 requests a second from one source. The most an honest member sends to
-   * one other is during a full-map exchange at 1000 nodes, in both
-   * directions within one second: 2 digests, 9 entries chunks each way (117
-   * entries per chunk), 5 want chunks each way (221 hashes per chunk), plus
-   * its probes (a direct and a second direct ping every 400 ms interval:
-   * 5 a second), relays it asks us for (at most one ping-req per probe: 2.5)
-   * and pings it relays for others: about 40 a second at the very worst,
-   * 5 in steady state. 64 leaves half as much again over that peak.
+   * 64 requests a second from one source. The most an honest member sends
+   * to one other is during a full-map exchange at 1000 nodes, when both
+   * started one within the same second: its 2 digests (its own and the
+   * reply to ours), 9 entries chunks (116 entries each) and 5 want chunks
+   * (212 hashes each), plus its probes of us (a direct and a second direct
+   * ping per 400 ms interval: 5 a second), ping-reqs (one per probe of its
+   * own: 2.5) and pings it relays for others (rarely more than 1): about 30
+   * a second at the very worst, 5 in steady state. 64 is twice that peak.
    */
   perSec: number;
   /** 128: two seconds' worth, so the bursts of one exchange (up to 30 datagrams at once) never touch the limit. */

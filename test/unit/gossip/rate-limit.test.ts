@@ -24,7 +24,7 @@ describe('TokenBuckets', () => {
     expect(b.take('b', 0)).toBe(true); // forgotten: a fresh bucket
   });
 
-  it('honest peak (a full-map exchange at 1000 nodes plus probing, ~40 requests in a second) fits the defaults with margin', () => {
+  it('honest peak (a full-map exchange at 1000 nodes plus probing, ~30 requests a second, 40 here) fits the defaults with margin', () => {
     const b = new TokenBuckets(DEFAULT_RATE_LIMIT);
     let refused = 0;
     for (let s = 0; s < 10; s++) for (let i = 0; i < 40; i++) if (!b.take('peer:7946', s * 1000 + i * 25)) refused++;
