@@ -75,7 +75,7 @@ export class Membership {
   private nextSyncAt = 0;
   private nextReapAt = 0;
   private leaving = false;
-  /** Seeds to pull from on the next tick (join). */
+  /** Announcements to the seeds, the pulls after them, and repeats until a seed answers (join.ts). */
   private readonly joiner: Joiner;
 
   constructor(private readonly opts: MembershipOptions) {
