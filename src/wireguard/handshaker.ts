@@ -57,6 +57,13 @@ export class Handshaker {
   /** Everything answered while under load, per source address. */
   readonly limiter = new SourceRateLimiter();
   private cookieBudget = COOKIE_REPLIES_PER_TICK;
+  /**
+   * Where our peers were at the last tick. Their cookie replies do not come
+   * out of the global budget, so a flood from many spoofed sources cannot
+   * starve a real peer of the cookie it needs (a forger who spoofs a peer's
+   * address only sends that peer a cookie; the per-source bucket still holds).
+   */
+  private readonly peerAddresses = new Set<string>();
   /** Called when a peer has a new current keypair, to send what it staged. */
   onKeypair: (peer: WgPeer) => void = () => {};
 
@@ -73,6 +80,8 @@ export class Handshaker {
     this.load.newTick();
     this.cookieBudget = COOKIE_REPLIES_PER_TICK;
     this.limiter.prune(now);
+    this.peerAddresses.clear();
+    for (const peer of this.state.byKey.values()) if (peer.endpoint !== undefined) this.peerAddresses.add(peer.endpoint.address);
   }
 
   /** Send a (new) initiation to `peer`, replacing any in flight. */
@@ -224,11 +233,12 @@ export class Handshaker {
 
   /** A cookie reply, within the per-source limit and this tick's global budget. */
   private answerWithCookie(message: Uint8Array, source: Uint8Array, address: string, port: number, now: number): void {
-    if (this.cookieBudget <= 0 || !this.limiter.allow(address, now)) {
+    const peer = this.peerAddresses.has(address);
+    if ((!peer && this.cookieBudget <= 0) || !this.limiter.allow(address, now)) {
       this.state.drops.add(WgDrop.RateLimited);
       return;
     }
-    this.cookieBudget--;
+    if (!peer) this.cookieBudget--;
     const reply = this.state.local.cookies.createReply(message, source, now);
     if (reply !== null) this.replyTo(address, port, reply);
   }

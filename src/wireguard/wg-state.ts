@@ -39,6 +39,7 @@ export const WG_DROP_NAMES = [
   'cookie_invalid',
   'under_load',
   'rate_limited',
+  'handshake_queue_full',
 ] as const;
 export type WgDropName = (typeof WG_DROP_NAMES)[number];
 
@@ -70,6 +71,8 @@ export const WgDrop = {
   UnderLoad: 22,
   /** Under load, a source past its token bucket (or the tick's cookie budget is spent). */
   RateLimited: 23,
+  /** Under load, the queue of initiations waiting to be answered was full. */
+  HandshakeQueueFull: 24,
 } as const;
 
 /** What a session index names: a handshake we initiated, or a keypair. */

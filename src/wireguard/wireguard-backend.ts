@@ -22,6 +22,7 @@ import type { Transport } from '../transport/transport.ts';
 import { IPV4_DST_OFFSET, IPV4_SRC_OFFSET, IPV6_DST_OFFSET, IPV6_SRC_OFFSET, IpVerdict, checkIpPacket } from '../wire/ip.ts';
 import { EAGER_HANDSHAKES_PER_TICK, REJECT_AFTER_TIME, STARTUP_HANDSHAKE_WINDOW, TIMER_TICK } from './constants.ts';
 import { Handshaker } from './handshaker.ts';
+import { InitiationQueue } from './handshake-queue.ts';
 import { HandshakePeer, LocalIdentity } from './identity.ts';
 import { IndexTable } from './index-table.ts';
 import type { Keypair } from './keypair.ts';
@@ -59,6 +60,8 @@ export class WireguardBackend implements Backend {
   private readonly routes = new RouteTable<WgPeer>();
   private readonly byName = new Map<string, WgPeer>();
   private timer: NodeJS.Timeout | undefined;
+  /** Initiations waiting while under load. */
+  private readonly queue: InitiationQueue;
   /** When start() ran (monotonic ms); -1 before. */
   private startedAtMs = -1;
 
@@ -82,6 +85,7 @@ export class WireguardBackend implements Backend {
     this.state.coarse[0] = this.state.now();
     this.handshaker = new Handshaker(this.state);
     this.handshaker.onKeypair = (peer) => this.flushStaged(peer);
+    this.queue = new InitiationQueue((message, address, port) => void this.handshaker.onInitiation(message, address, port));
   }
 
   get publicKey(): Uint8Array {
@@ -99,6 +103,7 @@ export class WireguardBackend implements Backend {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.queue.clear();
     for (const peer of this.byName.values()) {
       this.dropStaged(peer, WgDrop.HandshakeTimeout);
       clearSessions(this.state, peer);
@@ -176,7 +181,12 @@ export class WireguardBackend implements Backend {
     if (type === MessageType.Transport && len >= TRANSPORT_MIN_LEN) return this.receiveData(slot, off, fromAddress, fromPort);
     let ok: boolean;
     if (type === MessageType.Initiation && len === INIT_LEN) {
-      ok = this.handshaker.onInitiation(ring.bytes.slice(off, off + len), fromAddress, fromPort);
+      if (!this.handshaker.underLoad) ok = this.handshaker.onInitiation(ring.bytes.slice(off, off + len), fromAddress, fromPort);
+      else {
+        // Under load, answered after the data of this batch (handshake-queue.ts).
+        ok = this.queue.push(ring.bytes, off, fromAddress, fromPort);
+        if (!ok) this.state.drops.add(WgDrop.HandshakeQueueFull);
+      }
     } else if (type === MessageType.Response && len === RESP_LEN) {
       ok = this.handshaker.onResponse(ring.bytes.slice(off, off + len), readU32(ring.bytes, off + 8), fromAddress, fromPort);
     } else if (type === MessageType.CookieReply && len === COOKIE_REPLY_LEN) {

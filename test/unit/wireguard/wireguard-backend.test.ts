@@ -44,8 +44,12 @@ function inject(s: Side, packet: Uint8Array): void {
   s.wg.send(slot);
 }
 
+/** Let deliveries (microtasks) and deferred handshakes (setImmediate turns, under load) run. */
 async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await Promise.resolve();
+  for (let i = 0; i < 20; i++) {
+    await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 beforeEach(() => {
