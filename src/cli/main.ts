@@ -95,6 +95,13 @@ async function up(args: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP's default action is to exit, leaving what start-up made: until the
+  // node's reload handler is in place, remember it and reload once started.
+  let reloadPending = false;
+  const hupDuringStart = () => {
+    reloadPending = true;
+  };
+  process.on('SIGHUP', hupDuringStart);
   try {
     node = await startNode(configPath, flags, log, startup.signal);
   } catch (err) {
@@ -105,8 +112,10 @@ async function up(args: string[]): Promise<void> {
     log.error('start failed', { code: isWeftError(err) ? err.code : 'UNEXPECTED', error: (err as Error).message });
     process.exit(1);
   }
+  process.off('SIGHUP', hupDuringStart);
   // A signal after startNode's last check: it started, so stop it now.
   if (startup.signal.aborted) await stopNode(node, String(startup.signal.reason));
+  else if (reloadPending) process.kill(process.pid, 'SIGHUP');
 }
 
 /** The control socket named by --socket or --node, or the only one on this machine. */

@@ -144,6 +144,19 @@ describe.skipIf(!root)('weft up: start and stop leave nothing behind', () => {
     expect(await sb.run(nodes.a.ns, ['ss', '-Huln'])).not.toContain(':7946');
   });
 
+  it('SIGHUP during start-up neither kills the node nor is lost: it reloads once started', async () => {
+    const f = files();
+    const p = spawnUp(nodes.a, f, { ...wireguard(), subnet: undefined, gossip: { seeds: ['10.99.0.2:7946'], clusterKey: generateKeyText() } });
+    const deadline = Date.now() + 15_000;
+    while (!(await sb.run(nodes.a.ns, ['ss', '-Huln', 'sport', '=', ':7946'])).includes('7946') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    p.child.kill('SIGHUP');
+    await waitForLog(p, 'ready', 15_000);
+    await waitForLog(p, 'peers reloaded', 5000);
+    p.child.kill('SIGTERM');
+    expect(await exitOf(p)).toEqual({ code: 0, signal: null });
+    await assertNothingLeft(nodes.a, f, TUN);
+  });
+
   it('a config that fails a check creates nothing, not even the generated key: tun.mtu over the underlay', async () => {
     const f = files();
     const failed = await failedStart(nodes.a, f, { backend: 'wireguard', tun: { name: TUN, mtu: 9000 } });
