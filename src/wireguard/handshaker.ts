@@ -103,6 +103,8 @@ export class Handshaker {
     entry.handshake = handshake;
     peer.handshake = handshake;
     if (!peer.handshakeInFlight) peer.attemptStartedMs = now;
+    // Started with nothing waiting on it (start-up, persistent keepalive), or for traffic.
+    peer.attemptAheadOfTraffic = (!peer.handshakeInFlight || peer.attemptAheadOfTraffic) && peer.stagedCount === 0;
     peer.handshakeInFlight = true;
     peer.lastInitiationMs = now;
     // This attempt answers whatever asked for it; its own retries take over from here.
@@ -112,12 +114,17 @@ export class Handshaker {
     if (sendMessage(state, peer, message)) state.handshakes.initiationsSent++;
   }
 
-  /**
-   * Answer an initiation (type 1). Returns false when it was dropped.
-   * Order matters for cost: MAC1 (one BLAKE2s) before anything; under load,
-   * MAC2 and the per-source limit before any X25519.
-   */
+  /** Answer an initiation (type 1) at once: the gate, then the handshake. False when it was dropped. */
   onInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
+    return this.admitInitiation(message, fromAddress, fromPort) && this.processInitiation(message, fromAddress, fromPort);
+  }
+
+  /**
+   * The cheap gate in front of an initiation, in order of cost: MAC1 (one
+   * BLAKE2s) always; under load, MAC2 (answered with a cookie when missing)
+   * and the per-source limit. False when it was dropped here (counted).
+   */
+  admitInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
     const state = this.state;
     state.handshakes.initiationsReceived++;
     const now = state.now();
@@ -140,6 +147,14 @@ export class Handshaker {
         return false;
       }
     }
+    return true;
+  }
+
+  /** The costly part of an admitted initiation: X25519, the response, a keypair. False when it was dropped. */
+  processInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
+    const state = this.state;
+    const now = state.now();
+    state.coarse[0] = now;
     state.handshakes.initiationsProcessed++;
     const result = consumeInitiation(state.local, message, (key) => state.byKey.get(keyHex(key))?.identity, { macsChecked: true, now });
     if (result.verdict !== Verdict.Ok || result.handshake === null || result.peer === null) {

@@ -46,6 +46,8 @@ export class WgPeer implements PeerClock {
   lastReceivedMs = 0;
   unansweredSinceMs = -1;
   handshakeWanted = false;
+  /** The handshake in flight was started with no packet waiting on it. */
+  attemptAheadOfTraffic = false;
 
   /** Slots waiting for a keypair, oldest first (a ring of MAX_STAGED_PACKETS). */
   readonly staged = new Int32Array(MAX_STAGED_PACKETS);

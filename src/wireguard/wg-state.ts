@@ -71,7 +71,7 @@ export const WgDrop = {
   UnderLoad: 22,
   /** Under load, a source past its token bucket (or the tick's cookie budget is spent). */
   RateLimited: 23,
-  /** Under load, the queue of initiations waiting to be answered was full. */
+  /** The queue of admitted initiations waiting for their X25519 work was full. */
   HandshakeQueueFull: 24,
 } as const;
 

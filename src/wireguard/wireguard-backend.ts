@@ -22,7 +22,7 @@ import type { Transport } from '../transport/transport.ts';
 import { IPV4_DST_OFFSET, IPV4_SRC_OFFSET, IPV6_DST_OFFSET, IPV6_SRC_OFFSET, IpVerdict, checkIpPacket } from '../wire/ip.ts';
 import { EAGER_HANDSHAKES_PER_TICK, REJECT_AFTER_TIME, STARTUP_HANDSHAKE_WINDOW, TIMER_TICK } from './constants.ts';
 import { Handshaker } from './handshaker.ts';
-import { InitiationQueue } from './handshake-queue.ts';
+import { InitiationQueue, Submitted } from './handshake-queue.ts';
 import { HandshakePeer, LocalIdentity } from './identity.ts';
 import { IndexTable } from './index-table.ts';
 import type { Keypair } from './keypair.ts';
@@ -85,7 +85,7 @@ export class WireguardBackend implements Backend {
     this.state.coarse[0] = this.state.now();
     this.handshaker = new Handshaker(this.state);
     this.handshaker.onKeypair = (peer) => this.flushStaged(peer);
-    this.queue = new InitiationQueue((message, address, port) => void this.handshaker.onInitiation(message, address, port));
+    this.queue = new InitiationQueue((message, address, port) => this.handshaker.processInitiation(message, address, port));
   }
 
   get publicKey(): Uint8Array {
@@ -126,7 +126,9 @@ export class WireguardBackend implements Backend {
       if (peer.endpoint === undefined) return this.drop(slot, WgDrop.NoEndpoint);
       const evicted = peer.stage(slot);
       if (evicted >= 0) this.drop(evicted, WgDrop.StagedOverflow);
-      if (!peer.handshakeInFlight) this.handshaker.initiate(peer);
+      // An attempt started ahead of traffic (start-up) may have gone to a peer not yet
+      // listening: the first packet that waits on it starts a fresh one, once.
+      if (!peer.handshakeInFlight || peer.attemptAheadOfTraffic) this.handshaker.initiate(peer);
       return;
     }
     this.sealAndSend(peer, kp, slot, true);
@@ -181,12 +183,11 @@ export class WireguardBackend implements Backend {
     if (type === MessageType.Transport && len >= TRANSPORT_MIN_LEN) return this.receiveData(slot, off, fromAddress, fromPort);
     let ok: boolean;
     if (type === MessageType.Initiation && len === INIT_LEN) {
-      if (!this.handshaker.underLoad) ok = this.handshaker.onInitiation(ring.bytes.slice(off, off + len), fromAddress, fromPort);
-      else {
-        // Under load, answered after the data of this batch (handshake-queue.ts).
-        ok = this.queue.push(ring.bytes, off, fromAddress, fromPort);
-        if (!ok) this.state.drops.add(WgDrop.HandshakeQueueFull);
-      }
+      const message = ring.bytes.slice(off, off + len);
+      // The gate at once; the X25519 work at once, or in a later turn when a burst is under way.
+      const r = this.handshaker.admitInitiation(message, fromAddress, fromPort) ? this.queue.submit(message, fromAddress, fromPort) : Submitted.Failed;
+      if (r === Submitted.Full) this.state.drops.add(WgDrop.HandshakeQueueFull);
+      ok = r === Submitted.Done || r === Submitted.Queued;
     } else if (type === MessageType.Response && len === RESP_LEN) {
       ok = this.handshaker.onResponse(ring.bytes.slice(off, off + len), readU32(ring.bytes, off + 8), fromAddress, fromPort);
     } else if (type === MessageType.CookieReply && len === COOKIE_REPLY_LEN) {

@@ -1,36 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { InitiationQueue, MAX_QUEUED, PER_TURN } from '../../../src/wireguard/handshake-queue.ts';
-import { INIT_LEN } from '../../../src/wireguard/messages.ts';
+import { InitiationQueue, MAX_QUEUED, PER_TURN, Submitted } from '../../../src/wireguard/handshake-queue.ts';
 
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe('InitiationQueue', () => {
-  it('answers PER_TURN initiations per event-loop turn, in order, from copies', async () => {
+  it('answers PER_TURN initiations at once in a turn, queues the rest in order for later turns', async () => {
     const seen: number[] = [];
-    const q = new InitiationQueue((m, address, port) => seen.push(m[0]! + (address === '192.0.2.1' ? 0 : 1000) + port * 0));
-    const buf = new Uint8Array(INIT_LEN + 10);
-    for (let i = 0; i < 100; i++) {
-      buf[5] = i;
-      q.push(buf, 5, '192.0.2.1', 51820);
-    }
-    buf[5] = 255; // the queue holds copies: later writes to the batch buffer change nothing queued
-    expect(seen).toEqual([]);
-    await turn();
+    const q = new InitiationQueue((m) => {
+      seen.push(m[0]!);
+      return m[0]! % 2 === 0;
+    });
+    const verdicts = Array.from({ length: 30 }, (_, i) => q.submit(Uint8Array.of(i), '192.0.2.1', 51820));
+    // The first PER_TURN ran inside the call (accepted or dropped by the handler); the rest wait.
+    expect(verdicts.slice(0, PER_TURN)).toEqual(Array.from({ length: PER_TURN }, (_, i) => (i % 2 === 0 ? Submitted.Done : Submitted.Failed)));
+    expect(verdicts.slice(PER_TURN).every((v) => v === Submitted.Queued)).toBe(true);
     expect(seen).toHaveLength(PER_TURN);
     await turn();
-    expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    expect(q.length).toBe(0);
+    expect(seen).toHaveLength(2 * PER_TURN);
+    for (let i = 0; i < 5; i++) await turn();
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    // Nothing waits: the next one runs at once again.
+    await turn();
+    expect(q.submit(Uint8Array.of(40), '192.0.2.1', 1)).toBe(Submitted.Done);
   });
 
-  it('is bounded: past MAX_QUEUED the newest is refused and counted; clear() drops the rest', async () => {
+  it('is bounded: past MAX_QUEUED the newest is shed and counted; clear() drops what waits', async () => {
     let handled = 0;
-    const q = new InitiationQueue(() => handled++);
-    const buf = new Uint8Array(INIT_LEN);
-    for (let i = 0; i < MAX_QUEUED; i++) expect(q.push(buf, 0, '192.0.2.1', 1)).toBe(true);
-    expect(q.push(buf, 0, '192.0.2.1', 1)).toBe(false);
+    const q = new InitiationQueue(() => {
+      handled++;
+      return true;
+    });
+    for (let i = 0; i < PER_TURN + MAX_QUEUED; i++) expect(q.submit(new Uint8Array(1), '192.0.2.1', 1)).not.toBe(Submitted.Full);
+    expect(q.submit(new Uint8Array(1), '192.0.2.1', 1)).toBe(Submitted.Full);
     expect(q.overflowed).toBe(1);
-    await turn();
-    expect(handled).toBe(PER_TURN);
+    expect(q.length).toBe(MAX_QUEUED);
     q.clear();
     await turn();
     await turn();

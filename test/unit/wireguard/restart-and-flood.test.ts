@@ -183,6 +183,29 @@ describe('a WireGuard peer restarts while the other side keeps sending', () => {
     expect(a2.delivered.length).toBe(before + 1);
   });
 
+  it('a start-up handshake sent before the peer listened does not hold the first packet for REKEY_TIMEOUT', async () => {
+    const a = start('a');
+    await tick(a); // the eager initiation goes to a port nobody listens on yet
+    expect(a.wg.state.handshakes.initiationsSent).toBe(1);
+    const b = start('b');
+    b.wg.peer('a')!.handshakeWanted = false;
+    send(a, true); // staged; the attempt in flight was ahead of traffic: a fresh one goes now
+    await settle();
+    expect(a.wg.state.handshakes.initiationsSent).toBe(2);
+    expect(b.delivered).toHaveLength(1);
+  });
+
+  it('only the first packet restarts a start-up handshake: later ones wait for its retries', async () => {
+    const a = start('a');
+    await tick(a);
+    send(a, true);
+    send(a, true);
+    send(a, true);
+    await settle();
+    expect(a.wg.state.handshakes.initiationsSent).toBe(2);
+    expect(a.wg.peer('b')!.stagedCount).toBe(3);
+  });
+
   it('eager handshakes at start are spread: at most EAGER_HANDSHAKES_PER_TICK per tick', async () => {
     const node = side(A_ADDR, privA);
     for (let i = 0; i < 100; i++) {
