@@ -1,23 +1,27 @@
 /**
- * The X25519 work of answering initiations, at most PER_TURN per event-loop
- * turn; the rest waits here, in a bounded queue, for later turns.
+ * The work of answering initiations, at most TURN_BUDGET_MS of it per
+ * event-loop turn; the rest waits here, in a bounded queue, for later turns.
  *
- * An initiation that passed the cheap gate (MAC1; under load, MAC2 and the
- * per-source limit: handshaker.admitInitiation) costs a responder about
- * 0.1 to 0.3 ms of curve and hash work. Done inside a receive batch, a
- * burst of them (the first tick of a flood, before load is detected, can
- * bring 64; a node starting beside a thousand peers, more) holds every data
- * packet behind them for tens of milliseconds, which is what a pod's ping
- * feels. So each turn of the event loop answers a few and the rest wait
- * until the next turn, with I/O (data) served in between. Past MAX_QUEUED
+ * An initiation whose MAC1 checked out costs a responder up to a few
+ * hundred microseconds: the load gate (MAC2, a cookie reply) and, when it
+ * passes, X25519 and hashing. Done inside a receive batch, a burst of them
+ * (a flood's first GRO run holds hundreds; the first tick of a flood, before
+ * load is detected, brings 64 that reach the X25519; code not yet compiled
+ * by V8 costs several times its warm price) holds every data packet behind
+ * it for tens of milliseconds, which is what a pod's ping feels. So each
+ * turn of the event loop spends a bounded time on them and the rest wait for
+ * the next turn, with I/O (data) served in between. The budget is time, not
+ * a count, because the same message costs 5 or 300 microseconds depending on
+ * the load gate's verdict and on whether its code is warm. Past MAX_QUEUED
  * the newest is shed and counted, as wireguard-go's handshake queue sheds.
  * With no burst, an initiation is answered at once, inside its batch.
  */
+import { performance } from 'node:perf_hooks';
 
-/** Initiations answered per event-loop turn: a millisecond or two of X25519 and hashing. */
-export const PER_TURN = 8;
-/** Initiations waiting at most; 256 is 32 turns of work, far past any honest burst's need to wait. */
-export const MAX_QUEUED = 256;
+/** Time spent on initiations per event-loop turn: a millisecond of delay for the data behind them. */
+export const TURN_BUDGET_MS = 1;
+/** Initiations waiting at most: several turns of work under a flood; beyond it, a flood is shed. */
+export const MAX_QUEUED = 1024;
 
 /** What became of a submitted initiation. */
 export const Submitted = {
@@ -41,8 +45,8 @@ export class InitiationQueue {
   private readonly ports = new Uint16Array(MAX_QUEUED);
   private head = 0;
   private count = 0;
-  /** Answered since the last turn began. */
-  private ranThisTurn = 0;
+  /** Milliseconds spent answering since the last turn began. */
+  private spentMs = 0;
   private scheduled: NodeJS.Immediate | undefined;
   /** Initiations shed because the queue was full. */
   overflowed = 0;
@@ -55,12 +59,14 @@ export class InitiationQueue {
     return this.count;
   }
 
-  /** Answer `message` now if this turn has room and nothing waits before it; else queue it. */
+  /** Answer `message` now if this turn has time left and nothing waits before it; else queue it. */
   submit(message: Uint8Array, fromAddress: string, fromPort: number): number {
-    if (this.count === 0 && this.ranThisTurn < PER_TURN) {
-      this.ranThisTurn++;
+    if (this.count === 0 && this.spentMs < TURN_BUDGET_MS) {
       this.scheduled ??= setImmediate(this.turn);
-      return this.handle(message, fromAddress, fromPort) ? Submitted.Done : Submitted.Failed;
+      const t0 = performance.now();
+      const ok = this.handle(message, fromAddress, fromPort);
+      this.spentMs += performance.now() - t0;
+      return ok ? Submitted.Done : Submitted.Failed;
     }
     if (this.count === MAX_QUEUED) {
       this.overflowed++;
@@ -80,22 +86,25 @@ export class InitiationQueue {
     if (this.scheduled !== undefined) clearImmediate(this.scheduled);
     this.scheduled = undefined;
     this.messages.fill(undefined);
-    this.head = this.count = this.ranThisTurn = 0;
+    this.head = this.count = this.spentMs = 0;
   }
 
-  /** A new turn: answer up to PER_TURN of what waits; come back next turn if more does. */
+  /** A new turn: answer what waits for up to TURN_BUDGET_MS; come back next turn if more does. */
   private turn(): void {
     this.scheduled = undefined;
-    this.ranThisTurn = 0;
-    while (this.ranThisTurn < PER_TURN && this.count > 0) {
+    const t0 = performance.now();
+    let now = t0;
+    while (this.count > 0 && now - t0 < TURN_BUDGET_MS) {
       const i = this.head;
       const message = this.messages[i]!;
       this.messages[i] = undefined;
       this.head = (i + 1) % MAX_QUEUED;
       this.count--;
-      this.ranThisTurn++;
       this.handle(message, this.addresses[i]!, this.ports[i]!);
+      now = performance.now();
     }
-    if (this.count > 0 || this.ranThisTurn > 0) this.scheduled = setImmediate(this.turn);
+    // What this turn spent counts against answers given at once until the next turn.
+    this.spentMs = now - t0;
+    if (this.count > 0 || this.spentMs > 0) this.scheduled = setImmediate(this.turn);
   }
 }

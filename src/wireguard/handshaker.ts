@@ -114,27 +114,37 @@ export class Handshaker {
     if (sendMessage(state, peer, message)) state.handshakes.initiationsSent++;
   }
 
-  /** Answer an initiation (type 1) at once: the gate, then the handshake. False when it was dropped. */
+  /** Answer an initiation (type 1) at once: MAC1, the load gate, the handshake. False when it was dropped. */
   onInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
-    return this.admitInitiation(message, fromAddress, fromPort) && this.processInitiation(message, fromAddress, fromPort);
+    return this.checkMac1(message) && this.answerInitiation(message, fromAddress, fromPort);
   }
 
   /**
-   * The cheap gate in front of an initiation, in order of cost: MAC1 (one
-   * BLAKE2s) always; under load, MAC2 (answered with a cookie when missing)
-   * and the per-source limit. False when it was dropped here (counted).
+   * The first, cheapest check (one BLAKE2s): MAC1 proves the sender knows our
+   * public key. Everything without it is dropped here, in the receive batch.
    */
-  admitInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
+  checkMac1(message: Uint8Array): boolean {
     const state = this.state;
     state.handshakes.initiationsReceived++;
-    const now = state.now();
-    state.coarse[0] = now;
-    const cookies = state.local.cookies;
-    if (!cookies.checkMac1(message)) {
+    if (!state.local.cookies.checkMac1(message)) {
       state.drops.add(WgDrop.BadMac1);
       return false;
     }
-    if (this.load.arrive(now)) {
+    // Handshake work arriving, counted as it arrives, so load is seen before the work is done.
+    this.load.arrive(state.now());
+    return true;
+  }
+
+  /**
+   * An initiation with a valid MAC1 (checkMac1 counted it): under load it needs a valid MAC2 (else it earns a cookie reply) and a
+   * token from its source's bucket before any X25519. False when dropped.
+   */
+  answerInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
+    const state = this.state;
+    const now = state.now();
+    state.coarse[0] = now;
+    if (this.load.underLoad(now)) {
+      const cookies = state.local.cookies;
       const source = sourceBytes(fromAddress, fromPort);
       // A sender holding no cookie writes MAC2 as zeros (whitepaper 5.4.4): no MAC to compute.
       if (isZeroMac2(message) || !cookies.checkMac2(message, source, now)) {
@@ -147,11 +157,11 @@ export class Handshaker {
         return false;
       }
     }
-    return true;
+    return this.processInitiation(message, fromAddress, fromPort);
   }
 
   /** The costly part of an admitted initiation: X25519, the response, a keypair. False when it was dropped. */
-  processInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
+  private processInitiation(message: Uint8Array, fromAddress: string, fromPort: number): boolean {
     const state = this.state;
     const now = state.now();
     state.coarse[0] = now;

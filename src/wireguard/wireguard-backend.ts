@@ -85,7 +85,7 @@ export class WireguardBackend implements Backend {
     this.state.coarse[0] = this.state.now();
     this.handshaker = new Handshaker(this.state);
     this.handshaker.onKeypair = (peer) => this.flushStaged(peer);
-    this.queue = new InitiationQueue((message, address, port) => this.handshaker.processInitiation(message, address, port));
+    this.queue = new InitiationQueue((message, address, port) => this.handshaker.answerInitiation(message, address, port));
   }
 
   get publicKey(): Uint8Array {
@@ -184,8 +184,8 @@ export class WireguardBackend implements Backend {
     let ok: boolean;
     if (type === MessageType.Initiation && len === INIT_LEN) {
       const message = ring.bytes.slice(off, off + len);
-      // The gate at once; the X25519 work at once, or in a later turn when a burst is under way.
-      const r = this.handshaker.admitInitiation(message, fromAddress, fromPort) ? this.queue.submit(message, fromAddress, fromPort) : Submitted.Failed;
+      // MAC1 at once; the rest at once, or in a later turn while a burst is under way (handshake-queue.ts).
+      const r = this.handshaker.checkMac1(message) ? this.queue.submit(message, fromAddress, fromPort) : Submitted.Failed;
       if (r === Submitted.Full) this.state.drops.add(WgDrop.HandshakeQueueFull);
       ok = r === Submitted.Done || r === Submitted.Queued;
     } else if (type === MessageType.Response && len === RESP_LEN) {

@@ -50,8 +50,11 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
         if (backend.receive(slot, from, port) === Received.Deliver) ring.release(slot);
       });
     }
+    // Deliveries (microtasks), and event-loop turns: a turn that spent its time on
+    // handshakes queues the next ones (handshake-queue.ts) until the following turn.
     const settle = async () => {
       for (let i = 0; i < 20; i++) await Promise.resolve();
+      await new Promise((r) => setImmediate(r));
     };
     const inject = (backend: WireguardBackend, ring: PacketRing, p: Uint8Array) => {
       const s = ring.acquire();
@@ -163,6 +166,7 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
       expect(ring.free, `${name}: slots returned`).toBe(512);
     }
     // The genuine first initiation, replayed: authentic, but its timestamp is old.
+    await settle();
     const again = ringB.acquire();
     ringB.bytes.set(initiation, ringB.offset[again]!);
     ringB.length[again] = initiation.length;
