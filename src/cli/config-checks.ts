@@ -178,11 +178,15 @@ export async function localFacts(config: NodeConfig): Promise<{ underlay: Underl
 
 /**
  * Everything `weft up` checks before it touches the system. Returns the
- * TUN MTU to use.
+ * TUN MTU to use, and the largest inner packet the underlay carries once
+ * encapsulated (a larger one, if the device's MTU is raised by hand, is
+ * answered with ICMP "too big" by the router).
  */
-export async function preflight(config: NodeConfig, slotCapacity: number): Promise<number> {
+export async function preflight(config: NodeConfig, slotCapacity: number): Promise<{ mtu: number; maxPacket: number }> {
   const facts = await localFacts(config);
   const mtu = checkMtu(config, facts.underlay, slotCapacity);
+  const underlayMtu = facts.underlay === undefined ? config.underlay.mtu : Math.min(config.underlay.mtu, facts.underlay.mtu);
+  const maxPacket = Math.min(underlayMtu, slotCapacity) - overheadFor(config.backend, config.underlay.address);
   if (config.gossip !== undefined || config.wireguard?.generatedKeyFile !== undefined) checkStateDir(config.stateDir);
   if (facts.tunTaken) {
     throw new WeftError('TUN_NAME_TAKEN', `config field "tun.name": a device named ${config.tun.name} exists in this network namespace already (another weft node?); stop that node, or set tun.name to another name`);
@@ -198,7 +202,7 @@ export async function preflight(config: NodeConfig, slotCapacity: number): Promi
     if (await isLive(path)) throw new WeftError('SOCKET_IN_USE', uapiInUse(config.tun.name, path));
   }
   if (await isLive(config.controlSocket)) throw new WeftError('SOCKET_IN_USE', controlInUse(config.controlSocket));
-  return mtu;
+  return { mtu, maxPacket };
 }
 
 /** /var/run/wireguard is one directory for every network namespace: a live socket there may be a device in another one. */

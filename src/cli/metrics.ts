@@ -62,6 +62,12 @@ export function metrics(status: () => NodeStatus): Metrics {
   mirrored('counter', registry, 'weft_drops_total', 'Packets dropped by the backend, by reason.', ['reason'], (set) => {
     for (const [reason, n] of Object.entries(s().drops)) set({ reason }, n);
   });
+  mirrored('counter', registry, 'weft_socket_receive_drops_total', 'Datagrams the kernel dropped for weft\'s sockets before weft read them (receive buffer full), by socket.', ['socket'], (set) => {
+    for (const [socket, n] of Object.entries(s().kernelDrops ?? {})) set({ socket }, n);
+  });
+  mirrored('counter', registry, 'weft_gossip_drops_total', 'Gossip datagrams dropped, by reason.', ['reason'], (set) => {
+    for (const [reason, n] of Object.entries(s().gossip?.drops ?? {})) set({ reason }, n);
+  });
   mirrored('counter', registry, 'weft_link_scoped_total', 'Multicast, broadcast and link-local packets from the TUN device, not forwarded.', [], (set) => {
     set({}, (s().router as { linkScoped?: number } | undefined)?.linkScoped ?? 0);
   });

@@ -34,6 +34,9 @@ export interface NodeStatus {
   };
   peers: StatusPeer[];
   drops: Record<string, number>;
+  /** Datagrams the kernel dropped for weft's sockets before weft read them, by socket. */
+  kernelDrops?: Record<string, number>;
+  gossip?: { drops?: Record<string, number> };
   [key: string]: unknown;
 }
 
@@ -61,6 +64,12 @@ export function formatAgo(seconds: number): string {
   return `${parts.join(', ')} ago`;
 }
 
+/** "reason n, reason n" for the counters above zero, or "none". */
+function nonZero(counts: Record<string, number>): string {
+  const set = Object.entries(counts).filter(([, v]) => v > 0);
+  return set.length === 0 ? 'none' : set.map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
 export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   const n = s.node;
   const lines: string[] = [];
@@ -84,8 +93,9 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
     lines.push(`  transfer: ${formatBytes(p.rxBytes)} received, ${formatBytes(p.txBytes)} sent`);
     if (p.persistentKeepalive) lines.push(`  persistent keepalive: every ${p.persistentKeepalive} seconds`);
   }
-  const drops = Object.entries(s.drops).filter(([, v]) => v > 0);
   lines.push('');
-  lines.push(`drops: ${drops.length === 0 ? 'none' : drops.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`drops: ${nonZero(s.drops)}`);
+  if (s.kernelDrops !== undefined) lines.push(`kernel receive drops: ${nonZero(s.kernelDrops)}`);
+  if (s.gossip?.drops !== undefined) lines.push(`gossip drops: ${nonZero(s.gossip.drops)}`);
   return `${lines.join('\n')}\n`;
 }

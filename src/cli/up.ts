@@ -23,6 +23,7 @@ import { publicKey } from '../crypto/x25519.ts';
 import { BatchUdpTransport } from '../transport/batch-udp-transport.ts';
 import { GRO_STAGING_BYTES } from '../transport/udp-gro-stage.ts';
 import { DgramTransport } from '../transport/dgram-transport.ts';
+import { kernelReceiveDrops } from '../transport/kernel-drops.ts';
 import type { Transport } from '../transport/transport.ts';
 import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
@@ -107,7 +108,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     const groSockets = config.transport.gro ? (config.backend === 'mixed' ? 2 : 1) : 0;
     const staging = (config.tun.offload ? TUN_STAGING_BYTES : 0) + groSockets * GRO_STAGING_BYTES;
     const ring = new PacketRing({ slots: config.ring.slots, staging });
-    const mtu = await preflight(config, ring.capacity);
+    const { mtu, maxPacket } = await preflight(config, ring.capacity);
     checkpoint();
     // A key made for this first start is saved only now that everything checked out (and kept: it is the node's identity).
     if (config.wireguard?.generatedKeyFile !== undefined) saveGeneratedKey(config.wireguard.generatedKeyFile, encodeKey(config.wireguard.privateKey));
@@ -185,7 +186,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         : undefined,
     );
 
-    const router = new Router({ ring, tun, transport, backend, inbound: built.inbound });
+    const router = new Router({ ring, tun, transport, backend, inbound: built.inbound, maxPacket });
     router.start();
     undo.push(['stop router', () => router.stop()]);
 
@@ -205,7 +206,13 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         ...built.identity,
       },
       peers: backend.peers().map((p) => peerStatus(p, config.backend)),
-      drops: backend.drops(),
+      // Packets too big for the underlay are the router's to count; they belong with the drops.
+      drops: { ...backend.drops(), too_big: router.stats.tooBig },
+      // Datagrams the kernel dropped before weft could read them (receive buffer full).
+      kernelDrops: {
+        data: [transport, ...built.inbound.map((i) => i.transport)].reduce((n, t) => n + kernelReceiveDrops(t.localPort), 0),
+        ...(config.gossip ? { gossip: kernelReceiveDrops(config.gossip.port) } : {}),
+      },
       ...built.stats(),
       router: router.stats,
       tunStats: { ...tun.stats },

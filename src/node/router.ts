@@ -43,8 +43,6 @@ export interface RouterOptions {
    * ICMP "fragmentation needed" / ICMPv6 "packet too big". Default: no limit.
    */
   maxPacket?: number;
-  /** This node's IPv4 address in the overlay, the source of those answers. */
-  icmpSource?: Uint8Array;
 }
 
 /** "Too big" answers per TUN readiness callback at most: the sender learns from the first; a flood costs little. */
@@ -78,7 +76,6 @@ export class Router {
   private readonly inbound: ReadonlyArray<{ transport: Transport; backend: Backend }>;
   private running = false;
   private readonly maxPacket: number;
-  private readonly icmpSource: Uint8Array;
 
   constructor(options: RouterOptions) {
     this.ring = options.ring;
@@ -90,7 +87,6 @@ export class Router {
     this.pendingWrites = new Int32Array(options.writeBatchSize ?? 256);
     this.tunBudget = options.tunBudget ?? 8;
     this.maxPacket = options.maxPacket ?? Infinity;
-    this.icmpSource = options.icmpSource ?? new Uint8Array(4);
     this.pumpTun = this.pumpTun.bind(this);
     this.onDatagram = this.onDatagram.bind(this);
     this.flushWrites = this.flushWrites.bind(this);
@@ -172,7 +168,7 @@ export class Router {
    */
   private tooBig(slot: number, off: number, len: number, mayAnswer: boolean): boolean {
     this.stats.tooBig++;
-    const n = mayAnswer ? writeTooBig(this.ring.bytes, off, len, this.maxPacket, this.icmpSource) : 0;
+    const n = mayAnswer ? writeTooBig(this.ring.bytes, off, len, this.maxPacket) : 0;
     if (n === 0) {
       this.ring.release(slot);
       return false;

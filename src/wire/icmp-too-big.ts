@@ -32,25 +32,27 @@ const saved = new Uint8Array(32);
 
 /**
  * Replace the packet at bytes[off, off+len) by the "too big" answer to it,
- * advertising `mtu`. `v4Source` is the router's IPv4 address (4 bytes) for
- * the answer's source; an IPv6 answer comes from the original destination,
- * since the overlay device has no IPv6 address of its own to speak from.
+ * advertising `mtu`. The answer comes from the packet's destination: the
+ * node's own overlay address would be dropped by its kernel as a martian
+ * (a packet arriving on the device from a local address), and the overlay
+ * device has no IPv6 address at all; the sender's kernel takes the path MTU
+ * from the quoted header, whoever sent the answer.
  * Returns the answer's length, or 0 when no answer is due (packet untouched).
  */
-export function writeTooBig(bytes: Uint8Array, off: number, len: number, mtu: number, v4Source: Uint8Array): number {
+export function writeTooBig(bytes: Uint8Array, off: number, len: number, mtu: number): number {
   const version = bytes[off]! >> 4;
-  if (version === 4) return tooBigV4(bytes, off, len, mtu, v4Source);
+  if (version === 4) return tooBigV4(bytes, off, len, mtu);
   if (version === 6) return tooBigV6(bytes, off, len, mtu);
   return 0;
 }
 
-function tooBigV4(bytes: Uint8Array, off: number, len: number, mtu: number, source: Uint8Array): number {
+function tooBigV4(bytes: Uint8Array, off: number, len: number, mtu: number): number {
   if (len < 20 || (bytes[off + 6]! & 0x40) === 0) return 0; // no DF: fragmenting is allowed
   const ihl = ipv4HeaderLength(bytes, off);
   if (bytes[off + 9] === PROTO_ICMP && len >= ihl + 1 && isIcmpV4Error(bytes[off + ihl]!)) return 0;
   const src0 = bytes[off + IPV4_SRC_OFFSET]!;
   if (src0 === 0 || src0 >= 224) return 0; // unspecified, multicast or reserved source
-  saved.set(bytes.subarray(off + IPV4_SRC_OFFSET, off + IPV4_SRC_OFFSET + 4), 0);
+  saved.set(bytes.subarray(off + IPV4_SRC_OFFSET, off + IPV4_SRC_OFFSET + 8), 0); // source, then destination
   const quote = Math.min(len - IPV4_ANSWER_HEADERS, IPV4_ANSWER_MAX - IPV4_ANSWER_HEADERS);
   bytes.copyWithin(off + IPV4_ANSWER_HEADERS, off, off + quote);
   const total = IPV4_ANSWER_HEADERS + quote;
@@ -61,7 +63,7 @@ function tooBigV4(bytes: Uint8Array, off: number, len: number, mtu: number, sour
   bytes.fill(0, off + 4, off + 8); // id, flags, fragment offset
   bytes[off + 8] = ANSWER_TTL;
   bytes[off + 9] = PROTO_ICMP;
-  bytes.set(source.subarray(0, 4), off + IPV4_SRC_OFFSET);
+  bytes.set(saved.subarray(4, 8), off + IPV4_SRC_OFFSET);
   bytes.set(saved.subarray(0, 4), off + IPV4_DST_OFFSET);
   writeIpv4HeaderChecksum(bytes, off);
   const icmp = off + 20;

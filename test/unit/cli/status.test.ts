@@ -27,7 +27,9 @@ describe('status formatting', () => {
           { name: 'node-b', backend: 'wireguard', endpoint: '192.0.2.2:51820', subnets: ['10.244.2.0/24'], txBytes: 2048, rxBytes: 1024, txPackets: 2, rxPackets: 1, publicKey: 'KEYB', lastHandshakeWallMs: 1_000_000 - 65_000, persistentKeepalive: 25 },
           { name: 'node-c', endpoint: null, subnets: [], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'KEYC', lastHandshakeWallMs: 0 },
         ],
-        drops: { no_route: 3, bad_auth: 0, data_replay: 1 },
+        drops: { no_route: 3, bad_auth: 0, data_replay: 1, too_big: 2 },
+        kernelDrops: { data: 1876, gossip: 0 },
+        gossip: { drops: { replay: 4, version: 0 } },
       },
       1_000_000,
     );
@@ -56,7 +58,9 @@ describe('status formatting', () => {
         '  latest handshake: (none)',
         '  transfer: 0 B received, 0 B sent',
         '',
-        'drops: no_route 3, data_replay 1',
+        'drops: no_route 3, data_replay 1, too_big 2',
+        'kernel receive drops: data 1876',
+        'gossip drops: replay 4',
         '',
       ].join('\n'),
     );

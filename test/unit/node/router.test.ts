@@ -15,7 +15,7 @@ function node(net: MemoryNetwork, name: string, address: string, subnet: string,
   const transport = net.attach(ring, address, 8472);
   const vtepIp = parseIpv4(subnet.split('/')[0]!);
   const backend = new VxlanBackend({ ring, transport, vtepMac: deriveVtepMac(name), vtepIp });
-  const router = new Router({ ring, tun, transport, backend, batchSize: 4, ...(maxPacket ? { maxPacket, icmpSource: Uint8Array.of(10, 244, 1, 0) } : {}) });
+  const router = new Router({ ring, tun, transport, backend, batchSize: 4, ...(maxPacket ? { maxPacket } : {}) });
   router.start();
   return { ring, tun, backend, router, address, subnet, name };
 }
@@ -45,7 +45,7 @@ describe('Router', () => {
     // The answer went back out of a's device toward the pod: ICMP 3/4 with MTU 1450, quoting the packet.
     expect(a.tun.written).toHaveLength(1);
     const icmp = a.tun.written[0]!;
-    expect(Array.from(icmp.subarray(12, 20))).toEqual([10, 244, 1, 0, 10, 244, 1, 5]);
+    expect(Array.from(icmp.subarray(12, 20))).toEqual([10, 244, 2, 7, 10, 244, 1, 5]);
     expect(Array.from(icmp.subarray(20, 22))).toEqual([3, 4]);
     expect((icmp[26]! << 8) | icmp[27]!).toBe(1450);
     expect(Array.from(icmp.subarray(28, 48))).toEqual(Array.from(big.subarray(0, 20)));
