@@ -1,5 +1,6 @@
 /**
- * Per-source token buckets for gossip requests: the messages that make a
+ * Per-source token buckets for gossip requests (the buckets themselves are
+ * src/dataplane/token-buckets.ts, shared with WireGuard's handshake limit): the messages that make a
  * node send something back (pings, ping-reqs, sync digests, entries and
  * wants). Each source address:port gets `burst` tokens, refilled at `perSec`;
  * a request takes one, and a request finding the bucket empty is dropped
@@ -12,7 +13,9 @@
  * make us send is bounded separately, by bytes (reply-budget.ts).
  */
 
-export interface RateLimitOptions {
+import type { TokenBucketOptions } from '../dataplane/token-buckets.ts';
+
+export interface RateLimitOptions extends TokenBucketOptions {
   /**
    * 64 requests a second from one source. The most an honest member sends
    * to one other is during a full-map exchange at 1000 nodes, when both
@@ -32,35 +35,4 @@ export interface RateLimitOptions {
 
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSec: 64, burst: 128, maxSources: 4096 };
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-export class TokenBuckets {
-  private readonly buckets = new Map<string, Bucket>();
-
-  constructor(readonly opts: RateLimitOptions = DEFAULT_RATE_LIMIT) {}
-
-  get size(): number {
-    return this.buckets.size;
-  }
-
-  /** Take `cost` tokens from `source`'s bucket at time `now` (ms); false when it has too few. */
-  take(source: string, now: number, cost = 1): boolean {
-    let b = this.buckets.get(source);
-    if (b === undefined) {
-      if (this.buckets.size >= this.opts.maxSources) this.buckets.delete(this.buckets.keys().next().value as string);
-      b = { tokens: this.opts.burst, at: now };
-    } else {
-      // Re-inserted below, so the map's order is least recently seen first.
-      this.buckets.delete(source);
-      b.tokens = Math.min(this.opts.burst, b.tokens + (Math.max(0, now - b.at) * this.opts.perSec) / 1000);
-      b.at = now;
-    }
-    this.buckets.set(source, b);
-    if (b.tokens < cost) return false;
-    b.tokens -= cost;
-    return true;
-  }
-}
+export { TokenBuckets } from '../dataplane/token-buckets.ts';

@@ -22,15 +22,18 @@
  * initiation that provoked it).
  */
 
+import type { TokenBucketOptions } from '../dataplane/token-buckets.ts';
+
 /** More handshake messages with a valid MAC1 than this in one 100 ms tick means load: 640 per second is far above any honest rate. */
 export const HANDSHAKES_PER_TICK_BEFORE_LOAD = 64;
 /** Once under load, stay so this long after the last tick that exceeded the threshold (wireguard-go holds 1 s). */
 export const UNDER_LOAD_HOLD_MS = 1000;
-/** Per source address: a handshake message every 50 ms on average, bursts of 5 (wireguard-go's limits). */
-export const PER_SOURCE_RATE = 20;
-export const PER_SOURCE_BURST = 5;
-/** Sources tracked at once; a new source past this is refused until buckets refill and are pruned. */
-export const MAX_TRACKED_SOURCES = 4096;
+/**
+ * Per source address while under load: a handshake message every 50 ms on
+ * average, bursts of 5 (wireguard-go's limits); 4096 sources tracked, the
+ * least recently seen forgotten past that (src/dataplane/token-buckets.ts).
+ */
+export const PER_SOURCE_LIMIT: TokenBucketOptions = { perSec: 20, burst: 5, maxSources: 4096 };
 /** Cookie replies per tick, whatever the number of sources: 1000 per second costs about 2% of a core. */
 export const COOKIE_REPLIES_PER_TICK = 100;
 
@@ -61,54 +64,5 @@ export class HandshakeLoad {
   /** Force load on for `ms` (tests, and an operator's future "always require cookies"). */
   holdFor(now: number, ms: number): void {
     this.underLoadUntil = Math.max(this.underLoadUntil, now + ms);
-  }
-}
-
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-/** Token buckets per source address, in a bounded table. */
-export class SourceRateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
-  /** Requests refused because the source had no token, or the table was full. */
-  refused = 0;
-
-  constructor(
-    private readonly ratePerSecond = PER_SOURCE_RATE,
-    private readonly burst = PER_SOURCE_BURST,
-    private readonly maxSources = MAX_TRACKED_SOURCES,
-  ) {}
-
-  allow(source: string, now: number): boolean {
-    let b = this.buckets.get(source);
-    if (b === undefined) {
-      if (this.buckets.size >= this.maxSources) {
-        this.refused++;
-        return false;
-      }
-      b = { tokens: this.burst, at: now };
-      this.buckets.set(source, b);
-    } else {
-      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) * this.ratePerSecond) / 1000);
-      b.at = now;
-    }
-    if (b.tokens < 1) {
-      this.refused++;
-      return false;
-    }
-    b.tokens -= 1;
-    return true;
-  }
-
-  /** Forget sources whose bucket has refilled: they are indistinguishable from new ones. */
-  prune(now: number): void {
-    const refill = (this.burst * 1000) / this.ratePerSecond;
-    for (const [source, b] of this.buckets) if (now - b.at >= refill) this.buckets.delete(source);
-  }
-
-  get size(): number {
-    return this.buckets.size;
   }
 }

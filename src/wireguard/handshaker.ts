@@ -11,7 +11,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { HANDSHAKE_INITIATION_RATE, REKEY_TIMEOUT_JITTER_MAX } from './constants.ts';
-import { COOKIE_REPLIES_PER_TICK, HandshakeLoad, SourceRateLimiter } from './handshake-load.ts';
+import { TokenBuckets } from '../dataplane/token-buckets.ts';
+import { COOKIE_REPLIES_PER_TICK, HandshakeLoad, PER_SOURCE_LIMIT } from './handshake-load.ts';
 import { Keypair } from './keypair.ts';
 import { INIT_MAC2, MAC_LEN, Verdict } from './messages.ts';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair } from './noise.ts';
@@ -55,7 +56,7 @@ export class Handshaker {
   /** Handshake work arriving (valid MAC1), the load signal; see handshake-load.ts. */
   readonly load: HandshakeLoad;
   /** Everything answered while under load, per source address. */
-  readonly limiter = new SourceRateLimiter();
+  readonly limiter = new TokenBuckets(PER_SOURCE_LIMIT);
   private cookieBudget = COOKIE_REPLIES_PER_TICK;
   /**
    * Where our peers were at the last tick. Their cookie replies do not come
@@ -75,11 +76,10 @@ export class Handshaker {
     return this.load.underLoad(this.state.now());
   }
 
-  /** The timer tick: a new counting window, a new cookie budget, idle sources forgotten. */
-  newTick(now: number): void {
+  /** The timer tick: a new counting window, a new cookie budget, where our peers are now. */
+  newTick(): void {
     this.load.newTick();
     this.cookieBudget = COOKIE_REPLIES_PER_TICK;
-    this.limiter.prune(now);
     this.peerAddresses.clear();
     for (const peer of this.state.byKey.values()) if (peer.endpoint !== undefined) this.peerAddresses.add(peer.endpoint.address);
   }
@@ -152,7 +152,7 @@ export class Handshaker {
         state.drops.add(WgDrop.UnderLoad);
         return false;
       }
-      if (!this.limiter.allow(fromAddress, now)) {
+      if (!this.limiter.take(fromAddress, now)) {
         state.drops.add(WgDrop.RateLimited);
         return false;
       }
@@ -259,7 +259,7 @@ export class Handshaker {
   /** A cookie reply, within the per-source limit and this tick's global budget. */
   private answerWithCookie(message: Uint8Array, source: Uint8Array, address: string, port: number, now: number): void {
     const peer = this.peerAddresses.has(address);
-    if ((!peer && this.cookieBudget <= 0) || !this.limiter.allow(address, now)) {
+    if ((!peer && this.cookieBudget <= 0) || !this.limiter.take(address, now)) {
       this.state.drops.add(WgDrop.RateLimited);
       return;
     }

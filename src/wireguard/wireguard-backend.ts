@@ -251,7 +251,7 @@ export class WireguardBackend implements Backend {
     const state = this.state;
     const now = state.now();
     state.coarse[0] = now;
-    this.handshaker.newTick(now);
+    this.handshaker.newTick();
     let eager = 0;
     for (const peer of this.byName.values()) {
       const due = dueActions(peer, now, state.scale);
