@@ -92,7 +92,9 @@ export function loadConfig(path: string | undefined, flags: Record<string, strin
  */
 function defaultWireguardKey(raw: Record<string, unknown>, baseDir: string): string | undefined {
   if (raw.backend !== 'wireguard' && raw.backend !== 'mixed') return undefined;
-  const wg = (typeof raw.wireguard === 'object' && raw.wireguard !== null ? raw.wireguard : {}) as Record<string, unknown>;
+  // A wireguard section that is not an object is the config's mistake to report (parseConfig), not one to fill in.
+  if (raw.wireguard !== undefined && (typeof raw.wireguard !== 'object' || raw.wireguard === null || Array.isArray(raw.wireguard))) return undefined;
+  const wg = (raw.wireguard ?? {}) as Record<string, unknown>;
   if (wg.privateKey !== undefined || wg.privateKeyFile !== undefined || wg.configFile !== undefined) return undefined;
   const stateDir = resolve(baseDir, typeof raw.stateDir === 'string' ? raw.stateDir : '/var/lib/weft');
   const file = join(stateDir, 'wireguard.key');

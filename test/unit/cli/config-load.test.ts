@@ -57,4 +57,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig(list, {}, {})).toThrow(/must hold an object of fields, not a list/u);
     expect(() => loadConfig(join(dir, 'missing.json'), {}, {})).toThrow(/cannot read config file/u);
   });
+
+  it('reports a wireguard section that is not an object, rather than filling in a generated key', () => {
+    for (const value of ['"oops"', '[1, 2]', 'null']) {
+      const file = join(dir, 'wg-section.json');
+      writeFileSync(file, `{"name":"n","backend":"wireguard","underlay":{"address":"192.0.2.1"},"subnet":"10.244.1.0/24","stateDir":"${dir}","wireguard":${value}}`);
+      expect(() => loadConfig(file, {}, {}), value).toThrow(/config field "wireguard": expected an object/u);
+    }
+  });
 });
