@@ -95,6 +95,7 @@ describe.skipIf(!root)('WireGuard peer restarts', () => {
       const readyAt = Date.now();
       const through = await firstArrivalAfter(stream, readyAt, 30_000);
       measured[label] = through - readyAt;
+      if (through - readyAt >= 6000) await fresh.stop(); // the caller only knows the nodes it was given
       expect(through - readyAt).toBeLessThan(6000);
       return restart === 'a' ? { a: fresh, b: nodesUp.b } : { a: nodesUp.a, b: fresh };
     } finally {
