@@ -10,10 +10,15 @@
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { NetnsSandbox, SandboxProcess } from './netns.ts';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
+/** The package root, from the sources (test/helpers) or compiled into dist/ (for the benches). */
+export const ROOT = ((): string => {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 
 export interface OverlayNode {
   name: string;
