@@ -13,7 +13,7 @@
  * the first case and Debian's wireguard-go in the second.
  */
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
-import { startWeft, twoNodes } from '../../test/helpers/cluster.ts';
+import { peerOf, startWeft, twoNodes } from '../../test/helpers/cluster.ts';
 import type { TwoNodes } from '../../test/helpers/cluster.ts';
 import { floodWithPing } from '../../test/helpers/flood.ts';
 import type { FloodResult } from '../../test/helpers/flood.ts';
@@ -31,12 +31,11 @@ async function flooded(target: 'weft' | 'wireguard-go'): Promise<FloodResult> {
   try {
     const nodes: TwoNodes = await twoNodes(sb, 1420);
     const { a, b } = nodes;
-    const peer = (n: typeof a, key: string) => ({ name: n.name, endpoint: `${n.underlayIp}:51820`, subnet: n.subnet, publicKey: publicKeyText(key) });
-    const wa = await startWeft(sb, a, [peer(b, keys.b)], { backend: 'wireguard', tun: { name: `fba${id}` }, wireguard: { privateKey: keys.a }, metrics: { listen: 'off' } });
+    const wa = await startWeft(sb, a, [peerOf(b, keys.b)], { backend: 'wireguard', tun: { name: `fba${id}` }, wireguard: { privateKey: keys.a }, metrics: { listen: 'off' } });
     let pid: number;
     let stop: () => Promise<unknown>;
     if (target === 'weft') {
-      const wb = await startWeft(sb, b, [peer(a, keys.a)], { backend: 'wireguard', tun: { name: `fbb${id}` }, wireguard: { privateKey: keys.b }, metrics: { listen: 'off' } });
+      const wb = await startWeft(sb, b, [peerOf(a, keys.a)], { backend: 'wireguard', tun: { name: `fbb${id}` }, wireguard: { privateKey: keys.b }, metrics: { listen: 'off' } });
       pid = wb.proc.child.pid!;
       stop = () => wb.stop();
     } else {

@@ -11,6 +11,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { publicKeyText } from '../../src/crypto/keys.ts';
 import type { NetnsSandbox, SandboxProcess } from './netns.ts';
 
 /** The package root, from the sources (test/helpers) or compiled into dist/ (for the benches). */
@@ -87,6 +88,15 @@ export interface PeerEntry {
   publicKey?: string;
   presharedKey?: string;
   persistentKeepalive?: number;
+}
+
+/**
+ * Node `n` as a peer in another node's config: VXLAN on 8472, or, given n's
+ * WireGuard private key, WireGuard on 51820 with n's public key.
+ */
+export function peerOf(n: OverlayNode, wireguardPrivateKey?: string): PeerEntry {
+  if (wireguardPrivateKey === undefined) return { name: n.name, endpoint: `${n.underlayIp}:8472`, subnet: n.subnet };
+  return { name: n.name, endpoint: `${n.underlayIp}:51820`, subnet: n.subnet, publicKey: publicKeyText(wireguardPrivateKey) };
 }
 
 export interface WeftProcess {

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
+import { peerOf, ping, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 
 const root = requireRoot();
@@ -23,8 +23,8 @@ describe.skipIf(!root)('packets too big for the underlay', () => {
   beforeAll(async () => {
     nodes = await twoNodes(sb);
     const { a, b } = nodes;
-    wa = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet }], { tun: { name: `wtb${id}` } });
-    wb = await startWeft(sb, b, [{ name: a.name, endpoint: `${a.underlayIp}:8472`, subnet: a.subnet }], { tun: { name: `wtc${id}` } });
+    wa = await startWeft(sb, a, [peerOf(b)], { tun: { name: `wtb${id}` } });
+    wb = await startWeft(sb, b, [peerOf(a)], { tun: { name: `wtc${id}` } });
   });
 
   afterAll(async () => {

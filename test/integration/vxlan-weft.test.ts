@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, tcpTransfer, twoNodes, waitForLog, weftMain } from '../helpers/cluster.ts';
+import { ping, peerOf, startWeft, tcpTransfer, twoNodes, waitForLog, weftMain } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 
 const root = requireRoot();
@@ -21,8 +21,8 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
   beforeAll(async () => {
     nodes = await twoNodes(sb);
     const { a, b } = nodes;
-    wa = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet }]);
-    wb = await startWeft(sb, b, [{ name: a.name, endpoint: `${a.underlayIp}:8472`, subnet: a.subnet }]);
+    wa = await startWeft(sb, a, [peerOf(b)]);
+    wb = await startWeft(sb, b, [peerOf(a)]);
   });
 
   afterAll(async () => {

@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
+import { peerOf, ping, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
 import { floodWithPing } from '../helpers/flood.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 
@@ -33,8 +33,8 @@ describe.skipIf(!root)('WireGuard under a handshake flood', () => {
   beforeAll(async () => {
     nodes = await twoNodes(sb, 1420);
     const { a, b } = nodes;
-    wa = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:51820`, subnet: b.subnet, publicKey: publicKeyText(keys.b) }], { backend: 'wireguard', tun: { name: `wfl${id}` }, wireguard: { privateKey: keys.a } });
-    wb = await startWeft(sb, b, [{ name: a.name, endpoint: `${a.underlayIp}:51820`, subnet: a.subnet, publicKey: publicKeyText(keys.a) }], { backend: 'wireguard', tun: { name: `wfm${id}` }, wireguard: { privateKey: keys.b } });
+    wa = await startWeft(sb, a, [peerOf(b, keys.b)], { backend: 'wireguard', tun: { name: `wfl${id}` }, wireguard: { privateKey: keys.a } });
+    wb = await startWeft(sb, b, [peerOf(a, keys.a)], { backend: 'wireguard', tun: { name: `wfm${id}` }, wireguard: { privateKey: keys.b } });
     // The attacker sits on node a's side of the underlay, with 50 addresses of its own.
     for (const s of SOURCES) await sb.run(a.ns, ['ip', 'addr', 'add', `${s}/24`, 'dev', 'ul0']);
   });

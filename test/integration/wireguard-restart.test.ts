@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
 import type { SandboxProcess } from '../helpers/netns.ts';
-import { ROOT, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
+import { ROOT, peerOf, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
 import type { OverlayNode, TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { startWireguardGo } from '../helpers/wireguard-go.ts';
 import type { WireguardGo } from '../helpers/wireguard-go.ts';
@@ -68,7 +68,6 @@ describe.skipIf(!root)('WireGuard peer restarts', () => {
   const sb = new NetnsSandbox();
   const keys = { a: generateKeyText(), b: generateKeyText() };
   let nodes: TwoNodes;
-  const peerOf = (n: OverlayNode, key: string) => ({ name: n.name, endpoint: `${n.underlayIp}:51820`, subnet: n.subnet, publicKey: publicKeyText(key) });
   const weftA = () => startWeft(sb, nodes.a, [peerOf(nodes.b, keys.b)], { backend: 'wireguard', tun: { name: `wra${id}` }, wireguard: { privateKey: keys.a } });
   const weftB = () => startWeft(sb, nodes.b, [peerOf(nodes.a, keys.a)], { backend: 'wireguard', tun: { name: `wrb${id}` }, wireguard: { privateKey: keys.b } });
   const measured: Record<string, number> = {};
