@@ -54,6 +54,16 @@ export interface PacketRingOptions {
   staging?: number;
 }
 
+/** Where an owner stages data on its way into slots (PacketRing.stagingArea). */
+export interface StagingArea {
+  /** The ring's buffer when inRing, else one of the owner's own. */
+  readonly buffer: ArrayBuffer;
+  /** All of `buffer` as bytes; the area starts at `base`. */
+  readonly bytes: Uint8Array;
+  readonly base: number;
+  readonly inRing: boolean;
+}
+
 export class PacketRing {
   readonly slotCount: number;
   readonly headroom: number;
@@ -240,6 +250,18 @@ export class PacketRing {
     const at = this.stagingNext;
     this.stagingNext += size;
     return at;
+  }
+
+  /**
+   * A staging area of `bytes` for one owner: reserved in the ring's own
+   * buffer when there is room (so copies into slots are a native memmove),
+   * else a buffer of its own. Cold path: owners call it once, when made.
+   */
+  stagingArea(bytes: number): StagingArea {
+    const base = this.reserveStaging(bytes);
+    if (base >= 0) return { buffer: this.buffer, bytes: this.bytes, base, inRing: true };
+    const buffer = new ArrayBuffer(bytes);
+    return { buffer, bytes: new Uint8Array(buffer), base: 0, inRing: false };
   }
 
   /** A fresh Uint8Array over the slot's packet. Allocates: for tests and cold paths only. */

@@ -24,6 +24,7 @@
  * header, and the kernel drops and counts it as it always did.
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
+import { readU32BE } from '../bytes/endian.ts';
 import { WeftError } from '../errors.ts';
 import { IP_PROTO_TCP, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, writeIpv4HeaderChecksum } from '../wire/ip.ts';
 import { onesSum, pseudoHeaderSum } from './checksum.ts';
@@ -257,7 +258,7 @@ export class GroCoalescer {
     }
     this.pTcpLen[i] = tcpLen;
     this.pPayload[i] = payload;
-    this.pSeq[i] = ((b[t + 4]! << 24) | (b[t + 5]! << 16) | (b[t + 6]! << 8) | b[t + 7]!) >>> 0;
+    this.pSeq[i] = readU32BE(b, t + 4);
     return MERGEABLE;
   }
 

@@ -32,8 +32,10 @@
  * more than any outer header weft writes.
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
+import { copyBytes } from '../bytes/copy.ts';
+import { readU32BE, writeU32BE } from '../bytes/endian.ts';
 import { IP_PROTO_TCP, IP_PROTO_UDP, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, writeIpv4HeaderChecksum } from '../wire/ip.ts';
-import { copyBytes, copyWithSum, fold, onesSum, pseudoHeaderSum } from './checksum.ts';
+import { copyWithSum, fold, onesSum, pseudoHeaderSum } from './checksum.ts';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_ECN,
@@ -287,7 +289,7 @@ export class TsoSegmenter {
     this.hdrLen = hdrLen;
     this.payloadLen = payloadLen;
     this.gsoSize = gsoSize;
-    this.seq0 = ((src[tcp + 4]! << 24) | (src[tcp + 5]! << 16) | (src[tcp + 6]! << 8) | src[tcp + 7]!) >>> 0;
+    this.seq0 = readU32BE(src, tcp + 4);
     this.id0 = version === 4 ? (src[pktOff + 4]! << 8) | src[pktOff + 5]! : 0;
     this.flags0 = src[tcp + TCP_FLAGS_OFFSET]!;
     this.addrSum = pseudoHeaderSum(src, pktOff, version, IP_PROTO_TCP, 0);
@@ -355,10 +357,7 @@ export class TsoSegmenter {
 
     const t = d + this.ipHdrLen;
     const seq = (this.seq0 + first) >>> 0;
-    bytes[t + 4] = seq >>> 24;
-    bytes[t + 5] = (seq >>> 16) & 0xff;
-    bytes[t + 6] = (seq >>> 8) & 0xff;
-    bytes[t + 7] = seq & 0xff;
+    writeU32BE(bytes, t + 4, seq);
     let flags = this.flags0;
     if (i > 0) flags &= ~TCP_CWR;
     if (i < this.count - 1) flags &= ~(TCP_FIN | TCP_PSH);

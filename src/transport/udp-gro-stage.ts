@@ -15,9 +15,10 @@
  * the handler sees it: everything above the transport still sees one
  * datagram per slot. The staging area is the ring's own (reserveStaging)
  * when it has room, so the copy is a native memmove; otherwise a buffer of
- * ours, copied by 32-bit words. Either way nothing is allocated.
+ * ours, copied by 32-bit words (copyBytes). Either way nothing is allocated.
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
+import { copyBytes } from '../bytes/copy.ts';
 import type { WeftNative } from '../native/addon.ts';
 import type { ReceiveHandler, TransportStats } from './transport.ts';
 
@@ -31,12 +32,9 @@ export const GRO_STAGING_BYTES = STAGED * STAGE_SIZE;
 export class UdpGroStage {
   private readonly addon: WeftNative;
   private readonly ring: PacketRing;
-  /** The ring's buffer when it had staging room (inRing), else a buffer of ours. */
+  /** The ring's buffer when it had staging room, else a buffer of ours. */
   private readonly stage: ArrayBuffer;
-  private readonly inRing: boolean;
   private readonly stageBytes: Uint8Array;
-  private readonly stageWords: Uint32Array;
-  private readonly ringWords: Uint32Array;
   private readonly offsets = new Int32Array(STAGED);
   private readonly lengths = new Int32Array(STAGED);
   private readonly slots = new Int32Array(STAGED);
@@ -50,15 +48,11 @@ export class UdpGroStage {
   constructor(addon: WeftNative, ring: PacketRing) {
     this.addon = addon;
     this.ring = ring;
-    let base = ring.reserveStaging(GRO_STAGING_BYTES);
-    this.inRing = base >= 0;
-    if (base < 0) base = 0;
-    this.stage = this.inRing ? ring.buffer : new ArrayBuffer(GRO_STAGING_BYTES);
-    this.stageBytes = this.inRing ? ring.bytes : new Uint8Array(this.stage);
-    this.stageWords = new Uint32Array(this.stage, 0, this.stage.byteLength >>> 2);
-    this.ringWords = new Uint32Array(ring.buffer, 0, ring.buffer.byteLength >>> 2);
+    const area = ring.stagingArea(GRO_STAGING_BYTES);
+    this.stage = area.buffer;
+    this.stageBytes = area.bytes;
     for (let i = 0; i < STAGED; i++) {
-      this.offsets[i] = base + i * STAGE_SIZE;
+      this.offsets[i] = area.base + i * STAGE_SIZE;
       this.slots[i] = i;
     }
   }
@@ -97,7 +91,7 @@ export class UdpGroStage {
           stats.droppedRingFull += Math.ceil((len - off) / seg);
           break;
         }
-        this.copy(base + off, ring.offset[slot]!, size);
+        copyBytes(this.stageBytes, base + off, ring.bytes, ring.offset[slot]!, size);
         ring.length[slot] = size;
         stats.receivedPackets++;
         stats.receivedBytes += size;
@@ -106,26 +100,5 @@ export class UdpGroStage {
       }
     }
     return n;
-  }
-
-  /** Staging bytes [from, from+len) to ring bytes at `to`: memmove in one buffer, else by words when both are 4-aligned. */
-  private copy(from: number, to: number, len: number): void {
-    const dst = this.ring.bytes;
-    if (this.inRing) {
-      dst.copyWithin(to, from, from + len);
-      return;
-    }
-    const src = this.stageBytes;
-    let j = 0;
-    if (((from | to) & 3) === 0) {
-      const sw = this.stageWords;
-      const dw = this.ringWords;
-      const words = len >>> 2;
-      const s = from >>> 2;
-      const d = to >>> 2;
-      for (let k = 0; k < words; k++) dw[d + k] = sw[s + k]!;
-      j = words << 2;
-    }
-    for (; j < len; j++) dst[to + j] = src[from + j]!;
   }
 }

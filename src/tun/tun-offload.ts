@@ -74,17 +74,11 @@ export class TunOffload {
     this.segmenter = new TsoSegmenter(ring);
     this.coalescer = new GroCoalescer(ring, { verifyChecksums, maxBatch });
     // Staged in the ring's own buffer, the segmenter copies with copyWithin.
-    let base = ring.reserveStaging(TUN_STAGING_BYTES);
-    if (base >= 0) {
-      this.stage = ring.buffer;
-      this.stageBytes = ring.bytes;
-    } else {
-      base = 0;
-      this.stage = new ArrayBuffer(TUN_STAGING_BYTES);
-      this.stageBytes = new Uint8Array(this.stage);
-    }
+    const area = ring.stagingArea(TUN_STAGING_BYTES);
+    this.stage = area.buffer;
+    this.stageBytes = area.bytes;
     for (let i = 0; i < STAGED; i++) {
-      this.stageOffsets[i] = base + i * STAGE_SIZE;
+      this.stageOffsets[i] = area.base + i * STAGE_SIZE;
       this.stageSlots[i] = i;
     }
   }

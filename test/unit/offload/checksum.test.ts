@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { copyBytes, copyWithSum, fold, onesSum, pseudoHeaderSum, wordsOf } from '../../../src/offload/checksum.ts';
+import { copyBytes, wordsOf } from '../../../src/bytes/copy.ts';
+import { copyWithSum, fold, onesSum, pseudoHeaderSum } from '../../../src/offload/checksum.ts';
 import { internetChecksum } from '../../../src/wire/ip.ts';
 import { mulberry32 } from '../../helpers/random.ts';
 import { pseudoHeader, tcpPacket } from '../../helpers/tcp-packets.ts';
