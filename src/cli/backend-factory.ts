@@ -4,6 +4,7 @@
  * WireGuard, the UAPI socket that lets wg(8) read and change it.
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
+import { readU32BE } from '../bytes/endian.ts';
 import type { Backend } from '../dataplane/backend.ts';
 import { encodeKey } from '../crypto/keys.ts';
 import type { Transport } from '../transport/transport.ts';
@@ -36,8 +37,7 @@ export function listenPort(config: NodeConfig): number {
 }
 
 export function vtepIpOf(config: ResolvedConfig): number {
-  const a = config.subnet.addr;
-  return ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
+  return readU32BE(config.subnet.addr, 0);
 }
 
 export async function buildBackend(

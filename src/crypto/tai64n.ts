@@ -25,6 +25,7 @@
  * is the largest power of two below 20 ms, so two initiations that far apart
  * always fall in different buckets and still compare as newer.
  */
+import { writeU32BE } from '../bytes/endian.ts';
 
 export const TAI64N_LEN = 12;
 /** High 32 bits of the TAI64 label of the Unix epoch: 2^62 / 2^32. */
@@ -33,13 +34,6 @@ const LABEL_HI = 0x4000_0000;
 const TAI_OFFSET_SECONDS = 10;
 /** Keep only nanosecond bits at or above 2^24. Nanoseconds are < 2^30, so int32 arithmetic is exact. */
 const WHITEN_MASK = ~(2 ** 24 - 1);
-
-function writeU32BE(out: Uint8Array, off: number, v: number): void {
-  out[off] = v >>> 24;
-  out[off + 1] = (v >>> 16) & 0xff;
-  out[off + 2] = (v >>> 8) & 0xff;
-  out[off + 3] = v & 0xff;
-}
 
 /**
  * Write the TAI64N form of Unix time `seconds` + `nanos` at out[off, off+12),

@@ -18,6 +18,7 @@
  * window, so a crowd of joiners cannot make one seed flood its link; the
  * others are refused (counted) and retry on their next sync round.
  */
+import { readU48BE } from '../bytes/endian.ts';
 import { MAX_MESSAGE, MsgType, SYNC_BUCKETS, ENTRY_LEN, HASH_LEN48, factCost, factBudget } from './codec.ts';
 import type { Message, SyncEntry } from './codec.ts';
 import { createHash } from 'node:crypto';
@@ -187,7 +188,7 @@ export function nameHash(name: string): number {
   const h = createHash('sha256').update(name).digest();
   // Names are few and long-lived; the cache is dropped wholesale if churn ever grows it past 100k.
   if (hashCache.size >= 100_000) hashCache.clear();
-  const v = h[0]! * 2 ** 40 + h[1]! * 2 ** 32 + (((h[2]! << 24) | (h[3]! << 16) | (h[4]! << 8) | h[5]!) >>> 0);
+  const v = readU48BE(h, 0);
   hashCache.set(name, v);
   return v;
 }

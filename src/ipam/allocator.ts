@@ -16,6 +16,7 @@
  * addresses may still be in flight or cached, and it may come back (a
  * restart reads its lease and reclaims the same subnet).
  */
+import { readU32BE, writeU32BE } from '../bytes/endian.ts';
 import type { Member } from '../gossip/member.ts';
 import { MemberState } from '../gossip/member.ts';
 import { RecordFlag } from '../gossip/record.ts';
@@ -42,12 +43,14 @@ export function subnetCount(cluster: Cidr, bits: number): number {
 }
 
 function v4(c: Cidr): number {
-  return ((c.addr[0]! << 24) | (c.addr[1]! << 16) | (c.addr[2]! << 8) | c.addr[3]!) >>> 0;
+  return readU32BE(c.addr, 0);
 }
 
 export function subnetAt(cluster: Cidr, bits: number, index: number): Cidr {
   const n = (v4(cluster) + index * 2 ** (32 - bits)) >>> 0;
-  return { family: 4, addr: Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff), bits };
+  const addr = new Uint8Array(4);
+  writeU32BE(addr, 0, n);
+  return { family: 4, addr, bits };
 }
 
 /** The index of `subnet` in the cluster's list, or -1 when it is not one of them. */

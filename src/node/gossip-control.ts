@@ -5,6 +5,7 @@
  * arrives and disappear only when they are declared dead or leave (never
  * while merely suspected), so routes follow the cluster without flapping.
  */
+import { readU32BE } from '../bytes/endian.ts';
 import type { Backend, PeerSpec } from '../dataplane/backend.ts';
 import { RealClock } from '../gossip/clock.ts';
 import { loadOrCreateIdentity } from '../gossip/identity.ts';
@@ -108,8 +109,7 @@ export class GossipControl {
     // One more round of anti-entropy brings the records the first contact did not carry.
     if (hasSeeds) await new Promise((r) => setTimeout(r, 300));
     const subnet = this.allocator.allocate();
-    const a = subnet.addr;
-    this.membership.updateSelf({ vtepIp: formatIpv4(((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0) });
+    this.membership.updateSelf({ vtepIp: formatIpv4(readU32BE(subnet.addr, 0)) });
     return subnet;
   }
 

@@ -23,6 +23,7 @@
  * Addresses are compared as 32-bit words (one for IPv4, four for IPv6),
  * most significant bit first, matching network byte order.
  */
+import { readU32BE } from '../bytes/endian.ts';
 import { WeftError } from '../errors.ts';
 import type { Cidr } from '../wire/addr.ts';
 
@@ -38,7 +39,7 @@ function headMask(rem: number): number {
 
 /** The big-endian 32-bit word at `at`, as an int32. */
 function wordAt(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+  return readU32BE(bytes, at) | 0;
 }
 
 /** A copy of `a` with room for `len` elements, the new ones set to `fill`. */

@@ -19,6 +19,7 @@
  * Hot path rules: absolute offsets into the ring's bytes, numbers out, no
  * allocation, no exceptions. Accessors assume checkArp() returned Ok.
  */
+import { readU16BE, readU32BE, writeU16BE, writeU32BE } from '../bytes/endian.ts';
 
 export const ARP_LEN = 28;
 
@@ -55,26 +56,6 @@ export type ArpVerdict = (typeof ArpVerdict)[keyof typeof ArpVerdict];
 
 export const ARP_VERDICT_NAMES: readonly string[] = ['ok', 'short', 'unsupported', 'bad_op'];
 
-function read16(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 8) | bytes[at + 1]!;
-}
-
-function read32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-}
-
-function write16(bytes: Uint8Array, at: number, v: number): void {
-  bytes[at] = (v >>> 8) & 0xff;
-  bytes[at + 1] = v & 0xff;
-}
-
-function write32(bytes: Uint8Array, at: number, v: number): void {
-  bytes[at] = (v >>> 24) & 0xff;
-  bytes[at + 1] = (v >>> 16) & 0xff;
-  bytes[at + 2] = (v >>> 8) & 0xff;
-  bytes[at + 3] = v & 0xff;
-}
-
 /**
  * Check that `len` bytes at `off` hold an IPv4-over-Ethernet ARP request or
  * reply. RFC 826's receiver first checks ar$hrd and ar$pro against what it
@@ -85,21 +66,21 @@ function write32(bytes: Uint8Array, at: number, v: number): void {
 export function checkArp(bytes: Uint8Array, off: number, len: number): ArpVerdict {
   if (len < ARP_LEN || off + ARP_LEN > bytes.length) return ArpVerdict.Short;
   if (
-    read16(bytes, off + ARP_HTYPE_OFFSET) !== ARP_HTYPE_ETHERNET ||
-    read16(bytes, off + ARP_PTYPE_OFFSET) !== ARP_PTYPE_IPV4 ||
+    readU16BE(bytes, off + ARP_HTYPE_OFFSET) !== ARP_HTYPE_ETHERNET ||
+    readU16BE(bytes, off + ARP_PTYPE_OFFSET) !== ARP_PTYPE_IPV4 ||
     bytes[off + ARP_HLEN_OFFSET] !== ARP_HLEN_ETHERNET ||
     bytes[off + ARP_PLEN_OFFSET] !== ARP_PLEN_IPV4
   ) {
     return ArpVerdict.Unsupported;
   }
-  const op = read16(bytes, off + ARP_OP_OFFSET);
+  const op = readU16BE(bytes, off + ARP_OP_OFFSET);
   if (op !== ARP_OP_REQUEST && op !== ARP_OP_REPLY) return ArpVerdict.BadOp;
   return ArpVerdict.Ok;
 }
 
 /** ar$op: ARP_OP_REQUEST or ARP_OP_REPLY once checkArp() said Ok. */
 export function arpOp(bytes: Uint8Array, off: number): number {
-  return read16(bytes, off + ARP_OP_OFFSET);
+  return readU16BE(bytes, off + ARP_OP_OFFSET);
 }
 
 /** Absolute offset of ar$sha (the sender's 6-byte MAC), for macEquals/copyMac. */
@@ -114,12 +95,12 @@ export function arpTargetMacOffset(off: number): number {
 
 /** ar$spa as an unsigned 32-bit number. */
 export function arpSenderIp(bytes: Uint8Array, off: number): number {
-  return read32(bytes, off + ARP_SPA_OFFSET);
+  return readU32BE(bytes, off + ARP_SPA_OFFSET);
 }
 
 /** ar$tpa as an unsigned 32-bit number: the address a request asks about. */
 export function arpTargetIp(bytes: Uint8Array, off: number): number {
-  return read32(bytes, off + ARP_TPA_OFFSET);
+  return readU32BE(bytes, off + ARP_TPA_OFFSET);
 }
 
 /**
@@ -133,13 +114,13 @@ export function arpTargetIp(bytes: Uint8Array, off: number): number {
  * Returns ARP_LEN, the reply's length.
  */
 export function writeArpReplyInPlace(bytes: Uint8Array, off: number, ourMac: Uint8Array): number {
-  const asked = read32(bytes, off + ARP_TPA_OFFSET);
+  const asked = readU32BE(bytes, off + ARP_TPA_OFFSET);
   // Sender fields -> target fields; the two ranges do not overlap.
   for (let i = 0; i < ARP_HLEN_ETHERNET; i++) bytes[off + ARP_THA_OFFSET + i] = bytes[off + ARP_SHA_OFFSET + i]!;
   for (let i = 0; i < ARP_PLEN_IPV4; i++) bytes[off + ARP_TPA_OFFSET + i] = bytes[off + ARP_SPA_OFFSET + i]!;
   for (let i = 0; i < ARP_HLEN_ETHERNET; i++) bytes[off + ARP_SHA_OFFSET + i] = ourMac[i]!;
-  write32(bytes, off + ARP_SPA_OFFSET, asked);
-  write16(bytes, off + ARP_OP_OFFSET, ARP_OP_REPLY);
+  writeU32BE(bytes, off + ARP_SPA_OFFSET, asked);
+  writeU16BE(bytes, off + ARP_OP_OFFSET, ARP_OP_REPLY);
   return ARP_LEN;
 }
 
@@ -152,16 +133,16 @@ export function writeArpReplyInPlace(bytes: Uint8Array, off: number, ourMac: Uin
  * Ethernet header). Returns ARP_LEN.
  */
 export function writeArpRequest(bytes: Uint8Array, off: number, senderMac: Uint8Array, senderIp: number, targetIp: number): number {
-  write16(bytes, off + ARP_HTYPE_OFFSET, ARP_HTYPE_ETHERNET);
-  write16(bytes, off + ARP_PTYPE_OFFSET, ARP_PTYPE_IPV4);
+  writeU16BE(bytes, off + ARP_HTYPE_OFFSET, ARP_HTYPE_ETHERNET);
+  writeU16BE(bytes, off + ARP_PTYPE_OFFSET, ARP_PTYPE_IPV4);
   bytes[off + ARP_HLEN_OFFSET] = ARP_HLEN_ETHERNET;
   bytes[off + ARP_PLEN_OFFSET] = ARP_PLEN_IPV4;
-  write16(bytes, off + ARP_OP_OFFSET, ARP_OP_REQUEST);
+  writeU16BE(bytes, off + ARP_OP_OFFSET, ARP_OP_REQUEST);
   for (let i = 0; i < ARP_HLEN_ETHERNET; i++) {
     bytes[off + ARP_SHA_OFFSET + i] = senderMac[i]!;
     bytes[off + ARP_THA_OFFSET + i] = 0;
   }
-  write32(bytes, off + ARP_SPA_OFFSET, senderIp);
-  write32(bytes, off + ARP_TPA_OFFSET, targetIp);
+  writeU32BE(bytes, off + ARP_SPA_OFFSET, senderIp);
+  writeU32BE(bytes, off + ARP_TPA_OFFSET, targetIp);
   return ARP_LEN;
 }

@@ -11,6 +11,7 @@
  * No 802.1Q tags: weft's VTEPs never send them and Flannel's vxlan device does
  * not either, so a tagged inner frame reads as an unknown EtherType and is dropped.
  */
+import { readU16BE } from '../bytes/endian.ts';
 
 export const ETH_HEADER_LEN = 14;
 export const ETH_ADDR_LEN = 6;
@@ -41,7 +42,7 @@ export function writeEthernetHeader(bytes: Uint8Array, off: number, dst: Uint8Ar
 
 /** The big-endian EtherType of the frame at `off`. */
 export function readEtherType(bytes: Uint8Array, off: number): number {
-  return (bytes[off + ETH_TYPE_OFFSET]! << 8) | bytes[off + ETH_TYPE_OFFSET + 1]!;
+  return readU16BE(bytes, off + ETH_TYPE_OFFSET);
 }
 
 /** Whether the 6 bytes at `off` equal `mac`. Pass off + ETH_DST_OFFSET or + ETH_SRC_OFFSET. */

@@ -15,6 +15,7 @@
  * fragments), for an ICMP error about an ICMP error (RFC 1122 3.2.2, RFC 4443
  * 2.4 e), or for a source that cannot be answered (unspecified, multicast).
  */
+import { writeU32BE } from '../bytes/endian.ts';
 import { IPV4_DST_OFFSET, IPV4_SRC_OFFSET, IPV6_DST_OFFSET, IPV6_HEADER_LEN, IPV6_SRC_OFFSET, internetChecksum, ipv4HeaderLength, writeIpv4HeaderChecksum } from './ip.ts';
 
 const IPV4_ANSWER_HEADERS = 20 + 8;
@@ -110,10 +111,7 @@ function tooBigV6(bytes: Uint8Array, off: number, len: number, mtu: number): num
   bytes[icmp] = 2; // packet too big
   bytes[icmp + 1] = 0;
   bytes[icmp + 2] = bytes[icmp + 3] = 0;
-  bytes[icmp + 4] = (mtu >>> 24) & 0xff;
-  bytes[icmp + 5] = (mtu >>> 16) & 0xff;
-  bytes[icmp + 6] = (mtu >>> 8) & 0xff;
-  bytes[icmp + 7] = mtu & 0xff;
+  writeU32BE(bytes, icmp + 4, mtu);
   // Pseudo-header (RFC 8200 8.1): both addresses, the upper-layer length, next header 58.
   let pseudo = payload + NEXT_ICMPV6;
   for (let i = 0; i < 32; i += 2) pseudo += (saved[i]! << 8) | saved[i + 1]!;

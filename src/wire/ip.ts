@@ -7,6 +7,7 @@
  * a pod. Addresses are left where they are; callers hand the address offset
  * (IPV4_SRC_OFFSET and friends) to the route table, which reads them itself.
  */
+import { readU16BE, readU32BE } from '../bytes/endian.ts';
 
 export const IPV4_MIN_HEADER_LEN = 20;
 export const IPV6_HEADER_LEN = 40;
@@ -63,7 +64,7 @@ export function checkIpPacket(bytes: Uint8Array, off: number, len: number): IpVe
     if (len < IPV4_MIN_HEADER_LEN) return IpVerdict.Short;
     const headerLen = (bytes[off]! & 0x0f) << 2;
     if (headerLen < IPV4_MIN_HEADER_LEN || headerLen > len) return IpVerdict.BadHeaderLength;
-    const total = (bytes[off + 2]! << 8) | bytes[off + 3]!;
+    const total = readU16BE(bytes, off + 2);
     if (total < headerLen || total > len) return IpVerdict.BadTotalLength;
     return IpVerdict.Ok;
   }
@@ -71,7 +72,7 @@ export function checkIpPacket(bytes: Uint8Array, off: number, len: number): IpVe
     if (len < IPV6_HEADER_LEN) return IpVerdict.Short;
     // A payload length of 0 means a jumbogram (RFC 2675), which needs a
     // hop-by-hop option and a link MTU above 64 KiB: never valid here.
-    const payload = (bytes[off + 4]! << 8) | bytes[off + 5]!;
+    const payload = readU16BE(bytes, off + 4);
     if (payload === 0 && len > IPV6_HEADER_LEN) return IpVerdict.BadTotalLength;
     if (IPV6_HEADER_LEN + payload > len) return IpVerdict.BadTotalLength;
     return IpVerdict.Ok;
@@ -81,8 +82,8 @@ export function checkIpPacket(bytes: Uint8Array, off: number, len: number): IpVe
 
 /** The packet length the header declares. Call only after checkIpPacket returned Ok. */
 export function ipPacketLength(bytes: Uint8Array, off: number): number {
-  if (bytes[off]! >> 4 === 4) return (bytes[off + 2]! << 8) | bytes[off + 3]!;
-  return IPV6_HEADER_LEN + ((bytes[off + 4]! << 8) | bytes[off + 5]!);
+  if (bytes[off]! >> 4 === 4) return readU16BE(bytes, off + 2);
+  return IPV6_HEADER_LEN + readU16BE(bytes, off + 4);
 }
 
 /** IPv4 header length in bytes (IHL * 4). */
@@ -90,17 +91,12 @@ export function ipv4HeaderLength(bytes: Uint8Array, off: number): number {
   return (bytes[off]! & 0x0f) << 2;
 }
 
-/** A 32-bit big-endian field as an unsigned number. */
-export function readU32(bytes: Uint8Array, off: number): number {
-  return ((bytes[off]! << 24) | (bytes[off + 1]! << 16) | (bytes[off + 2]! << 8) | bytes[off + 3]!) >>> 0;
-}
-
 export function ipv4Src(bytes: Uint8Array, off: number): number {
-  return readU32(bytes, off + IPV4_SRC_OFFSET);
+  return readU32BE(bytes, off + IPV4_SRC_OFFSET);
 }
 
 export function ipv4Dst(bytes: Uint8Array, off: number): number {
-  return readU32(bytes, off + IPV4_DST_OFFSET);
+  return readU32BE(bytes, off + IPV4_DST_OFFSET);
 }
 
 export function ipv4Protocol(bytes: Uint8Array, off: number): number {

@@ -30,6 +30,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { readU32LE, writeU32LE } from '../bytes/endian.ts';
 import { hash, mac } from '../crypto/hash.ts';
 import { xaeadOpen, xaeadSeal } from '../crypto/xaead.ts';
 import { wipe } from '../crypto/keys.ts';
@@ -50,9 +51,7 @@ import {
   RESP_MAC1,
   Verdict,
   messageType,
-  readU32,
   writeType,
-  writeU32,
 } from './messages.ts';
 
 const LABEL_MAC1 = new TextEncoder().encode('mac1----');
@@ -142,7 +141,7 @@ export class CookieChecker {
     const out = new Uint8Array(COOKIE_REPLY_LEN);
     writeType(out, 0, MessageType.CookieReply);
     // Both handshake messages carry their sender index at the same offset.
-    writeU32(out, COOKIE_RECEIVER, readU32(msg, INDEX_OFFSET));
+    writeU32LE(out, COOKIE_RECEIVER, readU32LE(msg, INDEX_OFFSET));
     const nonce = out.subarray(COOKIE_NONCE, COOKIE_NONCE + COOKIE_NONCE_LEN);
     randomFillSync(nonce);
     const cookie = this.cookieFor(source, now);

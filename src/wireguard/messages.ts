@@ -20,6 +20,7 @@
  * the transport path (which will want them in src/wire for the hot path
  * codecs) does not exist yet.
  */
+import { readU32LE, writeU32LE } from '../bytes/endian.ts';
 
 export const MessageType = {
   Initiation: 1,
@@ -122,24 +123,12 @@ export const verdictNames: readonly string[] = [
   'wrong-index',
 ];
 
-/** Little-endian uint32 at bytes[off]; the caller has checked the bounds. */
-export function readU32(bytes: Uint8Array, off: number): number {
-  return (bytes[off]! | (bytes[off + 1]! << 8) | (bytes[off + 2]! << 16) | (bytes[off + 3]! << 24)) >>> 0;
-}
-
-export function writeU32(bytes: Uint8Array, off: number, v: number): void {
-  bytes[off] = v & 0xff;
-  bytes[off + 1] = (v >>> 8) & 0xff;
-  bytes[off + 2] = (v >>> 16) & 0xff;
-  bytes[off + 3] = (v >>> 24) & 0xff;
-}
-
 /** The 64-bit little-endian transport counter as two uint32 halves (no bigint on the hot path). */
 export function readCounterLo(bytes: Uint8Array, off: number): number {
-  return readU32(bytes, off + TRANSPORT_COUNTER);
+  return readU32LE(bytes, off + TRANSPORT_COUNTER);
 }
 export function readCounterHi(bytes: Uint8Array, off: number): number {
-  return readU32(bytes, off + TRANSPORT_COUNTER + 4);
+  return readU32LE(bytes, off + TRANSPORT_COUNTER + 4);
 }
 
 /**
@@ -150,13 +139,13 @@ export function readCounterHi(bytes: Uint8Array, off: number): number {
  */
 export function messageType(bytes: Uint8Array, off: number, len: number): number {
   if (len < 4 || off + 4 > bytes.length) return 0;
-  const t = readU32(bytes, off);
+  const t = readU32LE(bytes, off);
   return t >= MessageType.Initiation && t <= MessageType.Transport ? t : 0;
 }
 
 /** Write the type byte and zero the reserved bytes. */
 export function writeType(bytes: Uint8Array, off: number, type: MessageType): void {
-  writeU32(bytes, off, type);
+  writeU32LE(bytes, off, type);
 }
 
 /** The expected total length of a handshake or cookie message; transport messages vary. */
@@ -176,9 +165,9 @@ export function expectedLength(type: number): number {
 /** Write a transport header: type 4, receiver index, counter as two uint32 halves. */
 export function writeTransportHeader(bytes: Uint8Array, off: number, receiver: number, counterLo: number, counterHi: number): void {
   writeType(bytes, off, MessageType.Transport);
-  writeU32(bytes, off + TRANSPORT_RECEIVER, receiver);
-  writeU32(bytes, off + TRANSPORT_COUNTER, counterLo);
-  writeU32(bytes, off + TRANSPORT_COUNTER + 4, counterHi);
+  writeU32LE(bytes, off + TRANSPORT_RECEIVER, receiver);
+  writeU32LE(bytes, off + TRANSPORT_COUNTER, counterLo);
+  writeU32LE(bytes, off + TRANSPORT_COUNTER + 4, counterHi);
 }
 
 /** Bytes of zero padding that bring a plaintext of `len` to a multiple of 16 (keepalives stay empty). */

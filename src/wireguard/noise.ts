@@ -25,6 +25,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { readU32LE, writeU32LE } from '../bytes/endian.ts';
 import { aeadOpen, aeadSeal } from '../crypto/aead.ts';
 import { hash, kdf1, kdf2, kdf3 } from '../crypto/hash.ts';
 import { wipe } from '../crypto/keys.ts';
@@ -36,7 +37,7 @@ import type { HandshakePeer, LocalIdentity } from './identity.ts';
 import {
   INIT_EPHEMERAL, INIT_LEN, INIT_SENDER, INIT_STATIC, INIT_STATIC_LEN, INIT_TIMESTAMP, INIT_TIMESTAMP_LEN,
   KEY_LEN, MessageType, RESP_EMPTY, RESP_EMPTY_LEN, RESP_EPHEMERAL, RESP_LEN, RESP_RECEIVER, RESP_SENDER,
-  TIMESTAMP_LEN, Verdict, messageType, readU32, writeType, writeU32
+  TIMESTAMP_LEN, Verdict, messageType, writeType
 } from './messages.ts';
 
 // The identity types and constants are part of the handshake's API; callers import them from here.
@@ -126,7 +127,7 @@ export interface ConsumeOptions {
 function randomIndex(): number {
   const b = new Uint8Array(4);
   randomFillSync(b);
-  return readU32(b, 0);
+  return readU32LE(b, 0);
 }
 
 /** Replace `old` by `next`, wiping `old`: a chaining key must not outlive its successor. */
@@ -140,7 +141,7 @@ export function createInitiation(local: LocalIdentity, peer: HandshakePeer, opti
   const msg = new Uint8Array(INIT_LEN);
   const hs = new Handshake(local, peer, true, options.index ?? randomIndex(), INITIAL_CHAIN_KEY.slice(), peer.initiatorHash.slice());
   writeType(msg, 0, MessageType.Initiation);
-  writeU32(msg, INIT_SENDER, hs.localIndex);
+  writeU32LE(msg, INIT_SENDER, hs.localIndex);
 
   // (Ei_priv, Ei_pub) = DH-GENERATE(); C = KDF1(C, Ei_pub); H = HASH(H || Ei_pub)
   hs.ephemeralPrivate = generatePrivateKey();
@@ -243,7 +244,7 @@ export function consumeInitiation(
   // Every check passed: commit.
   peer.lastTimestamp.set(ts);
   const hs = new Handshake(local, peer, false, 0, chain, h);
-  hs.remoteIndex = readU32(msg, INIT_SENDER);
+  hs.remoteIndex = readU32LE(msg, INIT_SENDER);
   hs.remoteEphemeral = ePub;
   hs.state = HandshakeState.InitiationConsumed;
   return { verdict: Verdict.Ok, peer, handshake: hs };
@@ -262,8 +263,8 @@ export function createResponse(hs: Handshake, options: CreateOptions = {}): Uint
   hs.localIndex = (options.index ?? randomIndex()) >>> 0;
   const msg = new Uint8Array(RESP_LEN);
   writeType(msg, 0, MessageType.Response);
-  writeU32(msg, RESP_SENDER, hs.localIndex);
-  writeU32(msg, RESP_RECEIVER, hs.remoteIndex);
+  writeU32LE(msg, RESP_SENDER, hs.localIndex);
+  writeU32LE(msg, RESP_RECEIVER, hs.remoteIndex);
 
   // (Er_priv, Er_pub) = DH-GENERATE(); C = KDF1(C, Er_pub); H = HASH(H || Er_pub)
   hs.ephemeralPrivate = generatePrivateKey();
@@ -308,7 +309,7 @@ export function consumeResponse(hs: Handshake, msg: Uint8Array, options: Consume
   if (msg.length !== RESP_LEN) return Verdict.BadLength;
   if (messageType(msg, 0, msg.length) !== MessageType.Response) return Verdict.BadType;
   if (!hs.isInitiator || hs.state !== HandshakeState.InitiationCreated) return Verdict.WrongState;
-  if (readU32(msg, RESP_RECEIVER) !== hs.localIndex) return Verdict.WrongIndex;
+  if (readU32LE(msg, RESP_RECEIVER) !== hs.localIndex) return Verdict.WrongIndex;
   const gate = hs.local.cookies.check(msg, options.underLoad === true, options.source, options.now ?? performance.now());
   if (gate !== Verdict.Ok) return gate;
 
@@ -350,7 +351,7 @@ export function consumeResponse(hs: Handshake, msg: Uint8Array, options: Consume
   wipe(hs.hash);
   hs.chainKey = chain;
   hs.hash = h;
-  hs.remoteIndex = readU32(msg, RESP_SENDER);
+  hs.remoteIndex = readU32LE(msg, RESP_SENDER);
   hs.state = HandshakeState.ResponseConsumed;
   return Verdict.Ok;
 }

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { PacketRing } from '../buf/packet-ring.ts';
+import { readU32LE } from '../bytes/endian.ts';
 import { AeadViews } from '../crypto/aead.ts';
 import { ReasonCounters } from '../dataplane/counters.ts';
 import { Received } from '../dataplane/backend.ts';
@@ -26,7 +27,7 @@ import { InitiationQueue, Submitted } from './handshake-queue.ts';
 import { HandshakePeer, LocalIdentity } from './identity.ts';
 import { IndexTable } from './index-table.ts';
 import type { Keypair } from './keypair.ts';
-import { COOKIE_REPLY_LEN, INIT_LEN, MessageType, RESP_LEN, TRANSPORT_RECEIVER, messageType, readU32 } from './messages.ts';
+import { COOKIE_REPLY_LEN, INIT_LEN, MessageType, RESP_LEN, TRANSPORT_RECEIVER, messageType } from './messages.ts';
 import { WgPeer } from './peer.ts';
 import { dueActions } from './timers.ts';
 import { OpenResult, SealResult, TRANSPORT_MIN_LEN, WIREGUARD_OVERHEAD_IPV4, openTransport, sealTransport } from './transport-data.ts';
@@ -189,9 +190,9 @@ export class WireguardBackend implements Backend {
       if (r === Submitted.Full) this.state.drops.add(WgDrop.HandshakeQueueFull);
       ok = r === Submitted.Done || r === Submitted.Queued;
     } else if (type === MessageType.Response && len === RESP_LEN) {
-      ok = this.handshaker.onResponse(ring.bytes.slice(off, off + len), readU32(ring.bytes, off + 8), fromAddress, fromPort);
+      ok = this.handshaker.onResponse(ring.bytes.slice(off, off + len), readU32LE(ring.bytes, off + 8), fromAddress, fromPort);
     } else if (type === MessageType.CookieReply && len === COOKIE_REPLY_LEN) {
-      ok = this.handshaker.onCookieReply(ring.bytes.slice(off, off + len), readU32(ring.bytes, off + 4));
+      ok = this.handshaker.onCookieReply(ring.bytes.slice(off, off + len), readU32LE(ring.bytes, off + 4));
     } else {
       return this.dropped(slot, len < TRANSPORT_MIN_LEN && type === MessageType.Transport ? WgDrop.Short : WgDrop.BadType);
     }
@@ -202,7 +203,7 @@ export class WireguardBackend implements Backend {
   private receiveData(slot: number, off: number, fromAddress: string, fromPort: number): Received {
     const state = this.state;
     const ring = state.ring;
-    const entry = state.indices.get(readU32(ring.bytes, off + TRANSPORT_RECEIVER));
+    const entry = state.indices.get(readU32LE(ring.bytes, off + TRANSPORT_RECEIVER));
     const kp = entry?.keypair;
     if (entry === undefined || kp === undefined) return this.dropped(slot, WgDrop.UnknownIndex);
     if (this.usable(kp) === undefined) return this.dropped(slot, WgDrop.KeypairExpired);

@@ -4,6 +4,7 @@
  * it, and its retry carries a MAC2 that the responder accepts.
  */
 import { describe, expect, it } from 'vitest';
+import { readU32LE } from '../../../src/bytes/endian.ts';
 import { generatePrivateKey } from '../../../src/crypto/x25519.ts';
 import { mac, hash } from '../../../src/crypto/hash.ts';
 import { COOKIE_LIFETIME_MS, CookieChecker, CookieGenerator, cookieKey, mac1Key } from '../../../src/wireguard/cookie.ts';
@@ -14,7 +15,6 @@ import {
   INIT_MAC2,
   MessageType,
   Verdict,
-  readU32,
 } from '../../../src/wireguard/messages.ts';
 import { HandshakePeer, LocalIdentity, consumeInitiation, createInitiation } from '../../../src/wireguard/noise.ts';
 
@@ -56,8 +56,8 @@ describe('cookie replies', () => {
 
     const reply = bob.cookies.createReply(first, SRC, now)!;
     expect(reply.length).toBe(COOKIE_REPLY_LEN);
-    expect(readU32(reply, 0)).toBe(MessageType.CookieReply);
-    expect(readU32(reply, 4)).toBe(0x11223344);
+    expect(readU32LE(reply, 0)).toBe(MessageType.CookieReply);
+    expect(readU32LE(reply, 4)).toBe(0x11223344);
 
     // A forged or corrupted reply is refused and leaves no cookie behind.
     const bad = reply.slice();

@@ -1,5 +1,6 @@
 /** Byte-for-byte layout of WireGuard's messages (whitepaper 5.4), checked on messages the handshake builds. */
 import { describe, expect, it } from 'vitest';
+import { readU32LE, writeU32LE } from '../../../src/bytes/endian.ts';
 import { generatePrivateKey } from '../../../src/crypto/x25519.ts';
 import * as M from '../../../src/wireguard/messages.ts';
 import { HandshakePeer, LocalIdentity, consumeInitiation, createInitiation, createResponse } from '../../../src/wireguard/noise.ts';
@@ -25,9 +26,9 @@ describe('message layouts', () => {
 
   it('reads and writes little-endian indices and the type word', () => {
     const b = new Uint8Array(24);
-    M.writeU32(b, 4, 0xdeadbeef);
+    writeU32LE(b, 4, 0xdeadbeef);
     expect([...b.subarray(4, 8)]).toEqual([0xef, 0xbe, 0xad, 0xde]);
-    expect(M.readU32(b, 4)).toBe(0xdeadbeef);
+    expect(readU32LE(b, 4)).toBe(0xdeadbeef);
     M.writeTransportHeader(b, 0, 0x01020304, 0x05060708, 0x090a0b0c);
     expect([...b.subarray(0, 16)]).toEqual([4, 0, 0, 0, 4, 3, 2, 1, 8, 7, 6, 5, 0xc, 0xb, 0xa, 9]);
     expect([M.readCounterLo(b, 0), M.readCounterHi(b, 0)]).toEqual([0x05060708, 0x090a0b0c]);

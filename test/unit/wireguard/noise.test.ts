@@ -4,6 +4,7 @@
  * changed without the receiver noticing.
  */
 import { describe, expect, it } from 'vitest';
+import { readU32LE } from '../../../src/bytes/endian.ts';
 import { generatePrivateKey } from '../../../src/crypto/x25519.ts';
 import { compareTai64n } from '../../../src/crypto/tai64n.ts';
 import {
@@ -21,7 +22,7 @@ import {
   deriveKeypair,
 } from '../../../src/wireguard/noise.ts';
 import type { Handshake } from '../../../src/wireguard/noise.ts';
-import { INIT_LEN, INIT_MAC1, INIT_SENDER, RESP_LEN, RESP_MAC1, RESP_SENDER, Verdict, readU32 } from '../../../src/wireguard/messages.ts';
+import { INIT_LEN, INIT_MAC1, INIT_SENDER, RESP_LEN, RESP_MAC1, RESP_SENDER, Verdict } from '../../../src/wireguard/messages.ts';
 import { CookieGenerator } from '../../../src/wireguard/cookie.ts';
 import { hash } from '../../../src/crypto/hash.ts';
 import { isWeftError } from '../../../src/errors.ts';
@@ -82,8 +83,8 @@ describe('initiation / response round trip', () => {
 
       const resp = createResponse(hsB, { index: 0xa0b0c0d0 });
       expect(resp.length).toBe(RESP_LEN);
-      expect(readU32(resp, 4)).toBe(0xa0b0c0d0);
-      expect(readU32(resp, 8)).toBe(0x01020304);
+      expect(readU32LE(resp, 4)).toBe(0xa0b0c0d0);
+      expect(readU32LE(resp, 8)).toBe(0x01020304);
       expect(consumeResponse(hsA, resp)).toBe(Verdict.Ok);
       expect(hex(hsA.chainKey)).toBe(hex(hsB.chainKey));
 
