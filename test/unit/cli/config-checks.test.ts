@@ -12,6 +12,7 @@ import type { NodeConfig } from '../../../src/cli/config.ts';
 import { loadConfig } from '../../../src/cli/config-load.ts';
 import { generateKeyText, publicKeyText } from '../../../src/crypto/keys.ts';
 import { isWeftError } from '../../../src/errors.ts';
+import type { WeftErrorCode } from '../../../src/errors.ts';
 
 const SLOT = 1920;
 
@@ -19,7 +20,7 @@ function config(extra: Record<string, unknown>): NodeConfig {
   return parseConfig({ name: 'node-a', underlay: { address: '192.168.50.1' }, subnet: '10.244.1.0/24', ...extra });
 }
 
-function errorOf(fn: () => unknown, code = 'CONFIG_INVALID'): string {
+function errorOf(fn: () => unknown, code: WeftErrorCode = 'CONFIG_INVALID'): string {
   try {
     fn();
   } catch (err) {
