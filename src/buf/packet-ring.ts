@@ -33,13 +33,28 @@ export type SlotState = (typeof SlotState)[keyof typeof SlotState];
 export const MIN_HEADROOM = 64;
 /** A ChaCha20-Poly1305 tag (16) plus WireGuard's padding to 16 bytes (at most 15). */
 export const MIN_TAILROOM = 32;
+/** Tailroom unless told otherwise. */
+export const DEFAULT_TAILROOM = 64;
 /** Slots start on cache-line boundaries so two slots never share a line. */
 const SLOT_ALIGN = 64;
+/** A slot's packet capacity unless told otherwise: a 1500-byte underlay's datagrams with room to spare (2 KiB slots). */
+export const DEFAULT_CAPACITY = 1920;
+
+/**
+ * The slot capacity for an underlay whose packets are at most `underlayMtu`
+ * bytes: every datagram it delivers (the UDP payload is smaller than the
+ * packet) and every inner packet that fits it once encapsulated, rounded up
+ * to whole cache lines; never below DEFAULT_CAPACITY. A 9000-byte underlay
+ * gets 9024-byte capacities (9.1 KiB slots), so jumbo frames cross whole.
+ */
+export function capacityFor(underlayMtu: number): number {
+  return Math.max(DEFAULT_CAPACITY, Math.min(65535, Math.ceil(underlayMtu / SLOT_ALIGN) * SLOT_ALIGN));
+}
 
 export interface PacketRingOptions {
   /** Number of slots; the ring's whole capacity in packets. */
   slots: number;
-  /** Largest packet a slot holds between headroom and tailroom. Default 1920 (2 KiB slots). */
+  /** Largest packet a slot holds between headroom and tailroom. Default DEFAULT_CAPACITY (2 KiB slots); capacityFor(mtu) for an underlay. */
   capacity?: number;
   /** Bytes reserved in front of the packet. Default and minimum 64. */
   headroom?: number;
@@ -96,9 +111,9 @@ export class PacketRing {
 
   constructor(options: PacketRingOptions) {
     const slots = options.slots;
-    const capacity = options.capacity ?? 1920;
+    const capacity = options.capacity ?? DEFAULT_CAPACITY;
     const headroom = options.headroom ?? MIN_HEADROOM;
-    const tailroom = options.tailroom ?? 64;
+    const tailroom = options.tailroom ?? DEFAULT_TAILROOM;
     if (!Number.isInteger(slots) || slots < 1 || slots > 1 << 20) {
       throw new WeftError('RING_CONFIG', `ring slots must be an integer from 1 to ${1 << 20}, got ${slots}`);
     }

@@ -39,9 +39,10 @@ export interface UnderlayDevice {
 /**
  * The TUN MTU (configured, or derived as underlay.mtu minus the overhead),
  * checked: the outer packet must fit the underlay (its configured MTU and,
- * when found, its real interface's) and a ring slot must hold it.
+ * when found, its real interface's). Ring slots are sized from the underlay
+ * (capacityFor), so whatever fits the underlay fits a slot.
  */
-export function checkMtu(config: NodeConfig, underlay: UnderlayDevice | undefined, slotCapacity: number): number {
+export function checkMtu(config: NodeConfig, underlay: UnderlayDevice | undefined): number {
   const overhead = overheadFor(config.backend, config.underlay.address);
   const kind = config.backend === 'vxlan' ? 'VXLAN' : config.backend === 'wireguard' ? 'WireGuard' : 'VXLAN/WireGuard';
   const family = isIP(config.underlay.address) === 6 ? 'IPv6' : 'IPv4';
@@ -63,13 +64,6 @@ export function checkMtu(config: NodeConfig, underlay: UnderlayDevice | undefine
   }
   if (mtu < 576) {
     throw new WeftError('CONFIG_INVALID', `config field "underlay.mtu": ${config.underlay.mtu} leaves a TUN MTU of ${mtu} after ${overhead} bytes of ${kind} overhead, below IPv4's minimum 576; raise underlay.mtu to ${576 + overhead} or more`);
-  }
-  if (mtu + overhead > slotCapacity) {
-    const derived = configured === undefined ? ` (derived from underlay.mtu ${config.underlay.mtu})` : '';
-    throw new WeftError(
-      'CONFIG_INVALID',
-      `config field "tun.mtu": ${mtu}${derived} + ${overhead} bytes of ${kind} overhead does not fit the packet ring's ${slotCapacity}-byte slots; set tun.mtu to ${slotCapacity - overhead} or less`,
-    );
   }
   return mtu;
 }
@@ -178,15 +172,16 @@ export async function localFacts(config: NodeConfig): Promise<{ underlay: Underl
 
 /**
  * Everything `weft up` checks before it touches the system. Returns the
- * TUN MTU to use, and the largest inner packet the underlay carries once
+ * TUN MTU to use, the largest inner packet the underlay carries once
  * encapsulated (a larger one, if the device's MTU is raised by hand, is
- * answered with ICMP "too big" by the router).
+ * answered with ICMP "too big" by the router), and the underlay's MTU, which
+ * sizes the ring's slots.
  */
-export async function preflight(config: NodeConfig, slotCapacity: number): Promise<{ mtu: number; maxPacket: number }> {
+export async function preflight(config: NodeConfig): Promise<{ mtu: number; maxPacket: number; underlayMtu: number }> {
   const facts = await localFacts(config);
-  const mtu = checkMtu(config, facts.underlay, slotCapacity);
+  const mtu = checkMtu(config, facts.underlay);
   const underlayMtu = facts.underlay === undefined ? config.underlay.mtu : Math.min(config.underlay.mtu, facts.underlay.mtu);
-  const maxPacket = Math.min(underlayMtu, slotCapacity) - overheadFor(config.backend, config.underlay.address);
+  const maxPacket = underlayMtu - overheadFor(config.backend, config.underlay.address);
   if (config.gossip !== undefined || config.wireguard?.generatedKeyFile !== undefined) checkStateDir(config.stateDir);
   if (facts.tunTaken) {
     throw new WeftError('TUN_NAME_TAKEN', `config field "tun.name": a device named ${config.tun.name} exists in this network namespace already (another weft node?); stop that node, or set tun.name to another name`);
@@ -202,7 +197,7 @@ export async function preflight(config: NodeConfig, slotCapacity: number): Promi
     if (await isLive(path)) throw new WeftError('SOCKET_IN_USE', uapiInUse(config.tun.name, path));
   }
   if (await isLive(config.controlSocket)) throw new WeftError('SOCKET_IN_USE', controlInUse(config.controlSocket));
-  return { mtu, maxPacket };
+  return { mtu, maxPacket, underlayMtu };
 }
 
 /** /var/run/wireguard is one directory for every network namespace: a live socket there may be a device in another one. */

@@ -14,7 +14,7 @@ import type { WgPeerStatus } from '../wireguard/wireguard-backend.ts';
 import { serveControl } from './control.ts';
 import { metrics, serveMetrics } from './metrics.ts';
 import type { NodeStatus, StatusPeer } from './status-format.ts';
-import { PacketRing } from '../buf/packet-ring.ts';
+import { DEFAULT_TAILROOM, MIN_HEADROOM, PacketRing, capacityFor } from '../buf/packet-ring.ts';
 import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
 import { PeerRoutes } from '../node/peer-routes.ts';
@@ -36,6 +36,9 @@ import type { NodeConfig, ResolvedConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { saveGeneratedKey, writeSubnetEnv } from './node-files.ts';
 import { WeftError } from '../errors.ts';
+
+/** The packet ring's slots stay within this: 4096 slots of 9.1 KiB (a 9000-byte underlay) fit; 64 KiB slots get 1000. */
+const RING_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface RunningNode {
   config: NodeConfig;
@@ -107,8 +110,13 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     // buffer, so their copies into slots are memmoves (mixed runs two sockets).
     const groSockets = config.transport.gro ? (config.backend === 'mixed' ? 2 : 1) : 0;
     const staging = (config.tun.offload ? TUN_STAGING_BYTES : 0) + groSockets * GRO_STAGING_BYTES;
-    const ring = new PacketRing({ slots: config.ring.slots, staging });
-    const { mtu, maxPacket } = await preflight(config, ring.capacity);
+    const { mtu, maxPacket, underlayMtu } = await preflight(config);
+    // Slots hold whatever the underlay carries (jumbo frames included). A ring
+    // stays within RING_MAX_BYTES: larger slots mean fewer of them.
+    const capacity = capacityFor(underlayMtu);
+    const slots = Math.min(config.ring.slots, Math.floor(RING_MAX_BYTES / (MIN_HEADROOM + capacity + DEFAULT_TAILROOM)));
+    if (slots < config.ring.slots) log.info('ring slots reduced for the underlay MTU', { slots, configured: config.ring.slots, slotCapacity: capacity });
+    const ring = new PacketRing({ slots, capacity, staging });
     checkpoint();
     // A key made for this first start is saved only now that everything checked out (and kept: it is the node's identity).
     if (config.wireguard?.generatedKeyFile !== undefined) saveGeneratedKey(config.wireguard.generatedKeyFile, encodeKey(config.wireguard.privateKey));

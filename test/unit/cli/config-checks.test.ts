@@ -2,6 +2,7 @@
  * The checks `weft up` runs before its first side effect: each failure
  * names the config field and the fix.
  */
+import { DEFAULT_CAPACITY, capacityFor } from '../../../src/buf/packet-ring.ts';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,6 @@ import { generateKeyText, publicKeyText } from '../../../src/crypto/keys.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import type { WeftErrorCode } from '../../../src/errors.ts';
 
-const SLOT = 1920;
 
 function config(extra: Record<string, unknown>): NodeConfig {
   return parseConfig({ name: 'node-a', underlay: { address: '192.168.50.1' }, subnet: '10.244.1.0/24', ...extra });
@@ -43,35 +43,37 @@ describe('checkMtu', () => {
   });
 
   it('derives the TUN MTU from the underlay, per family', () => {
-    expect(checkMtu(config({}), undefined, SLOT)).toBe(1450);
-    expect(checkMtu(config({ backend: 'wireguard', wireguard: key }), undefined, SLOT)).toBe(1440);
-    expect(checkMtu(config({ underlay: { address: 'fd00::1' }, transport: 'dgram' }), undefined, SLOT)).toBe(1430);
-    expect(checkMtu(config({ backend: 'wireguard', wireguard: key, underlay: { address: 'fd00::1' }, transport: 'dgram' }), undefined, SLOT)).toBe(1420);
-    expect(checkMtu(config({ tun: { mtu: 1400 } }), { name: 'eth0', mtu: 1500 }, SLOT)).toBe(1400);
+    expect(checkMtu(config({}), undefined)).toBe(1450);
+    expect(checkMtu(config({ backend: 'wireguard', wireguard: key }), undefined)).toBe(1440);
+    expect(checkMtu(config({ underlay: { address: 'fd00::1' }, transport: 'dgram' }), undefined)).toBe(1430);
+    expect(checkMtu(config({ backend: 'wireguard', wireguard: key, underlay: { address: 'fd00::1' }, transport: 'dgram' }), undefined)).toBe(1420);
+    expect(checkMtu(config({ tun: { mtu: 1400 } }), { name: 'eth0', mtu: 1500 })).toBe(1400);
   });
 
   it('refuses a tun.mtu the underlay cannot carry, naming the field, the device and the largest valid value', () => {
-    const m = errorOf(() => checkMtu(config({ tun: { mtu: 9000 } }), { name: 'eth0', mtu: 1500 }, SLOT));
+    const m = errorOf(() => checkMtu(config({ tun: { mtu: 9000 } }), { name: 'eth0', mtu: 1500 }));
     expect(m).toBe('config field "tun.mtu": 9000 + 50 bytes of VXLAN overhead (IPv4 underlay) exceeds the underlay MTU 1500 of eth0; set tun.mtu to 1450 or less, or leave it unset to derive it');
-    expect(errorOf(() => checkMtu(config({ tun: { mtu: 1451 } }), undefined, SLOT))).toMatch(/exceeds underlay.mtu 1500; set tun.mtu to 1450 or less/u);
-    expect(errorOf(() => checkMtu(config({ backend: 'wireguard', wireguard: key, tun: { mtu: 1430 }, underlay: { address: 'fd00::1' }, transport: 'dgram' }), undefined, SLOT))).toMatch(
+    expect(errorOf(() => checkMtu(config({ tun: { mtu: 1451 } }), undefined))).toMatch(/exceeds underlay.mtu 1500; set tun.mtu to 1450 or less/u);
+    expect(errorOf(() => checkMtu(config({ backend: 'wireguard', wireguard: key, tun: { mtu: 1430 }, underlay: { address: 'fd00::1' }, transport: 'dgram' }), undefined))).toMatch(
       /"tun.mtu": 1430 \+ 80 bytes of WireGuard overhead \(IPv6 underlay\).*set tun.mtu to 1420 or less/u,
     );
     // The real interface is smaller than underlay.mtu says.
-    expect(errorOf(() => checkMtu(config({ tun: { mtu: 1400 } }), { name: 'ul0', mtu: 1400 }, SLOT))).toMatch(/MTU 1400 of ul0; set tun.mtu to 1350 or less/u);
+    expect(errorOf(() => checkMtu(config({ tun: { mtu: 1400 } }), { name: 'ul0', mtu: 1400 }))).toMatch(/MTU 1400 of ul0; set tun.mtu to 1350 or less/u);
   });
 
   it('refuses a derived MTU whose underlay.mtu the real interface does not have', () => {
-    expect(errorOf(() => checkMtu(config({}), { name: 'ul0', mtu: 1400 }, SLOT))).toMatch(/"underlay.mtu": 1500 exceeds the MTU 1400 of ul0, which holds 192.168.50.1; set underlay.mtu to 1400/u);
+    expect(errorOf(() => checkMtu(config({}), { name: 'ul0', mtu: 1400 }))).toMatch(/"underlay.mtu": 1500 exceeds the MTU 1400 of ul0, which holds 192.168.50.1; set underlay.mtu to 1400/u);
     // A loopback underlay (65536) is larger than underlay.mtu: fine, underlay.mtu rules.
-    expect(checkMtu(config({}), { name: 'lo', mtu: 65536 }, SLOT)).toBe(1450);
+    expect(checkMtu(config({}), { name: 'lo', mtu: 65536 })).toBe(1450);
   });
 
-  it('refuses an MTU whose packets do not fit a ring slot, naming tun.mtu', () => {
+  it('takes a jumbo underlay: 8950 over 9000 with VXLAN, 8940 with WireGuard, and ring slots sized to hold it', () => {
     const jumbo = config({ underlay: { address: '192.168.50.1', mtu: 9000 }, tun: { mtu: 8950 } });
-    expect(errorOf(() => checkMtu(jumbo, { name: 'eth0', mtu: 9000 }, SLOT))).toMatch(/"tun.mtu": 8950 \+ 50 bytes of VXLAN overhead does not fit the packet ring's 1920-byte slots; set tun.mtu to 1870 or less/u);
-    const derived = config({ underlay: { address: '192.168.50.1', mtu: 9000 } });
-    expect(errorOf(() => checkMtu(derived, undefined, SLOT))).toMatch(/"tun.mtu": 8950 \(derived from underlay.mtu 9000\)/u);
+    expect(checkMtu(jumbo, { name: 'eth0', mtu: 9000 })).toBe(8950);
+    expect(checkMtu(config({ underlay: { address: '192.168.50.1', mtu: 9000 }, backend: 'wireguard', wireguard: { privateKey: 'yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=' } }), { name: 'eth0', mtu: 9000 })).toBe(8940);
+    expect(capacityFor(9000)).toBe(9024);
+    expect(capacityFor(1500)).toBe(DEFAULT_CAPACITY);
+    expect(capacityFor(65536)).toBe(65535);
   });
 });
 
