@@ -53,6 +53,9 @@ export function peerSpecOf(peer: GossipPeer, record: NodeRecord): PeerSpec {
 }
 
 export class GossipControl {
+  /** Peer records the backend refused (apply): wire input, so counted, never thrown. */
+  private peersRejected = 0;
+
   private constructor(
     private readonly transport: UdpGossipTransport,
     readonly membership: Membership,
@@ -142,7 +145,8 @@ export class GossipControl {
     } catch {
       // A record the backend cannot take (a subnet still held by another peer
       // during a conflict, a WireGuard peer without a key): skipped until its
-      // next change. Counted by the caller's log through `changed`.
+      // next change, and counted among gossip's drops (peer-rejected).
+      this.peersRejected++;
     }
   }
 
@@ -154,7 +158,7 @@ export class GossipControl {
       else if (m.state === MemberState.Dead) members.dead++;
       else members.left++;
     }
-    return { members, incarnation: this.membership.incarnation, drops: this.membership.drops.toObject() };
+    return { members, incarnation: this.membership.incarnation, drops: { ...this.membership.drops.toObject(), 'peer-rejected': this.peersRejected } };
   }
 
   /** Leave gracefully (peers drop our routes at once instead of after suspicion), then close. */
