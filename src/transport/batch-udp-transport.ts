@@ -23,12 +23,13 @@
  * level-triggered poll does not spin on datagrams nobody can take.
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
+import { parseIpv4 } from '../bytes/ipv4.ts';
 import { WeftError } from '../errors.ts';
 import { isNativeSyscallError, loadAddon } from '../native/addon.ts';
 import type { PollHandle, WeftNative } from '../native/addon.ts';
 import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from './transport.ts';
 import { bindError, newTransportStats } from './transport.ts';
-import { Ipv4Names, parseIpv4 } from './ipv4-names.ts';
+import { Ipv4Names } from './ipv4-names.ts';
 import { UdpGroStage } from './udp-gro-stage.ts';
 
 export interface BatchUdpTransportOptions {

@@ -2,35 +2,11 @@
  * IPv4 addresses as the native UDP calls carry them (one number, the first
  * octet most significant) and as the rest of weft names them (dotted
  * text), with a bounded cache so that steady-state receive makes no strings.
+ * Text to number is src/bytes/ipv4.ts parseIpv4.
  */
 
 /** Bound on the number -> text cache: past it (many senders, or spoofed ones) it starts over. */
 const ADDRESS_CACHE_MAX = 4096;
-
-/** '10.0.0.1' -> 0x0a000001, or -1 for anything that is not a dotted-quad IPv4 literal. */
-export function parseIpv4(address: string): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < address.length; i++) {
-    const c = address.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return -1; // no leading zeros: 010 is ambiguous
-      octet = octet * 10 + (c - 48);
-      if (octet > 255) return -1;
-      digits++;
-    } else return -1;
-  }
-  if (digits === 0 || dots !== 3) return -1;
-  return value * 256 + octet;
-}
 
 /** 0x0a000001 -> '10.0.0.1'. Allocates a string: callers cache it. */
 export function formatIpv4(value: number): string {

@@ -8,6 +8,7 @@
  * message. Packet code reads addresses as bytes in place instead.
  */
 import { createHash } from 'node:crypto';
+import { parseIpv4 as ipv4Value } from '../bytes/ipv4.ts';
 import { WeftError } from '../errors.ts';
 
 export const IPV4_ADDR_LEN = 4;
@@ -33,25 +34,11 @@ function invalid(message: string): WeftError {
   return new WeftError('ADDR_INVALID', message);
 }
 
-// Four decimal octets. A leading zero is refused rather than read as decimal:
-// inet_aton() reads "010" as octal 8, so accepting it would let the same text
-// mean two addresses depending on who parses it (RFC 6943 section 3.1.1).
-const IPV4_RE = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
-
-/** The address as an unsigned 32-bit number, or -1 when `s` is not dotted decimal. */
-function ipv4Value(s: string): number {
-  const m = IPV4_RE.exec(s);
-  if (m === null) return -1;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(m[i]);
-    if (octet > 255) return -1;
-    n = n * 256 + octet;
-  }
-  return n;
-}
-
-/** Parse dotted-decimal IPv4 ("192.0.2.1") to an unsigned 32-bit number. */
+/**
+ * Parse dotted-decimal IPv4 ("192.0.2.1") to an unsigned 32-bit number; the
+ * throwing form of src/bytes/ipv4.ts parseIpv4 (ipv4Value here), which
+ * refuses leading zeros and returns -1 where this throws.
+ */
 export function parseIpv4(s: string): number {
   const n = ipv4Value(s);
   if (n < 0) throw invalid(`invalid IPv4 address '${s}': expected ${IPV4_FORM}`);
