@@ -60,7 +60,8 @@ export function wordsFor(bytes: Uint8Array): Uint32Array {
  * memmove when both lie in one buffer, 32-bit words when aligned alike
  * (mod 4), else bytes (callers place packets so that long copies are
  * aligned). Ranges in different buffers cannot overlap; within one buffer
- * copyWithin handles overlap.
+ * copyWithin handles overlap from SMALL (32) bytes up; shorter ranges must
+ * not overlap (the byte loop runs forward).
  */
 export function copyBytes(src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, len: number): void {
   let j = 0;
