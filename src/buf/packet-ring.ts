@@ -29,7 +29,7 @@ export const SlotState = {
 } as const;
 export type SlotState = (typeof SlotState)[keyof typeof SlotState];
 
-/** Outer headers need at most this much: VXLAN+Ethernet 22, WireGuard 16, a vnet header 12. */
+/** Outer headers need at most this much: VXLAN+Ethernet 22, WireGuard 16, a virtio-net header 10. */
 export const MIN_HEADROOM = 64;
 /** A ChaCha20-Poly1305 tag (16) plus WireGuard's padding to 16 bytes (at most 15). */
 export const MIN_TAILROOM = 32;

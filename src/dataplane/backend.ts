@@ -1,7 +1,9 @@
 /**
  * The contract between the router and an encapsulation backend (VXLAN,
- * WireGuard). The router owns the TUN device and the transport; a backend
- * owns its peers and turns IP packets into datagrams and back.
+ * WireGuard). The router owns the TUN device and listens on the transports
+ * (one per backend under "mixed"); a backend owns its peers, turns IP
+ * packets into datagrams and sends them through its own transport, and
+ * turns received datagrams back into IP packets.
  *
  * Peers arrive through addPeer / updatePeer / removePeer, the same calls
  * whether they come from a static file or from gossip, so the data plane

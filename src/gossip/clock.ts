@@ -40,19 +40,3 @@ export class RealClock implements Clock {
     return { cancel: () => clearInterval(t) };
   }
 }
-
-/**
- * A small seeded PRNG (mulberry32) so that a simulated run is reproducible:
- * the protocol takes its randomness (probe order, gossip targets) from an
- * injected `() => number` in [0, 1), never from Math.random directly.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,7 +1,7 @@
 /**
  * Turn two peer lists into the data plane's add / change / remove calls.
- * The control plane (a static file today, gossip later) hands over whole
- * lists; the backend wants events. Applied in order (removals first, so a
+ * A static peer file (on start and on SIGHUP) hands over whole lists; the
+ * backend wants events (gossip delivers events already: gossip-control.ts). Applied in order (removals first, so a
  * subnet or address moving between peers is free before it is claimed), and
  * a step that fails is reported and skipped rather than stopping the rest.
  */

@@ -5,8 +5,9 @@
  *   [Interface]
  *   PrivateKey = <base64>
  *   ListenPort = 51820
- *   Address = 10.77.0.1/24          (wg-quick; kept for the caller)
- *   MTU = 1420                      (wg-quick; kept for the caller)
+ *   Address = 10.77.0.1/24          (wg-quick; checked, not applied: weft
+ *   MTU = 1420                       addresses its device from its subnet and
+ *                                    derives the MTU from the underlay)
  *
  *   [Peer]
  *   PublicKey = <base64>

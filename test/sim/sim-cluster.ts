@@ -9,7 +9,9 @@
  * start from a preloaded map (`restore`), as a node restoring its saved map
  * would, so that big runs measure steady-state behaviour, not N^2 joins.
  */
-import { seededRandom } from '../../src/gossip/clock.ts';
+// The protocol takes its randomness (probe order, gossip targets) from an injected
+// `() => number`; a seeded one makes a simulated run reproducible.
+import { seededRandom } from '../helpers/random.ts';
 import { Keyring } from '../../src/gossip/keyring.ts';
 import { Membership } from '../../src/gossip/membership.ts';
 import type { MemberEvent, MembershipConfig } from '../../src/gossip/membership.ts';
