@@ -23,6 +23,7 @@
  * decode never throws: truncated, oversized or unknown input is a verdict
  * with a reason, and membership counts it.
  */
+import { readU16BE, readU32BE, readU48BE, writeU16BE, writeU32BE, writeU48BE } from '../bytes/endian.ts';
 import { XNONCE_LEN } from '../crypto/xaead.ts';
 import { Keyring, SEAL_OVERHEAD } from './keyring.ts';
 
@@ -107,7 +108,7 @@ export function encodeFact(f: Fact): Uint8Array {
   const from = enc.encode(f.from);
   const out = new Uint8Array(1 + 4 + 1 + name.length + 1 + from.length);
   out[0] = f.kind;
-  new DataView(out.buffer).setUint32(1, f.incarnation >>> 0);
+  writeU32BE(out, 1, f.incarnation);
   out[5] = name.length;
   out.set(name, 6);
   out[6 + name.length] = from.length;
@@ -119,7 +120,7 @@ export function decodeFact(b: Uint8Array): FactVerdict {
   const kind = b[0];
   if (kind === FactKind.Alive) return b.length > 1 ? { ok: true, fact: { kind, record: b.subarray(1) } } : { ok: false };
   if ((kind !== FactKind.Suspect && kind !== FactKind.Dead) || b.length < 7) return { ok: false };
-  const inc = new DataView(b.buffer, b.byteOffset, b.length).getUint32(1);
+  const inc = readU32BE(b, 1);
   const nl = b[5]!;
   if (7 + nl > b.length) return { ok: false };
   const fl = b[6 + nl]!;
@@ -133,18 +134,16 @@ export function decodeFact(b: Uint8Array): FactVerdict {
 
 class Writer {
   readonly buf = new Uint8Array(MAX_PLAINTEXT);
-  readonly view = new DataView(this.buf.buffer);
   o = 0;
   u8(n: number): void {
     this.buf[this.o++] = n;
   }
   u32(n: number): void {
-    this.view.setUint32(this.o, n >>> 0);
+    writeU32BE(this.buf, this.o, n);
     this.o += 4;
   }
   u48(n: number): void {
-    this.view.setUint16(this.o, Math.floor(n / 2 ** 32));
-    this.view.setUint32(this.o + 2, n >>> 0);
+    writeU48BE(this.buf, this.o, n);
     this.o += 6;
   }
   name(s: string): void {
@@ -196,7 +195,7 @@ export function encodeMessage(m: Message, keyring: Keyring, stamp: Stamp = { sen
       for (let i = 0; i < SYNC_BUCKETS; i++) w.u32(m.buckets[i] ?? 0);
       break;
     case MsgType.SyncEntries:
-      w.view.setUint16(w.o, m.entries.length);
+      writeU16BE(w.buf, w.o, m.entries.length);
       w.o += 2;
       for (const e of m.entries) {
         w.u48(e.hash);
@@ -205,7 +204,7 @@ export function encodeMessage(m: Message, keyring: Keyring, stamp: Stamp = { sen
       }
       break;
     case MsgType.SyncWant:
-      w.view.setUint16(w.o, m.hashes.length);
+      writeU16BE(w.buf, w.o, m.hashes.length);
       w.o += 2;
       for (const h of m.hashes) w.u48(h);
       break;
@@ -216,7 +215,7 @@ export function encodeMessage(m: Message, keyring: Keyring, stamp: Stamp = { sen
 function writeFacts(w: Writer, facts: Uint8Array[]): void {
   w.u8(facts.length);
   for (const f of facts) {
-    w.view.setUint16(w.o, f.length);
+    writeU16BE(w.buf, w.o, f.length);
     w.o += 2;
     w.buf.set(f, w.o);
     w.o += f.length;
@@ -230,8 +229,7 @@ export function decodeMessage(datagram: Uint8Array, keyring: Keyring): DecodeVer
   const p = keyring.open(datagram);
   if (p === null) return { ok: false, reason: 'unauthenticated' };
   if (p.length < STAMP_LEN) return { ok: false, reason: 'malformed' };
-  const v = new DataView(p.buffer, p.byteOffset, p.length);
-  const stamp = { sentAt: v.getUint16(0) * 2 ** 32 + v.getUint32(2), to: v.getUint16(6) * 2 ** 32 + v.getUint32(8) };
+  const stamp = { sentAt: readU48BE(p, 0), to: readU48BE(p, 6) };
   const body = p.subarray(STAMP_LEN);
   const msg = parse(body);
   if (msg === null) return { ok: false, reason: 'malformed' };
@@ -244,7 +242,6 @@ export function nonceOf(datagram: Uint8Array): Uint8Array {
 }
 
 function parse(p: Uint8Array): Message | null {
-  const v = new DataView(p.buffer, p.byteOffset, p.length);
   let o = 0;
   const need = (n: number): boolean => o + n <= p.length;
   const name = (): string | null => {
@@ -260,7 +257,7 @@ function parse(p: Uint8Array): Message | null {
     }
   };
   const u48 = (): number => {
-    const n = v.getUint16(o) * 2 ** 32 + v.getUint32(o + 2);
+    const n = readU48BE(p, o);
     o += 6;
     return n;
   };
@@ -270,7 +267,7 @@ function parse(p: Uint8Array): Message | null {
     const out: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
       if (!need(2)) return null;
-      const len = v.getUint16(o);
+      const len = readU16BE(p, o);
       o += 2;
       if (len === 0 || !need(len)) return null;
       out.push(p.subarray(o, o + len));
@@ -286,7 +283,7 @@ function parse(p: Uint8Array): Message | null {
     case MsgType.Ping:
     case MsgType.PingReq: {
       if (!need(4)) return null;
-      const seq = v.getUint32(o);
+      const seq = readU32BE(p, o);
       o += 4;
       const target = name();
       const f = target === null ? null : facts();
@@ -295,7 +292,7 @@ function parse(p: Uint8Array): Message | null {
     case MsgType.Ack:
     case MsgType.Nack: {
       if (!need(4)) return null;
-      const seq = v.getUint32(o);
+      const seq = readU32BE(p, o);
       o += 4;
       const f = facts();
       return f === null ? null : { type, from, seq, facts: f };
@@ -308,21 +305,21 @@ function parse(p: Uint8Array): Message | null {
     case MsgType.SyncDigest: {
       if (o + 5 + 4 * SYNC_BUCKETS !== p.length) return null;
       const reply = p[o++] === 1;
-      const count = v.getUint32(o);
+      const count = readU32BE(p, o);
       o += 4;
       const buckets = new Uint32Array(SYNC_BUCKETS);
-      for (let i = 0; i < SYNC_BUCKETS; i++, o += 4) buckets[i] = v.getUint32(o);
+      for (let i = 0; i < SYNC_BUCKETS; i++, o += 4) buckets[i] = readU32BE(p, o);
       return { type, from, reply, count, buckets };
     }
     case MsgType.SyncEntries: {
       if (!need(2)) return null;
-      const n = v.getUint16(o);
+      const n = readU16BE(p, o);
       o += 2;
       if (o + n * ENTRY_LEN !== p.length) return null;
       const entries: SyncEntry[] = [];
       for (let i = 0; i < n; i++) {
         const hash = u48();
-        const incarnation = v.getUint32(o);
+        const incarnation = readU32BE(p, o);
         entries.push({ hash, incarnation, stateClass: p[o + 4]! });
         o += 5;
       }
@@ -330,7 +327,7 @@ function parse(p: Uint8Array): Message | null {
     }
     case MsgType.SyncWant: {
       if (!need(2)) return null;
-      const n = v.getUint16(o);
+      const n = readU16BE(p, o);
       o += 2;
       if (o + n * HASH_LEN48 !== p.length) return null;
       const hashes: number[] = [];
