@@ -27,7 +27,7 @@ import { parseIpv4 } from '../bytes/ipv4.ts';
 import { WeftError } from '../errors.ts';
 import { isNativeSyscallError, loadAddon } from '../native/addon.ts';
 import type { PollHandle, WeftNative } from '../native/addon.ts';
-import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from './transport.ts';
+import type { ReceiveHandler, Transport, TransportBatchStatus, TransportStats, UdpEndpoint } from './transport.ts';
 import { bindError, newTransportStats } from './transport.ts';
 import { Ipv4Names } from './ipv4-names.ts';
 import { UdpGroStage } from './udp-gro-stage.ts';
@@ -305,6 +305,10 @@ export class BatchUdpTransport implements Transport {
   /** Whether receives use UDP GRO (asked for, and the kernel has it). */
   get gro(): boolean {
     return this.groStage !== null;
+  }
+
+  get batch(): TransportBatchStatus {
+    return { sendBatches: this.sendBatches, gso: this.gso, gro: this.gro };
   }
 
   /** Readiness: receive up to receiveBudget batches, then flush whatever the handlers sent. */

@@ -37,9 +37,21 @@ export interface TransportStats {
   droppedOversize: number;
 }
 
+/** What a batching transport adds to its stats: flushes that reached the kernel, and the offloads in use now. */
+export interface TransportBatchStatus {
+  /** sentPackets / sendBatches is the mean batch size. */
+  readonly sendBatches: number;
+  /** Sends use UDP GSO (asked for, until the kernel refuses it once). */
+  readonly gso: boolean;
+  /** Receives use UDP GRO (asked for, and the kernel has it). */
+  readonly gro: boolean;
+}
+
 export interface Transport {
   readonly ring: PacketRing;
   readonly stats: TransportStats;
+  /** Batching transports only: their batch and offload status. */
+  readonly batch?: TransportBatchStatus;
   /** The local UDP port, once bound. */
   readonly localPort: number;
   send(slot: number, to: UdpEndpoint): void;
