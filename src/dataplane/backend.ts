@@ -47,11 +47,20 @@ export interface PeerSpec {
   readonly location?: string;
 }
 
+/** A peer as a backend reports it. Backend-specific fields are optional, as in PeerSpec. */
 export interface PeerStatus {
   readonly name: string;
   readonly endpoint: UdpEndpoint | undefined;
   readonly subnets: readonly Cidr[];
   readonly traffic: PeerTraffic;
+  /** Mixed: the protocol that carries this peer's traffic (the owning backend's kind). */
+  readonly backend?: string;
+  /** WireGuard: its static public key (32 bytes). */
+  readonly publicKey?: Uint8Array;
+  /** WireGuard: wall-clock ms of the last handshake; 0 for never. */
+  readonly lastHandshakeWallMs?: number;
+  /** WireGuard: persistent keepalive interval in seconds; 0 is off. */
+  readonly persistentKeepalive?: number;
 }
 
 export interface Backend {
