@@ -79,6 +79,13 @@ export interface StagingArea {
   readonly inRing: boolean;
 }
 
+/** The ring as status shows it: its slots, those free now, and how often a reader found none. */
+export interface RingStatus {
+  slots: number;
+  free: number;
+  exhausted: number;
+}
+
 export class PacketRing {
   readonly slotCount: number;
   readonly headroom: number;
@@ -297,6 +304,11 @@ export class PacketRing {
   /** Times acquire() or acquireBatch() came back short because the ring was empty. */
   get exhausted(): number {
     return this.exhaustedCount;
+  }
+
+  /** For status: a copy of the counters above. */
+  status(): RingStatus {
+    return { slots: this.slotCount, free: this.freeTop, exhausted: this.exhaustedCount };
   }
 
   private misuse(op: string, slot: number): never {
