@@ -5,7 +5,7 @@
  * packet when the packet is a fresh view), while these are straight-line
  * byte loads and stores that V8 inlines, so the per-packet path allocates
  * nothing. Network headers are big-endian (BE); WireGuard's message fields
- * are little-endian (LE). The caller has checked the bounds: reads past the
+ * and the virtio-net header are little-endian (LE). The caller has checked the bounds: reads past the
  * end see undefined as 0, writes past the end are dropped, as with any
  * typed array.
  *
@@ -16,6 +16,11 @@
 /** Big-endian uint16 at bytes[off]. */
 export function readU16BE(bytes: Uint8Array, off: number): number {
   return (bytes[off]! << 8) | bytes[off + 1]!;
+}
+
+/** Little-endian uint16 at bytes[off]. */
+export function readU16LE(bytes: Uint8Array, off: number): number {
+  return bytes[off]! | (bytes[off + 1]! << 8);
 }
 
 /** Big-endian uint32 at bytes[off]. */
@@ -37,6 +42,12 @@ export function readU48BE(bytes: Uint8Array, off: number): number {
 export function writeU16BE(bytes: Uint8Array, off: number, v: number): void {
   bytes[off] = (v >>> 8) & 0xff;
   bytes[off + 1] = v & 0xff;
+}
+
+/** Little-endian uint16 to bytes[off]. */
+export function writeU16LE(bytes: Uint8Array, off: number, v: number): void {
+  bytes[off] = v & 0xff;
+  bytes[off + 1] = (v >>> 8) & 0xff;
 }
 
 /** Big-endian uint32 to bytes[off]. */

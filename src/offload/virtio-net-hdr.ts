@@ -18,6 +18,7 @@
  *
  * The 12-byte variant (with num_buffers, TUNSETVNETHDRSZ 12) is not used.
  */
+import { readU16LE, writeU16LE } from '../bytes/endian.ts';
 
 export const VNET_HDR_LEN = 10;
 
@@ -42,15 +43,6 @@ const GSO_SIZE = 4;
 const CSUM_START = 6;
 const CSUM_OFFSET = 8;
 
-function readLe16(bytes: Uint8Array, off: number): number {
-  return bytes[off]! | (bytes[off + 1]! << 8);
-}
-
-function writeLe16(bytes: Uint8Array, off: number, v: number): void {
-  bytes[off] = v & 0xff;
-  bytes[off + 1] = (v >>> 8) & 0xff;
-}
-
 export function vnetFlags(bytes: Uint8Array, off: number): number {
   return bytes[off + FLAGS]!;
 }
@@ -61,19 +53,19 @@ export function vnetGsoType(bytes: Uint8Array, off: number): number {
 }
 
 export function vnetHdrLen(bytes: Uint8Array, off: number): number {
-  return readLe16(bytes, off + HDR_LEN);
+  return readU16LE(bytes, off + HDR_LEN);
 }
 
 export function vnetGsoSize(bytes: Uint8Array, off: number): number {
-  return readLe16(bytes, off + GSO_SIZE);
+  return readU16LE(bytes, off + GSO_SIZE);
 }
 
 export function vnetCsumStart(bytes: Uint8Array, off: number): number {
-  return readLe16(bytes, off + CSUM_START);
+  return readU16LE(bytes, off + CSUM_START);
 }
 
 export function vnetCsumOffset(bytes: Uint8Array, off: number): number {
-  return readLe16(bytes, off + CSUM_OFFSET);
+  return readU16LE(bytes, off + CSUM_OFFSET);
 }
 
 /** Write a whole header at `off` (u16 fields little-endian, values masked to their widths). */
@@ -89,10 +81,10 @@ export function writeVnetHdr(
 ): void {
   bytes[off + FLAGS] = flags & 0xff;
   bytes[off + GSO_TYPE] = gsoType & 0xff;
-  writeLe16(bytes, off + HDR_LEN, hdrLen);
-  writeLe16(bytes, off + GSO_SIZE, gsoSize);
-  writeLe16(bytes, off + CSUM_START, csumStart);
-  writeLe16(bytes, off + CSUM_OFFSET, csumOffset);
+  writeU16LE(bytes, off + HDR_LEN, hdrLen);
+  writeU16LE(bytes, off + GSO_SIZE, gsoSize);
+  writeU16LE(bytes, off + CSUM_START, csumStart);
+  writeU16LE(bytes, off + CSUM_OFFSET, csumOffset);
 }
 
 /** An all-zero header: no offload, the kernel checks the packet's checksums itself. */

@@ -1,7 +1,7 @@
 /** src/bytes/endian.ts byte for byte against DataView and Buffer on random values and offsets. */
 import { describe, expect, it } from 'vitest';
 import {
-  readU16BE, readU32BE, readU32LE, readU48BE, writeU16BE, writeU32BE, writeU32LE, writeU48BE,
+  readU16BE, readU16LE, readU32BE, readU32LE, readU48BE, writeU16BE, writeU16LE, writeU32BE, writeU32LE, writeU48BE,
 } from '../../../src/bytes/endian.ts';
 import { mulberry32 } from '../../helpers/random.ts';
 
@@ -31,6 +31,8 @@ describe('explicit-endian reads (seed 0x12345)', () => {
       const buf = Buffer.from(b.buffer, b.byteOffset, b.length);
       const off = next() % (b.length - 6);
       expect(readU16BE(b, off)).toBe(v.getUint16(off));
+      expect(readU16LE(b, off)).toBe(v.getUint16(off, true));
+      expect(readU16LE(b, off)).toBe(buf.readUInt16LE(off));
       expect(readU32BE(b, off)).toBe(v.getUint32(off));
       expect(readU32LE(b, off)).toBe(v.getUint32(off, true));
       expect(readU48BE(b, off)).toBe(buf.readUIntBE(off, 6));
@@ -57,6 +59,7 @@ describe('explicit-endian writes (seed 0x12345)', () => {
       const fill = next() & 0xff;
       const cases: [(b: Uint8Array) => void, (v: DataView, buf: Buffer) => void][] = [
         [(b) => writeU16BE(b, off, u16), (v) => v.setUint16(off, u16)],
+        [(b) => writeU16LE(b, off, u16), (v) => v.setUint16(off, u16, true)],
         [(b) => writeU32BE(b, off, u32), (v) => v.setUint32(off, u32)],
         [(b) => writeU32LE(b, off, u32), (v) => v.setUint32(off, u32, true)],
         [(b) => writeU48BE(b, off, u48), (_v, buf) => buf.writeUIntBE(u48, off, 6)],
@@ -97,6 +100,8 @@ describe('explicit-endian writes (seed 0x12345)', () => {
       expect(readU32LE(b, 5)).toBe(x);
       writeU16BE(b, 1, x);
       expect(readU16BE(b, 1)).toBe(x & 0xffff);
+      writeU16LE(b, 2, x);
+      expect(readU16LE(b, 2)).toBe(x & 0xffff);
       const y = (x & 0xffff) * 2 ** 32 + next();
       writeU48BE(b, 7, y);
       expect(readU48BE(b, 7)).toBe(y);
