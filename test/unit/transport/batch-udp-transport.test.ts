@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
-import { isWeftError } from '../../../src/errors.ts';
 import { loadAddon } from '../../../src/native/addon.ts';
 import { Router } from '../../../src/node/router.ts';
 import { BatchUdpTransport } from '../../../src/transport/batch-udp-transport.ts';
@@ -13,6 +12,7 @@ import { FakeTun } from '../../../src/tun/fake-tun.ts';
 import { VxlanBackend } from '../../../src/vxlan/vxlan-backend.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 as parseIpv4Text } from '../../../src/wire/addr.ts';
 import { udpPacket } from '../../helpers/packets.ts';
+import { exchange, tick, transportContract } from './transport-contract.ts';
 
 // Loopback only: every socket is bound to 127.0.0.1 in this process, and
 // every datagram goes to 127.0.0.1.
@@ -32,74 +32,22 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
 
-function tick(): Promise<void> {
-  return new Promise((r) => setImmediate(r));
-}
-
-/** Payload of datagram `seq`: the sequence number, then (len - 4) bytes of (seq + i) & 0xff. */
-function varied(seq: number): number {
-  return 64 + (seq % 1300);
-}
-
 /** Runs of 13 datagrams of one size, then one shorter: what GSO can coalesce. */
 function runs(seq: number): number {
   const run = Math.floor(seq / 14);
   return seq % 14 === 13 ? 100 + (run % 50) : 200 + ((run * 97) % 1200);
 }
 
-/**
- * Send `total` numbered datagrams from `a` to `b` and check each arrives
- * intact, from a's port, and that every slot on both sides comes back.
- */
-async function exchange(a: Transport, b: Transport, total: number, lengthOf: (seq: number) => number = varied): Promise<void> {
-  const sendRing = a.ring;
-  const recvRing = b.ring;
-  const to = makeEndpoint(LOOPBACK, b.localPort);
-  const seen = new Uint8Array(total);
-  let corrupt = 0;
-  // Transports are reused across exchanges: compare counter deltas.
-  const sent0 = a.stats.sentPackets;
-  const errors0 = a.stats.sendErrors;
-  const received0 = b.stats.receivedPackets;
-  b.onReceive((slot, fromAddress, fromPort) => {
-    const off = recvRing.offset[slot]!;
-    const len = recvRing.length[slot]!;
-    const seq = recvRing.view.getUint32(off);
-    let ok = seq < total && len === lengthOf(seq) && fromAddress === LOOPBACK && fromPort === a.localPort;
-    for (let i = 4; ok && i < len; i++) ok = recvRing.bytes[off + i] === ((seq + i) & 0xff);
-    if (!ok) corrupt++;
-    else seen[seq] = 1;
-    recvRing.release(slot);
-  });
-  const deadline = Date.now() + 20_000;
-  for (let seq = 0; seq < total && Date.now() < deadline; ) {
-    const slot = sendRing.acquire();
-    if (slot < 0) {
-      await tick(); // every slot is queued or in flight: let them go
-      continue;
-    }
-    const off = sendRing.offset[slot]!;
-    const len = lengthOf(seq);
-    sendRing.view.setUint32(off, seq);
-    for (let i = 4; i < len; i++) sendRing.bytes[off + i] = (seq + i) & 0xff;
-    sendRing.length[slot] = len;
-    a.send(slot, to);
-    seq++;
-    if (seq % 128 === 0) await tick(); // let the receiver drain so loopback does not drop
-  }
-  a.flush?.();
-  const count = () => seen.reduce((s, v) => s + v, 0);
-  for (let i = 0; i < 2000 && count() < total; i++) await tick();
-  expect(corrupt).toBe(0);
-  const received = count();
-  expect(received).toBeGreaterThan(total * 0.99); // loopback UDP may still drop a few under load
-  expect(b.stats.receivedPackets - received0).toBe(received);
-  expect(a.stats.sentPackets - sent0).toBe(total);
-  expect(a.stats.sendErrors - errors0).toBe(0);
-  for (let i = 0; i < 100 && sendRing.free < sendRing.slotCount; i++) await tick();
-  expect(sendRing.free).toBe(sendRing.slotCount); // every sent slot came back
-  expect(recvRing.free).toBe(recvRing.slotCount); // and every received one
-}
+// Delivery, slot release, drop counting, close and stats: the shared contract.
+transportContract<BatchUdpTransport>({
+  name: 'BatchUdpTransport',
+  open: (ring, port = 0) => BatchUdpTransport.open({ ring, port, bindAddress: LOOPBACK, gso: false, gro: false }),
+  endpointOf: (t) => makeEndpoint(LOOPBACK, t.localPort),
+  addressOf: () => LOOPBACK,
+  expectIdle: (t) => expect(t.queuedCount).toBe(0),
+  sendAfterCloseIsError: true,
+  portInUse: true,
+});
 
 describe('parseIpv4 / formatIpv4', () => {
   it('parse dotted quads and refuse everything else', () => {
@@ -136,11 +84,11 @@ describe('BatchUdpTransport', () => {
   it('with UDP GSO, coalesces runs of one size and still delivers each datagram intact', async () => {
     const a = await batch(new PacketRing({ slots: 256 }), 0, 64, true);
     const b = await batch(new PacketRing({ slots: 512 }));
-    await exchange(a, b, 5000, runs);
+    await exchange(a, b, 5000, { lengthOf: runs });
     expect(a.gso).toBe(true); // loopback takes UDP_SEGMENT
     expect(a.sendMessages).toBeLessThan(a.stats.sentPackets / 5); // runs of 14 left as one message each
     const d = await dgram(new PacketRing({ slots: 512 }));
-    await exchange(a, d, 3000, runs);
+    await exchange(a, d, 3000, { lengthOf: runs });
     await exchange(a, b, 2000); // sizes that never repeat: no runs, plain messages
   });
 
@@ -153,7 +101,7 @@ describe('BatchUdpTransport', () => {
       expect(b.gro).toBe(true); // this kernel has UDP_GRO
       const ends: number[] = [];
       b.onBatchEnd(() => ends.push(b.stats.receivedPackets));
-      await exchange(a, b, 5000, runs);
+      await exchange(a, b, 5000, { lengthOf: runs });
       // Loopback keeps a GSO message whole up to the socket: runs arrived as runs.
       const stage = (b as unknown as { groStage: { coalescedRuns: number; coalescedDatagrams: number } }).groStage;
       expect(stage.coalescedRuns).toBeGreaterThan(0);
@@ -184,33 +132,6 @@ describe('BatchUdpTransport', () => {
     expect(a.queuedCount).toBe(0);
     expect(a.ring.free).toBe(8);
     expect(a.sendBatches).toBe(1);
-  });
-
-  it('drops and counts datagrams larger than a slot and when the ring is full', async () => {
-    const recvRing = new PacketRing({ slots: 1, capacity: 600 });
-    const b = await batch(recvRing);
-    const sendRing = new PacketRing({ slots: 8 });
-    const a = await batch(sendRing);
-    let got = 0;
-    b.onReceive((_slot, from, port) => {
-      expect(from).toBe(LOOPBACK);
-      expect(port).toBe(a.localPort);
-      got++; // keep the only slot: later datagrams find the ring full
-    });
-    const to = makeEndpoint(LOOPBACK, b.localPort);
-    for (const len of [601, 100, 100, 100]) {
-      const s = sendRing.acquire();
-      sendRing.length[s] = len;
-      a.send(s, to);
-      a.flush();
-      for (let i = 0; i < 200 && b.stats.droppedOversize + b.stats.droppedRingFull + got < 1; i++) await tick();
-      for (let i = 0; i < 20; i++) await tick();
-    }
-    expect(b.stats.droppedOversize).toBe(1);
-    expect(got).toBe(1);
-    expect(b.stats.droppedRingFull).toBe(2);
-    expect(recvRing.free).toBe(0); // the handler still owns it
-    expect(sendRing.free).toBe(8);
   });
 
   it('with UDP GRO, counts the rest of a run dropped when the ring runs dry, and datagrams larger than a slot', async () => {
@@ -265,16 +186,7 @@ describe('BatchUdpTransport', () => {
     expect(ring.free).toBe(4);
   });
 
-  it('reports a port in use with a clear error, for either transport holding it', async () => {
-    const a = await batch(new PacketRing({ slots: 2 }));
-    let caught: unknown;
-    try {
-      await batch(new PacketRing({ slots: 2 }), a.localPort);
-    } catch (err) {
-      caught = err;
-    }
-    expect(isWeftError(caught, 'PORT_IN_USE')).toBe(true);
-    expect(String((caught as Error).message)).toContain(`127.0.0.1:${a.localPort} is already in use`);
+  it('reports a port in use when the dgram transport holds it', async () => {
     const d = await dgram(new PacketRing({ slots: 2 }));
     await expect(batch(new PacketRing({ slots: 2 }), d.localPort)).rejects.toMatchObject({ code: 'PORT_IN_USE', errno: 'EADDRINUSE' });
   });
