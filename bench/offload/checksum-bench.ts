@@ -13,7 +13,8 @@ import { onesSum } from '../../src/offload/checksum.ts';
 import { GroCoalescer } from '../../src/offload/gro.ts';
 import { TsoSegmenter } from '../../src/offload/tso.ts';
 import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, writeVnetHdr } from '../../src/offload/virtio-net-hdr.ts';
-import { internetChecksum, writeIpv4HeaderChecksum } from '../../src/wire/ip.ts';
+import { internetChecksum } from '../../src/wire/ip.ts';
+import { tcpPacket } from '../../test/helpers/tcp-packets.ts';
 import { measure, printTable } from '../util/measure.ts';
 import type { Measurement } from '../util/measure.ts';
 
@@ -28,20 +29,8 @@ for (let i = 0; i < data.length; i++) data[i] = (i * 7919 + (i >> 9)) & 0xff;
 function stageSuperPacket(stage: Uint8Array, hdrOff: number, payload: number): number {
   const pktOff = hdrOff + 10;
   const len = 52 + payload;
-  const p = stage.subarray(pktOff, pktOff + len);
-  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  p.set([0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 244, 1, 2, 10, 244, 2, 3]);
-  v.setUint16(2, len);
-  writeIpv4HeaderChecksum(p, 0);
-  v.setUint16(20, 40000);
-  v.setUint16(22, 5201);
-  v.setUint32(24, 1);
-  v.setUint32(28, 2);
-  p[32] = 8 << 4;
-  p[33] = 0x10;
-  v.setUint16(34, 502);
-  p.set([1, 1, 8, 10, 0, 0, 0x12, 0x34, 0, 0, 0x56, 0x78], 40);
-  for (let i = 0; i < payload; i++) p[52 + i] = data[i]!;
+  const timestamps = [1, 1, 8, 10, 0, 0, 0x12, 0x34, 0, 0, 0x56, 0x78];
+  stage.set(tcpPacket({ seq: 1, ack: 2, options: timestamps, payload: data.subarray(0, payload), tcpChecksum: 0 }), pktOff);
   writeVnetHdr(stage, hdrOff, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 52, MSS, 20, 16);
   return len;
 }

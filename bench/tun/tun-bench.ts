@@ -29,6 +29,7 @@ import { Link } from '../../src/tun/link.ts';
 import { openTun } from '../../src/tun/native-tun.ts';
 import type { NativeTun } from '../../src/tun/native-tun.ts';
 import { NetnsSandbox } from '../../test/helpers/netns.ts';
+import { udpDatagram } from '../../test/helpers/packets.ts';
 
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 3);
 const SIZES = [64, 1400];
@@ -182,27 +183,8 @@ async function readCase(tun: NativeTun, sandbox: NetnsSandbox, ns: string, size:
 
 /** A UDP/IPv4 packet of `size` bytes from PEER to LOCAL:RECV_PORT with a valid IP header checksum (UDP checksum 0: none). */
 function fillUdp(ring: PacketRing, slot: number, size: number, sport: number): void {
-  const off = ring.offset[slot]!;
-  const b = ring.bytes;
-  const v = ring.view;
-  b.fill(0x62, off, off + size);
-  b[off] = 0x45;
-  b[off + 1] = 0;
-  v.setUint16(off + 2, size);
-  v.setUint32(off + 4, 0);
-  b[off + 8] = 64;
-  b[off + 9] = 17;
-  v.setUint16(off + 10, 0);
-  v.setUint32(off + 12, 0x0acb0002); // 10.203.0.2
-  v.setUint32(off + 16, 0x0acb0001); // 10.203.0.1
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += v.getUint16(off + i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  v.setUint16(off + 10, ~sum & 0xffff);
-  v.setUint16(off + 20, sport);
-  v.setUint16(off + 22, RECV_PORT);
-  v.setUint16(off + 24, size - 20);
-  v.setUint16(off + 26, 0);
+  const p = udpDatagram({ src: PEER, dst: LOCAL, id: 0, df: false, srcPort: sport, dstPort: RECV_PORT, payload: new Uint8Array(size - 28).fill(0x62) });
+  ring.bytes.set(p, ring.offset[slot]!);
   ring.length[slot] = size;
 }
 

@@ -12,7 +12,7 @@ import { newTransportStats } from '../../src/transport/transport.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import { VxlanBackend } from '../../src/vxlan/vxlan-backend.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../src/wire/addr.ts';
-import { writeIpv4HeaderChecksum } from '../../src/wire/ip.ts';
+import { udpPacket } from '../../test/helpers/packets.ts';
 import { measure, printTable } from '../util/measure.ts';
 
 const PACKET = 1400;
@@ -40,15 +40,9 @@ for (let i = 1; i <= PEERS; i++) {
   });
 }
 
+/** A PACKET-byte IPv4/UDP packet from src to dst. */
 function ipPacket(src: string, dst: string): Uint8Array {
-  const p = new Uint8Array(PACKET);
-  const v = new DataView(p.buffer);
-  p.set([0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17]);
-  v.setUint16(2, PACKET);
-  v.setUint32(12, parseIpv4(src));
-  v.setUint32(16, parseIpv4(dst));
-  writeIpv4HeaderChecksum(p, 0);
-  return p;
+  return udpPacket(src, dst, new Uint8Array(PACKET - 28));
 }
 
 async function main(): Promise<void> {

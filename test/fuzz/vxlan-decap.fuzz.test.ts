@@ -4,6 +4,7 @@ import { Received } from '../../src/dataplane/backend.ts';
 import { MemoryNetwork } from '../../src/transport/memory-transport.ts';
 import { VxlanBackend } from '../../src/vxlan/vxlan-backend.ts';
 import { parseCidr, parseIpv4, parseMac } from '../../src/wire/addr.ts';
+import { icmpEcho, udpDatagram } from '../helpers/packets.ts';
 import { seededRandom } from '../helpers/random.ts';
 
 
@@ -23,14 +24,9 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
     b.addPeer({ name: 'a', endpoint: { address: '192.0.2.1', port: 8472 }, subnets: [parseCidr('10.244.1.0/24'), parseCidr('fd00:1::/64')], vtepMac: peerMac });
 
     // Seeds the mutator starts from: a valid IPv4 frame, a valid IPv6 frame, an ARP request for our VTEP.
-    const v4 = Uint8Array.from([
-      8, 0, 0, 0, 0, 0, 1, 0, ...ourMac, ...peerMac, 8, 0,
-      0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 1, 0, 0, 10, 244, 1, 2, 10, 244, 2, 3, 8, 0, 0xf7, 0xfe, 0, 1, 0, 0,
-    ]);
-    const v6 = new Uint8Array(22 + 48);
-    v6.set([8, 0, 0, 0, 0, 0, 1, 0, ...ourMac, ...peerMac, 0x86, 0xdd, 0x60, 0, 0, 0, 0, 8, 17, 64]);
-    v6.set([0xfd, 0, 0, 1], 30);
-    v6.set([0xfd, 0, 0, 2], 46);
+    const vxlanEth = (ethertype: number[]) => [8, 0, 0, 0, 0, 0, 1, 0, ...ourMac, ...peerMac, ...ethertype];
+    const v4 = Uint8Array.from([...vxlanEth([8, 0]), ...icmpEcho({ src: '10.244.1.2', dst: '10.244.2.3', id: 0 })]);
+    const v6 = Uint8Array.from([...vxlanEth([0x86, 0xdd]), ...udpDatagram({ version: 6, src: 'fd00:1::', dst: 'fd00:2::', checksum: 'valid' })]);
     const arp = Uint8Array.from([
       8, 0, 0, 0, 0, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...peerMac, 8, 6,
       0, 1, 8, 0, 6, 4, 0, 1, ...peerMac, 10, 244, 1, 0, 0, 0, 0, 0, 0, 0, 10, 244, 2, 0,

@@ -8,7 +8,10 @@ import { isWeftError } from '../../src/errors.ts';
 import { Link } from '../../src/tun/link.ts';
 import { openTun } from '../../src/tun/native-tun.ts';
 import type { NativeTun } from '../../src/tun/native-tun.ts';
+import { formatIpv4 } from '../../src/wire/addr.ts';
+import { internetChecksum, ipv4Dst, ipv4Src, writeIpv4HeaderChecksum } from '../../src/wire/ip.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
+import { udpDatagram } from '../helpers/packets.ts';
 
 const root = requireRoot();
 
@@ -17,55 +20,6 @@ const PEER = '10.203.0.2'; // "the other side": packets to it arrive at weft
 const ROUTED = '10.203.8.9'; // reached through Link.addRoute('10.203.8.0/24')
 
 // ---- packet helpers (test only; they allocate) -------------------------------
-
-function ip4(text: string): number {
-  return text.split('.').reduce((a, b) => ((a << 8) | Number(b)) >>> 0, 0);
-}
-
-function ip4Text(b: Uint8Array, at: number): string {
-  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-}
-
-/** RFC 1071 ones' complement sum over b[off..off+len), plus `initial`, folded and inverted. */
-function checksum(b: Uint8Array, off: number, len: number, initial = 0): number {
-  let sum = initial;
-  for (let i = 0; i + 1 < len; i += 2) sum += (b[off + i]! << 8) | b[off + i + 1]!;
-  if (len & 1) sum += b[off + len - 1]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-function ipv4HeaderChecksum(b: Uint8Array, off: number): void {
-  const ihl = (b[off]! & 0x0f) * 4;
-  b[off + 10] = 0;
-  b[off + 11] = 0;
-  const c = checksum(b, off, ihl);
-  b[off + 10] = c >> 8;
-  b[off + 11] = c & 0xff;
-}
-
-/** A UDP/IPv4 packet with correct IP and UDP checksums. */
-function udpPacket(src: string, dst: string, sport: number, dport: number, payload: Uint8Array): Uint8Array {
-  const p = new Uint8Array(28 + payload.length);
-  const v = new DataView(p.buffer);
-  p[0] = 0x45;
-  v.setUint16(2, p.length);
-  v.setUint16(4, 0x1234);
-  p[8] = 64;
-  p[9] = 17;
-  v.setUint32(12, ip4(src));
-  v.setUint32(16, ip4(dst));
-  v.setUint16(20, sport);
-  v.setUint16(22, dport);
-  v.setUint16(24, 8 + payload.length);
-  p.set(payload, 28);
-  ipv4HeaderChecksum(p, 0);
-  // Pseudo-header: source, destination, protocol, UDP length.
-  const pseudo = (ip4(src) >>> 16) + (ip4(src) & 0xffff) + (ip4(dst) >>> 16) + (ip4(dst) & 0xffff) + 17 + 8 + payload.length;
-  const c = checksum(p, 20, 8 + payload.length, pseudo);
-  v.setUint16(26, c === 0 ? 0xffff : c);
-  return p;
-}
 
 /** Turn the ICMP echo request at `off` into its reply, in place. */
 function echoReplyInPlace(b: Uint8Array, off: number, len: number): void {
@@ -76,13 +30,18 @@ function echoReplyInPlace(b: Uint8Array, off: number, len: number): void {
     b[off + 16 + i] = t;
   }
   b[off + 8] = 64;
-  ipv4HeaderChecksum(b, off);
+  writeIpv4HeaderChecksum(b, off);
   b[off + ihl] = 0; // type 0: echo reply
   b[off + ihl + 2] = 0;
   b[off + ihl + 3] = 0;
-  const c = checksum(b, off + ihl, len - ihl);
+  const c = internetChecksum(b, off + ihl, len - ihl);
   b[off + ihl + 2] = c >> 8;
   b[off + ihl + 3] = c & 0xff;
+}
+
+/** A UDP/IPv4 packet with correct IP and UDP checksums. */
+function udpPacket(src: string, dst: string, srcPort: number, dstPort: number, payload: Uint8Array): Uint8Array {
+  return udpDatagram({ src, dst, srcPort, dstPort, payload, id: 0x1234, df: false, checksum: 'valid' });
 }
 
 const isEchoRequest = (p: Uint8Array) => p[0] === 0x45 && p[9] === 1 && p[20] === 8;
@@ -181,10 +140,10 @@ describe.skipIf(!root)('NativeTun on a real kernel', () => {
       expect(p[0]! & 0x0f).toBe(5); // IHL
       expect((p[2]! << 8) | p[3]!).toBe(p.length); // total length
       expect(p[9]).toBe(1); // ICMP
-      expect(ip4Text(p, 12)).toBe(LOCAL);
-      expect(ip4Text(p, 16)).toBe(PEER);
+      expect(formatIpv4(ipv4Src(p, 0))).toBe(LOCAL);
+      expect(formatIpv4(ipv4Dst(p, 0))).toBe(PEER);
       expect(p[20]).toBe(8); // echo request
-      expect(checksum(p, 0, 20)).toBe(0); // the kernel's header checksum verifies
+      expect(internetChecksum(p, 0, 20)).toBe(0); // the kernel's header checksum verifies
     }
     expect(tun!.stats.writePackets - writesBefore).toBe(3);
     expect(tun!.stats.writeErrors).toBe(0);
@@ -199,8 +158,8 @@ describe.skipIf(!root)('NativeTun on a real kernel', () => {
       const p = received.find(isUdpTo(port))!;
       expect(p[0]).toBe(0x45);
       expect(p[9]).toBe(17);
-      expect(ip4Text(p, 12)).toBe(LOCAL);
-      expect(ip4Text(p, 16)).toBe(dst);
+      expect(formatIpv4(ipv4Src(p, 0))).toBe(LOCAL);
+      expect(formatIpv4(ipv4Dst(p, 0))).toBe(dst);
       expect((p[24]! << 8) | p[25]!).toBe(8 + payload.length); // UDP length
       expect(p.length).toBe(28 + payload.length);
       expect(Buffer.from(p.subarray(28)).equals(payload)).toBe(true);

@@ -6,7 +6,7 @@ import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from '../
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
 import { VxlanBackend } from '../../../src/vxlan/vxlan-backend.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
-import { udpPacket } from '../../helpers/packets.ts';
+import { ipPacket, udpPacket } from '../../helpers/packets.ts';
 
 
 function node(net: MemoryNetwork, name: string, address: string, subnet: string, maxPacket?: number) {
@@ -97,10 +97,8 @@ describe('Router and link-scoped traffic', () => {
   it('keeps the kernel\'s IPv6 router solicitations off the overlay, counted apart from real drops', async () => {
     const net = new MemoryNetwork();
     const a = node(net, 'a', '192.0.2.1', '10.244.1.0/24');
-    const rs = new Uint8Array(48);
-    rs.set([0x60, 0, 0, 0, 0, 8, 58, 255, 0xfe, 0x80]);
-    rs.set([0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 24);
-    rs[40] = 133;
+    // ICMPv6 type 133 from fe80:: to all-routers, hop limit 255.
+    const rs = ipPacket({ version: 6, src: 'fe80::', dst: 'ff02::2', hopLimit: 255 }, 58, [133, 0, 0, 0, 0, 0, 0, 0]);
     a.tun.inject(rs);
     await settle();
     expect(a.router.stats.linkScoped).toBe(1);

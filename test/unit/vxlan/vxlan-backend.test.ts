@@ -5,20 +5,14 @@ import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
 import type { MemoryTransport } from '../../../src/transport/memory-transport.ts';
 import { VxlanBackend } from '../../../src/vxlan/vxlan-backend.ts';
 import { parseCidr, parseIpv4, parseMac } from '../../../src/wire/addr.ts';
-import { writeIpv4HeaderChecksum } from '../../../src/wire/ip.ts';
+import { icmpEcho } from '../../helpers/packets.ts';
 
 const MAC_A = parseMac('0e:00:00:00:00:0a');
 const MAC_B = parseMac('0e:00:00:00:00:0b');
 
 /** A 28-byte ICMP echo from src to dst (dotted quads). */
 function icmp(src: string, dst: string): Uint8Array {
-  const p = new Uint8Array(28);
-  p.set([0x45, 0, 0, 28, 0, 1, 0x40, 0, 64, 1, 0, 0]);
-  new DataView(p.buffer).setUint32(12, parseIpv4(src));
-  new DataView(p.buffer).setUint32(16, parseIpv4(dst));
-  p.set([8, 0, 0xf7, 0xfe, 0, 1, 0, 0], 20);
-  writeIpv4HeaderChecksum(p, 0);
-  return p;
+  return icmpEcho({ src, dst, id: 1 });
 }
 
 function put(ring: PacketRing, data: Uint8Array): number {

@@ -3,7 +3,7 @@ import { PacketRing } from '../../../src/buf/packet-ring.ts';
 import { aeadSeal } from '../../../src/crypto/aead.ts';
 import { Keypair } from '../../../src/wireguard/keypair.ts';
 import { OpenResult, SealResult, openTransport, paddedLength, readCounter, sealTransport } from '../../../src/wireguard/transport-data.ts';
-import { writeIpv4HeaderChecksum } from '../../../src/wire/ip.ts';
+import { udpPacket } from '../../helpers/packets.ts';
 
 const k1 = new Uint8Array(32).fill(0x11);
 const k2 = new Uint8Array(32).fill(0x22);
@@ -16,12 +16,11 @@ function pair(): { a: Keypair; b: Keypair } {
   };
 }
 
+/** A `len`-byte IPv4/UDP packet whose payload counts up. */
 function ipPacket(len: number): Uint8Array {
-  const p = new Uint8Array(len);
-  p.set([0x45, 0, len >> 8, len & 0xff, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 244, 1, 2, 10, 244, 2, 3]);
-  for (let i = 20; i < len; i++) p[i] = i & 0xff;
-  writeIpv4HeaderChecksum(p, 0);
-  return p;
+  const payload = new Uint8Array(len - 28);
+  for (let i = 0; i < payload.length; i++) payload[i] = (28 + i) & 0xff;
+  return udpPacket('10.244.1.2', '10.244.2.3', payload);
 }
 
 function load(ring: PacketRing, data: Uint8Array): number {
