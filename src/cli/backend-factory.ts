@@ -15,17 +15,70 @@ import { UAPI_DIR, UapiServer, uapiPath } from '../wireguard/uapi-server.ts';
 import { uapiInUse } from './config-checks.ts';
 import { WireguardBackend } from '../wireguard/wireguard-backend.ts';
 import { MixedBackend } from '../node/mixed-backend.ts';
+import type { HandshakeStats } from '../wireguard/wg-state.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
 import type { Logger } from './log.ts';
+
+/** How peers reach and recognise a VXLAN node: its VTEP. */
+export interface VxlanIdentity {
+  vtepIp: string;
+  vtepMac: string;
+  vni: number;
+}
+
+/** How peers reach and recognise a WireGuard node. */
+export interface WireguardIdentity {
+  publicKey: string;
+  listenPort: number;
+}
+
+/** Mixed: both, and the location that decides which one a peer gets. */
+export interface MixedIdentity extends VxlanIdentity, WireguardIdentity {
+  location: string;
+}
+
+/** Drops by reason, reason -> count. */
+export type Drops = Record<string, number>;
+
+/** Counters with a number per field, readable as entries (a type literal, so Object.entries keeps the type). */
+export type Counts<T> = { [K in keyof T]: number };
+
+/** The VXLAN backend's status section: its identity for the node section, its drops, the ARP requests it answered. */
+export interface VxlanStatus {
+  kind: 'vxlan';
+  node: VxlanIdentity;
+  drops: Drops;
+  arpReplies: number;
+}
+
+/** The WireGuard backend's status section: its identity, its drops, its handshake events. */
+export interface WireguardStatus {
+  kind: 'wireguard';
+  node: WireguardIdentity;
+  drops: Drops;
+  handshakes: Counts<HandshakeStats>;
+}
+
+/** The mixed backend's: both halves' counters (drops prefixed with the half's kind). */
+export interface MixedStatus {
+  kind: 'mixed';
+  node: MixedIdentity;
+  drops: Drops;
+  arpReplies: number;
+  handshakes: Counts<HandshakeStats>;
+}
+
+/** Each backend's own status section, told apart by kind. */
+export type BackendStatus = VxlanStatus | WireguardStatus | MixedStatus;
 
 export interface BuiltBackend {
   backend: Backend;
   /** More sockets with the backend that takes their datagrams (mixed: WireGuard's). */
   inbound: Array<{ transport: Transport; backend: Backend }>;
   /** Fields for the ready line and status: how peers reach and recognise this node. */
-  identity: Record<string, unknown>;
-  /** Backend-specific counters for status output. */
-  stats(): Record<string, unknown>;
+  identity: VxlanIdentity | WireguardIdentity | MixedIdentity;
+  /** The backend's status section: its identity, drops and own counters. */
+  status(): BackendStatus;
   /** Start timers and sockets that need the TUN device's final name; `peersChanged` runs after wg set. */
   start(tunName: string, peersChanged: () => void): Promise<void>;
   stop(): Promise<void>;
@@ -60,11 +113,12 @@ export async function buildBackend(
       port: config.vxlan.port,
       sourceCheck: config.vxlan.sourceCheck,
     });
+    const identity: VxlanIdentity = { vtepIp: formatIpv4(vtepIp), vtepMac: formatMac(config.vxlan.vtepMac, 0), vni: config.vxlan.vni };
     return {
       backend,
       inbound: [],
-      identity: { vtepIp: formatIpv4(vtepIp), vtepMac: formatMac(config.vxlan.vtepMac, 0), vni: config.vxlan.vni },
-      stats: () => ({ arpReplies: backend.arpReplies }),
+      identity,
+      status: () => ({ kind: 'vxlan', node: identity, drops: backend.drops(), arpReplies: backend.arpReplies }),
       start: async () => {},
       stop: async () => {},
     };
@@ -72,11 +126,12 @@ export async function buildBackend(
   const wg = config.wireguard!;
   const backend = new WireguardBackend({ ring, transport, privateKey: wg.privateKey, mtu: mtu(60), timeScale: wg.timeScale });
   const extras = wireguardExtras(backend, wg.listenPort, log);
+  const identity: WireguardIdentity = { publicKey: encodeKey(backend.publicKey), listenPort: wg.listenPort };
   return {
     backend,
     inbound: [],
-    identity: { publicKey: encodeKey(backend.publicKey), listenPort: wg.listenPort },
-    stats: () => ({ handshakes: { ...backend.state.handshakes } }),
+    identity,
+    status: () => ({ kind: 'wireguard', node: identity, drops: backend.drops(), handshakes: { ...backend.state.handshakes } }),
     start: extras.start,
     stop: extras.stop,
   };
@@ -125,18 +180,20 @@ async function buildMixed(
   const wgTransport = await openTransport(wg.listenPort);
   const far = new WireguardBackend({ ring, transport: wgTransport, privateKey: wg.privateKey, mtu: mtu(60), timeScale: wg.timeScale });
   const extras = wireguardExtras(far, wg.listenPort, log);
+  const backend = new MixedBackend(ring, config.location, near, far);
+  const identity: MixedIdentity = {
+    location: config.location,
+    vtepIp: formatIpv4(vtepIp),
+    vtepMac: formatMac(config.vxlan.vtepMac, 0),
+    vni: config.vxlan.vni,
+    publicKey: encodeKey(far.publicKey),
+    listenPort: wg.listenPort,
+  };
   return {
-    backend: new MixedBackend(ring, config.location, near, far),
+    backend,
     inbound: [{ transport: wgTransport, backend: far }],
-    identity: {
-      location: config.location,
-      vtepIp: formatIpv4(vtepIp),
-      vtepMac: formatMac(config.vxlan.vtepMac, 0),
-      vni: config.vxlan.vni,
-      publicKey: encodeKey(far.publicKey),
-      listenPort: wg.listenPort,
-    },
-    stats: () => ({ arpReplies: near.arpReplies, handshakes: { ...far.state.handshakes } }),
+    identity,
+    status: () => ({ kind: 'mixed', node: identity, drops: backend.drops(), arpReplies: near.arpReplies, handshakes: { ...far.state.handshakes } }),
     start: extras.start,
     stop: async () => {
       await extras.stop();

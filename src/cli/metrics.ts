@@ -63,36 +63,36 @@ export function metrics(status: () => NodeStatus): Metrics {
     for (const [reason, n] of Object.entries(s().drops)) set({ reason }, n);
   });
   mirrored('counter', registry, 'weft_socket_receive_drops_total', 'Datagrams the kernel dropped for weft\'s sockets before weft read them (receive buffer full), by socket.', ['socket'], (set) => {
-    for (const [socket, n] of Object.entries(s().kernelDrops ?? {})) set({ socket }, n);
+    for (const [socket, n] of Object.entries(s().kernelDrops)) set({ socket }, n);
   });
   mirrored('counter', registry, 'weft_gossip_drops_total', 'Gossip datagrams dropped, by reason.', ['reason'], (set) => {
     for (const [reason, n] of Object.entries(s().gossip?.drops ?? {})) set({ reason }, n);
   });
   mirrored('counter', registry, 'weft_link_scoped_total', 'Multicast, broadcast and link-local packets from the TUN device, not forwarded.', [], (set) => {
-    set({}, (s().router as { linkScoped?: number } | undefined)?.linkScoped ?? 0);
+    set({}, s().router.linkScoped);
   });
   mirrored('gauge', registry, 'weft_ring_slots', 'Packet ring slots by state.', ['state'], (set) => {
-    const ring = s().ring as { slots: number; free: number };
+    const ring = s().ring;
     set({ state: 'free' }, ring.free);
     set({ state: 'in_use' }, ring.slots - ring.free);
   });
   mirrored('counter', registry, 'weft_ring_exhausted_total', 'Times a reader found the packet ring empty (its packets were dropped).', [], (set) => {
-    set({}, (s().ring as { exhausted: number }).exhausted);
+    set({}, s().ring.exhausted);
   });
   mirrored('counter', registry, 'weft_handshakes_total', 'WireGuard handshake events.', ['event'], (set) => {
-    const h = s().handshakes as Record<string, number> | undefined;
-    if (h) for (const [event, n] of Object.entries(h)) set({ event }, n);
+    const snap = s();
+    if (snap.kind !== 'vxlan') for (const [event, n] of Object.entries(snap.handshakes)) set({ event }, n);
   });
   mirrored('gauge', registry, 'weft_peers', 'Peers configured.', [], (set) => set({}, s().peers.length));
   mirrored('counter', registry, 'weft_tun_offload_total', 'TUN offload work: super-packets read, segments cut from them, writes, segments merged into another write, segments not merged for a bad checksum.', ['event'], (set) => {
-    const o = s().offload as Record<string, unknown> | undefined;
+    const o = s().offload;
     if (!o) return;
     for (const [event, field] of [['super_packets', 'superPackets'], ['segments', 'segments'], ['writes', 'writes'], ['merged', 'merged'], ['checksum_failed', 'checksumFailed']] as const) {
-      set({ event }, Number(o[field] ?? 0));
+      set({ event }, o[field]);
     }
   });
   mirrored('counter', registry, 'weft_tun_offload_drops_total', 'Packets read from the TUN device and dropped by the segmenter, by reason.', ['reason'], (set) => {
-    const drops = (s().offload as { drops?: Record<string, number> } | undefined)?.drops;
+    const drops = s().offload?.drops;
     if (drops) for (const [reason, n] of Object.entries(drops)) set({ reason }, n);
   });
   return {

@@ -11,7 +11,7 @@ import { WeftError } from '../errors.ts';
 import type { NodeStatus } from './status-format.ts';
 
 export function showconf(s: NodeStatus, peerName: string, privateKey?: string): string {
-  if (s.node.backend !== 'wireguard') {
+  if (s.kind !== 'wireguard') {
     throw new WeftError('SHOWCONF_BACKEND', `showconf needs the wireguard backend; node ${s.node.name} runs ${s.node.backend}`);
   }
   const peer = s.peers.find((p) => p.name === peerName);
@@ -28,7 +28,7 @@ export function showconf(s: NodeStatus, peerName: string, privateKey?: string): 
     '',
     '[Peer]',
     `# node ${s.node.name}, subnet ${s.node.subnet}`,
-    `PublicKey = ${String(s.node.publicKey)}`,
+    `PublicKey = ${s.node.publicKey}`,
     `Endpoint = ${s.node.underlay}`,
     `AllowedIPs = ${s.node.clusterCidr}`,
     // The machine may sit behind NAT: keep its mapping open so the node can reach it.

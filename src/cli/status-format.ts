@@ -4,41 +4,9 @@
  * drops by reason. Pure: it formats the JSON the control socket returns.
  */
 
-export interface StatusPeer {
-  name: string;
-  /** The protocol that carries this peer's traffic (vxlan or wireguard). */
-  backend?: string;
-  endpoint: string | null;
-  subnets: string[];
-  txBytes: number;
-  rxBytes: number;
-  txPackets: number;
-  rxPackets: number;
-  publicKey?: string;
-  /** Wall-clock ms of the last handshake; 0 for never (WireGuard only). */
-  lastHandshakeWallMs?: number;
-  persistentKeepalive?: number;
-}
+import type { NodeStatus } from './node-status.ts';
 
-export interface NodeStatus {
-  node: {
-    name: string;
-    backend: string;
-    subnet: string;
-    clusterCidr: string;
-    tun: string;
-    mtu: number;
-    underlay: string;
-    startedAt: string;
-    [key: string]: unknown;
-  };
-  peers: StatusPeer[];
-  drops: Record<string, number>;
-  /** Datagrams the kernel dropped for weft's sockets before weft read them, by socket. */
-  kernelDrops?: Record<string, number>;
-  gossip?: { drops?: Record<string, number> };
-  [key: string]: unknown;
-}
+export type { NodeStatus, StatusPeer } from './node-status.ts';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -65,7 +33,7 @@ export function formatAgo(seconds: number): string {
 }
 
 /** "reason n, reason n" for the counters above zero, or "none". */
-function nonZero(counts: Record<string, number>): string {
+function nonZero(counts: Readonly<Record<string, number>>): string {
   const set = Object.entries(counts).filter(([, v]) => v > 0);
   return set.length === 0 ? 'none' : set.map(([k, v]) => `${k} ${v}`).join(', ');
 }
@@ -76,10 +44,10 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   lines.push(`node: ${n.name}`);
   lines.push(`  backend: ${n.backend}`);
   lines.push(`  subnet: ${n.subnet} (cluster ${n.clusterCidr})`);
-  lines.push(`  device: ${n.tun} (mtu ${n.mtu}${typeof n.offload === 'string' ? `, offload ${n.offload}` : ''})`);
+  lines.push(`  device: ${n.tun} (mtu ${n.mtu}, offload ${n.offload})`);
   lines.push(`  underlay: ${n.underlay}`);
-  if (typeof n.publicKey === 'string') lines.push(`  public key: ${n.publicKey}`);
-  if (typeof n.vtepMac === 'string') lines.push(`  vtep: ${String(n.vtepIp)} ${n.vtepMac} (vni ${String(n.vni)})`);
+  if (s.kind !== 'vxlan') lines.push(`  public key: ${s.node.publicKey}`);
+  if (s.kind !== 'wireguard') lines.push(`  vtep: ${s.node.vtepIp} ${s.node.vtepMac} (vni ${s.node.vni})`);
   for (const p of s.peers) {
     lines.push('');
     lines.push(`peer: ${p.name}`);
@@ -95,7 +63,7 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   }
   lines.push('');
   lines.push(`drops: ${nonZero(s.drops)}`);
-  if (s.kernelDrops !== undefined) lines.push(`kernel receive drops: ${nonZero(s.kernelDrops)}`);
-  if (s.gossip?.drops !== undefined) lines.push(`gossip drops: ${nonZero(s.gossip.drops)}`);
+  lines.push(`kernel receive drops: ${nonZero(s.kernelDrops)}`);
+  if (s.gossip !== undefined) lines.push(`gossip drops: ${nonZero(s.gossip.drops)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -7,13 +7,11 @@
  * address or device behind.
  */
 import { writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { encodeKey } from '../crypto/keys.ts';
-import type { PeerStatus } from '../dataplane/backend.ts';
-import type { WgPeerStatus } from '../wireguard/wireguard-backend.ts';
 import { serveControl } from './control.ts';
 import { metrics, serveMetrics } from './metrics.ts';
-import type { NodeStatus, StatusPeer } from './status-format.ts';
+import { nodeStatus } from './node-status.ts';
+import type { NodeStatus } from './node-status.ts';
 import { DEFAULT_TAILROOM, MIN_HEADROOM, PacketRing, capacityFor } from '../buf/packet-ring.ts';
 import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
@@ -43,24 +41,6 @@ const RING_MAX_BYTES = 64 * 1024 * 1024;
 export interface RunningNode {
   config: NodeConfig;
   stop(reason: string): Promise<void>;
-}
-
-/** One peer as status shows it; WireGuard peers carry their key and handshake time. */
-function peerStatus(p: PeerStatus, defaultBackend: string): StatusPeer {
-  const out: StatusPeer = {
-    name: p.name,
-    backend: 'backend' in p ? String((p as { backend: unknown }).backend) : defaultBackend,
-    endpoint: p.endpoint ? (isIP(p.endpoint.address) === 6 ? `[${p.endpoint.address}]:${p.endpoint.port}` : `${p.endpoint.address}:${p.endpoint.port}`) : null,
-    subnets: p.subnets.map(formatCidr),
-    ...p.traffic,
-  };
-  if ('publicKey' in p) {
-    const wg = p as WgPeerStatus;
-    out.publicKey = encodeKey(wg.publicKey);
-    out.lastHandshakeWallMs = wg.lastHandshakeWallMs;
-    out.persistentKeepalive = wg.persistentKeepalive;
-  }
-  return out;
 }
 
 /**
@@ -199,7 +179,8 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     undo.push(['stop router', () => router.stop()]);
 
     const startedAt = new Date().toISOString();
-    const status = (): NodeStatus => ({
+    // The one status snapshot (src/cli/node-status.ts): each part hands over its own section.
+    const status = (): NodeStatus => nodeStatus({
       node: {
         name: config.name,
         backend: config.backend,
@@ -211,24 +192,21 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         offload: !config.tun.offload ? 'off' : tun.offloadsEnabled ? 'on' : 'refused by the kernel',
         underlay: `${config.underlay.address}:${transport.localPort}`,
         startedAt,
-        ...built.identity,
       },
-      peers: backend.peers().map((p) => peerStatus(p, config.backend)),
-      // Packets too big for the underlay are the router's to count; they belong with the drops.
-      drops: { ...backend.drops(), too_big: router.stats.tooBig },
+      backend: built.status(),
+      peers: backend.peers(),
+      router: router.stats,
+      tun: tun.stats,
+      offload: tun.offloadStats,
+      transport,
+      ring: ring.status(),
       // Datagrams the kernel dropped before weft could read them (receive buffer full).
       kernelDrops: {
         data: [transport, ...built.inbound.map((i) => i.transport)].reduce((n, t) => n + kernelReceiveDrops(t.localPort), 0),
         ...(config.gossip ? { gossip: kernelReceiveDrops(config.gossip.port) } : {}),
       },
-      ...built.stats(),
-      router: router.stats,
-      tunStats: { ...tun.stats },
-      ...(tun.offloadStats ? { offload: tun.offloadStats } : {}),
-      transport: { ...transport.stats, ...(transport instanceof BatchUdpTransport ? { sendBatches: transport.sendBatches, gso: transport.gso, gro: transport.gro } : {}) },
-      ring: { slots: ring.slotCount, free: ring.free, exhausted: ring.exhausted },
       peerRoutes: peerRoutes.routes,
-      ...(gossip ? { gossip: gossip.status() } : {}),
+      gossip: gossip?.status(),
     });
     undo.push(['remove subnet.env', writeSubnetEnv(config.subnetEnv, subnetEnvText(resolved, mtu))]);
     const control = await serveControl(config.controlSocket, { status });
@@ -253,7 +231,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         log.error('reload failed; keeping the running peers', { error: (err as Error).message });
       }
     };
-    const dump = () => log.info('status', status());
+    const dump = () => log.info('status', { ...status() });
     process.on('SIGHUP', reload);
     process.on('SIGUSR1', dump);
     undo.push(['remove signal handlers', () => {

@@ -1,26 +1,76 @@
 import { describe, expect, it } from 'vitest';
 import { metrics } from '../../../src/cli/metrics.ts';
-import type { NodeStatus } from '../../../src/cli/status-format.ts';
+import { nodeStatus } from '../../../src/cli/node-status.ts';
+import type { NodeStatus } from '../../../src/cli/node-status.ts';
+import { parseCidr } from '../../../src/wire/addr.ts';
+import { backendStatus, statusParts } from '../../helpers/status-fixture.ts';
 
-const status = (): NodeStatus => ({
-  node: { name: 'node-a', backend: 'wireguard', subnet: '10.244.1.0/24', clusterCidr: '10.244.0.0/16', tun: 'weft0', mtu: 1440, underlay: '192.0.2.1:51820', startedAt: '' },
-  peers: [],
-  drops: { under_load: 36337, rate_limited: 32373, too_big: 2 },
-  kernelDrops: { data: 1876, gossip: 3 },
-  gossip: { drops: { replay: 4, 'rate-limited': 0 } },
-  handshakes: { cookieRepliesSent: 3964, initiationsProcessed: 64 },
-  router: { linkScoped: 0 },
-  ring: { slots: 16, free: 16, exhausted: 0 },
-});
+const status = (): NodeStatus => {
+  const parts = statusParts('wireguard');
+  const backend = backendStatus('wireguard');
+  if (backend.kind === 'wireguard') {
+    backend.drops = { under_load: 36337, rate_limited: 32373 };
+    backend.handshakes = { ...backend.handshakes, cookieRepliesSent: 3964, initiationsProcessed: 64 };
+  }
+  parts.backend = backend;
+  parts.router.tooBig = 2;
+  parts.router.linkScoped = 5;
+  parts.kernelDrops = { data: 1876, gossip: 3 };
+  parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, 'rate-limited': 0 } };
+  parts.ring = { slots: 16, free: 12, exhausted: 7 };
+  parts.offload = { superPackets: 1, segments: 20, writes: 3, merged: 9, checksumFailed: 0, drops: { not_tcp: 2 } };
+  parts.peers = [
+    { name: 'node-b', endpoint: undefined, subnets: [parseCidr('10.244.2.0/24')], traffic: { txBytes: 100, rxBytes: 200, txPackets: 1, rxPackets: 2 }, publicKey: new Uint8Array(32), lastHandshakeWallMs: 1_700_000_000_000, persistentKeepalive: 0 },
+  ];
+  return nodeStatus(parts);
+};
+
+/** The exposition lines of the weft_ metrics (the process metrics vary from run to run). */
+const weftLines = (text: string) => text.split('\n').filter((l) => l.startsWith('weft_'));
 
 describe('Prometheus metrics', () => {
-  it('export kernel receive drops per socket, gossip drops, cookies sent and too-big drops from the one status snapshot', async () => {
-    const text = await metrics(status).scrape();
-    expect(text).toContain('weft_socket_receive_drops_total{socket="data"} 1876');
-    expect(text).toContain('weft_socket_receive_drops_total{socket="gossip"} 3');
-    expect(text).toContain('weft_gossip_drops_total{reason="replay"} 4');
-    expect(text).toContain('weft_handshakes_total{event="cookieRepliesSent"} 3964');
-    expect(text).toContain('weft_drops_total{reason="too_big"} 2');
-    expect(text).toContain('weft_drops_total{reason="under_load"} 36337');
+  it('export every weft counter from the one typed status snapshot', async () => {
+    expect(weftLines(await metrics(status).scrape())).toEqual([
+      'weft_info{node="node-a",backend="wireguard",subnet="10.244.1.0/24"} 1',
+      'weft_peer_transmit_bytes_total{peer="node-b"} 100',
+      'weft_peer_receive_bytes_total{peer="node-b"} 200',
+      'weft_peer_transmit_packets_total{peer="node-b"} 1',
+      'weft_peer_receive_packets_total{peer="node-b"} 2',
+      'weft_peer_last_handshake_seconds{peer="node-b"} 1700000000',
+      'weft_drops_total{reason="under_load"} 36337',
+      'weft_drops_total{reason="rate_limited"} 32373',
+      'weft_drops_total{reason="too_big"} 2',
+      'weft_socket_receive_drops_total{socket="data"} 1876',
+      'weft_socket_receive_drops_total{socket="gossip"} 3',
+      'weft_gossip_drops_total{reason="replay"} 4',
+      'weft_gossip_drops_total{reason="rate-limited"} 0',
+      'weft_link_scoped_total 5',
+      'weft_ring_slots{state="free"} 12',
+      'weft_ring_slots{state="in_use"} 4',
+      'weft_ring_exhausted_total 7',
+      'weft_handshakes_total{event="initiationsSent"} 0',
+      'weft_handshakes_total{event="initiationsReceived"} 0',
+      'weft_handshakes_total{event="initiationsProcessed"} 64',
+      'weft_handshakes_total{event="responsesSent"} 0',
+      'weft_handshakes_total{event="completed"} 0',
+      'weft_handshakes_total{event="cookieRepliesSent"} 3964',
+      'weft_handshakes_total{event="keepalivesSent"} 0',
+      'weft_peers 1',
+      'weft_tun_offload_total{event="super_packets"} 1',
+      'weft_tun_offload_total{event="segments"} 20',
+      'weft_tun_offload_total{event="writes"} 3',
+      'weft_tun_offload_total{event="merged"} 9',
+      'weft_tun_offload_total{event="checksum_failed"} 0',
+      'weft_tun_offload_drops_total{reason="not_tcp"} 2',
+    ]);
+  });
+
+  it('have no handshake, handshake-time, gossip or offload samples where the node has none', async () => {
+    const parts = statusParts('vxlan');
+    parts.peers = [{ name: 'node-b', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [], traffic: { txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0 } }];
+    const lines = weftLines(await metrics(() => nodeStatus(parts)).scrape());
+    expect(lines).toContain('weft_socket_receive_drops_total{socket="data"} 0');
+    expect(lines).toContain('weft_drops_total{reason="too_big"} 0');
+    expect(lines.filter((l) => /^weft_(handshakes|peer_last_handshake|gossip|tun_offload)/u.test(l))).toEqual([]);
   });
 });

@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { showconf } from '../../../src/cli/showconf.ts';
-import type { NodeStatus } from '../../../src/cli/status-format.ts';
+import { nodeStatus } from '../../../src/cli/node-status.ts';
+import type { NodeStatus } from '../../../src/cli/node-status.ts';
+import { statusParts } from '../../helpers/status-fixture.ts';
 
-const status = (backend: string): NodeStatus => ({
-  node: { name: 'n1', backend, subnet: '10.244.1.0/24', clusterCidr: '10.244.0.0/16', tun: 'weft0', mtu: 1440, underlay: '192.0.2.1:51820', startedAt: '', publicKey: 'NODEKEY' },
-  peers: [{ name: 'laptop', endpoint: null, subnets: ['10.250.0.5/32'], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'LAPKEY' }],
-  drops: {},
-});
+const status = (backend: 'vxlan' | 'wireguard'): NodeStatus => {
+  const parts = statusParts(backend);
+  parts.node.name = 'n1';
+  parts.node.underlay = '192.0.2.1:51820';
+  if (parts.backend.kind === 'wireguard') parts.backend.node.publicKey = 'NODEKEY';
+  return { ...nodeStatus(parts), peers: [{ name: 'laptop', endpoint: null, subnets: ['10.250.0.5/32'], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'LAPKEY' }] };
+};
 
 describe('showconf', () => {
   it('leaves the private key as a comment naming whose key belongs there', () => {

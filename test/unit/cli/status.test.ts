@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { request, serveControl } from '../../../src/cli/control.ts';
+import { nodeStatus } from '../../../src/cli/node-status.ts';
+import type { NodeStatus } from '../../../src/cli/node-status.ts';
 import { formatAgo, formatBytes, formatStatus } from '../../../src/cli/status-format.ts';
 import { isWeftError } from '../../../src/errors.ts';
+import { parseCidr } from '../../../src/wire/addr.ts';
+import { backendStatus, statusParts } from '../../helpers/status-fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-control-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,19 +24,19 @@ describe('status formatting', () => {
   });
 
   it('prints the node, each peer and the drops', () => {
-    const text = formatStatus(
-      {
-        node: { name: 'node-a', backend: 'wireguard', subnet: '10.244.1.0/24', clusterCidr: '10.244.0.0/16', tun: 'weft0', mtu: 1440, offload: 'on', underlay: '192.0.2.1:51820', startedAt: '', publicKey: 'PUB' },
-        peers: [
-          { name: 'node-b', backend: 'wireguard', endpoint: '192.0.2.2:51820', subnets: ['10.244.2.0/24'], txBytes: 2048, rxBytes: 1024, txPackets: 2, rxPackets: 1, publicKey: 'KEYB', lastHandshakeWallMs: 1_000_000 - 65_000, persistentKeepalive: 25 },
-          { name: 'node-c', endpoint: null, subnets: [], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'KEYC', lastHandshakeWallMs: 0 },
-        ],
-        drops: { no_route: 3, bad_auth: 0, data_replay: 1, too_big: 2 },
-        kernelDrops: { data: 1876, gossip: 0 },
-        gossip: { drops: { replay: 4, version: 0 } },
-      },
-      1_000_000,
-    );
+    const parts = statusParts('wireguard');
+    parts.backend = { ...backendStatus('wireguard'), drops: { no_route: 3, bad_auth: 0, data_replay: 1 } };
+    parts.router.tooBig = 2;
+    parts.kernelDrops = { data: 1876, gossip: 0 };
+    parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, version: 0 } };
+    const status: NodeStatus = {
+      ...nodeStatus(parts),
+      peers: [
+        { name: 'node-b', backend: 'wireguard', endpoint: '192.0.2.2:51820', subnets: ['10.244.2.0/24'], txBytes: 2048, rxBytes: 1024, txPackets: 2, rxPackets: 1, publicKey: 'KEYB', lastHandshakeWallMs: 1_000_000 - 65_000, persistentKeepalive: 25 },
+        { name: 'node-c', endpoint: null, subnets: [], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'KEYC', lastHandshakeWallMs: 0 },
+      ],
+    };
+    const text = formatStatus(status, 1_000_000);
     expect(text).toBe(
       [
         'node: node-a',
@@ -64,6 +68,79 @@ describe('status formatting', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('prints a VXLAN node\'s VTEP and no key; a mixed node\'s key and VTEP; no gossip line without gossip', () => {
+    const vxlan = statusParts('vxlan');
+    vxlan.offload = null;
+    vxlan.node.offload = 'refused by the kernel';
+    expect(formatStatus(nodeStatus(vxlan))).toBe(
+      [
+        'node: node-a',
+        '  backend: vxlan',
+        '  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)',
+        '  device: weft0 (mtu 1450, offload refused by the kernel)',
+        '  underlay: 192.0.2.1:8472',
+        '  vtep: 10.244.1.0 02:00:0a:f4:01:00 (vni 1)',
+        '',
+        'drops: none',
+        'kernel receive drops: none',
+        '',
+      ].join('\n'),
+    );
+    expect(formatStatus(nodeStatus(statusParts('mixed'))).split('\n').slice(1, 7)).toEqual([
+      '  backend: mixed',
+      '  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)',
+      '  device: weft0 (mtu 1440, offload on)',
+      '  underlay: 192.0.2.1:51820',
+      '  public key: PUB',
+      '  vtep: 10.244.1.0 02:00:0a:f4:01:00 (vni 1)',
+    ]);
+  });
+});
+
+describe('the status snapshot', () => {
+  it('is built from each part\'s section and keeps the JSON paths status readers use', () => {
+    const parts = statusParts('wireguard');
+    const key = new Uint8Array(32).fill(1);
+    parts.peers = [
+      { name: 'node-b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], traffic: { txBytes: 1, rxBytes: 2, txPackets: 3, rxPackets: 4 }, publicKey: key, lastHandshakeWallMs: 5, persistentKeepalive: 25 },
+      { name: 'node-c', endpoint: { address: '2001:db8::3', port: 8472 }, subnets: [], traffic: { txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0 }, backend: 'vxlan' },
+    ];
+    parts.backend = { ...backendStatus('wireguard'), drops: { bad_mac: 7 } };
+    parts.router.tooBig = 2;
+    parts.router.linkScoped = 9;
+    parts.kernelDrops = { data: 1, gossip: 0 };
+    parts.transport = { stats: { ...parts.transport.stats, sentPackets: 10 }, batch: { sendBatches: 4, gso: true, gro: false } };
+    parts.peerRoutes = ['10.250.0.5/32'];
+    const s = nodeStatus(parts);
+    // A snapshot: later counting does not change it.
+    parts.router.linkScoped = 100;
+    const json = JSON.parse(JSON.stringify(s)) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      kind: 'wireguard',
+      node: { name: 'node-a', backend: 'wireguard', mtu: 1440, offload: 'on', publicKey: 'PUB', listenPort: 51820 },
+      drops: { bad_mac: 7, too_big: 2 },
+      kernelDrops: { data: 1, gossip: 0 },
+      handshakes: { completed: 0, cookieRepliesSent: 0 },
+      router: { linkScoped: 9, tooBig: 2 },
+      tunStats: { readPackets: 0 },
+      transport: { sentPackets: 10, sendBatches: 4, gso: true, gro: false },
+      ring: { slots: 16, free: 16, exhausted: 0 },
+      peerRoutes: ['10.250.0.5/32'],
+      peers: [
+        { name: 'node-b', backend: 'wireguard', endpoint: '192.0.2.2:51820', subnets: ['10.244.2.0/24'], txBytes: 1, rxBytes: 2, txPackets: 3, rxPackets: 4, publicKey: Buffer.from(key).toString('base64'), lastHandshakeWallMs: 5, persistentKeepalive: 25 },
+        { name: 'node-c', backend: 'vxlan', endpoint: '[2001:db8::3]:8472', subnets: [] },
+      ],
+    });
+    expect(json).not.toHaveProperty('arpReplies');
+    expect(json).not.toHaveProperty('offload');
+    expect(json).not.toHaveProperty('gossip');
+    expect(json.peers).toEqual([expect.anything(), expect.not.objectContaining({ publicKey: expect.anything() })]);
+    const plain = nodeStatus(statusParts('vxlan'));
+    expect(plain.transport).not.toHaveProperty('sendBatches');
+    expect(plain).toMatchObject({ kind: 'vxlan', arpReplies: 0, node: { vtepMac: '02:00:0a:f4:01:00', vni: 1 } });
+    expect(plain).not.toHaveProperty('handshakes');
   });
 });
 

@@ -1,0 +1,164 @@
+/**
+ * The running node's status: one typed snapshot, built in one place
+ * (nodeStatus), that `weft status` (text and --json), the SIGUSR1 log line
+ * and every metrics scrape read. Each part owns its section and its type:
+ *
+ *   node, kind, drops,   the backend (BuiltBackend.status(): identity, drops,
+ *   arpReplies,          VXLAN's ARP replies, WireGuard's handshake events;
+ *   handshakes           one section per backend, told apart by `kind`)
+ *   peers                the backend's peers (PeerStatus)
+ *   router               the router (RouterStats); its too-big count joins drops
+ *   tunStats, offload    the TUN device (TunStats, OffloadStats when offloading)
+ *   transport            the main socket (TransportStats, and batch status when it batches)
+ *   ring                 the packet ring (RingStatus)
+ *   kernelDrops          the kernel's receive drops for weft's sockets
+ *   peerRoutes           PeerRoutes: the kernel routes for peer subnets
+ *   gossip               GossipControl (GossipStatus), when gossip runs
+ *
+ * The JSON the control socket returns is this object as it stands.
+ */
+import { isIP } from 'node:net';
+import type { RingStatus } from '../buf/packet-ring.ts';
+import { encodeKey } from '../crypto/keys.ts';
+import type { PeerStatus } from '../dataplane/backend.ts';
+import type { GossipStatus } from '../node/gossip-control.ts';
+import type { RouterStats } from '../node/router.ts';
+import type { TransportBatchStatus, TransportStats } from '../transport/transport.ts';
+import type { TunStats } from '../tun/tun-device.ts';
+import type { OffloadStats } from '../tun/tun-offload.ts';
+import { formatCidr } from '../wire/addr.ts';
+import type { HandshakeStats } from '../wireguard/wg-state.ts';
+import type { BackendStatus, Counts, Drops, MixedIdentity, VxlanIdentity, WireguardIdentity } from './backend-factory.ts';
+import type { NodeConfig } from './config.ts';
+
+export type { BackendStatus, Counts, Drops } from './backend-factory.ts';
+
+export interface StatusPeer {
+  name: string;
+  /** The protocol that carries this peer's traffic (vxlan or wireguard). */
+  backend?: string;
+  endpoint: string | null;
+  subnets: string[];
+  txBytes: number;
+  rxBytes: number;
+  txPackets: number;
+  rxPackets: number;
+  publicKey?: string;
+  /** Wall-clock ms of the last handshake; 0 for never (WireGuard only). */
+  lastHandshakeWallMs?: number;
+  persistentKeepalive?: number;
+}
+
+/** The node itself, common to every backend; each backend's identity is added to it. */
+export interface NodeInfo {
+  name: string;
+  backend: NodeConfig['backend'];
+  subnet: string;
+  location: string;
+  clusterCidr: string;
+  tun: string;
+  mtu: number;
+  /** TUN offloads: not asked for, in use, or asked for and refused. */
+  offload: 'off' | 'on' | 'refused by the kernel';
+  underlay: string;
+  startedAt: string;
+}
+
+/** Datagrams the kernel dropped for weft's sockets before weft read them, by socket. */
+export type KernelDrops = { data: number; gossip?: number };
+
+/** The main socket's counters, with the batch fields when it batches. */
+export type TransportStatus = TransportStats & Partial<TransportBatchStatus>;
+
+/** The sections every node has, whatever its backend. */
+export interface CommonStatus {
+  peers: StatusPeer[];
+  /** The backend's drops and the router's too_big, by reason. */
+  drops: Drops;
+  kernelDrops: KernelDrops;
+  router: RouterStats;
+  tunStats: TunStats;
+  offload?: OffloadStats;
+  transport: TransportStatus;
+  ring: RingStatus;
+  peerRoutes: string[];
+  gossip?: GossipStatus;
+}
+
+export interface VxlanNodeStatus extends CommonStatus {
+  kind: 'vxlan';
+  node: NodeInfo & VxlanIdentity;
+  arpReplies: number;
+}
+
+export interface WireguardNodeStatus extends CommonStatus {
+  kind: 'wireguard';
+  node: NodeInfo & WireguardIdentity;
+  handshakes: Counts<HandshakeStats>;
+}
+
+export interface MixedNodeStatus extends CommonStatus {
+  kind: 'mixed';
+  node: NodeInfo & MixedIdentity;
+  arpReplies: number;
+  handshakes: Counts<HandshakeStats>;
+}
+
+/** The whole snapshot: the common sections and the backend's, by `kind`. */
+export type NodeStatus = VxlanNodeStatus | WireguardNodeStatus | MixedNodeStatus;
+
+/** What nodeStatus reads: each part's own status, taken now. */
+export interface StatusParts {
+  node: NodeInfo;
+  backend: BackendStatus;
+  peers: readonly PeerStatus[];
+  router: RouterStats;
+  tun: TunStats;
+  offload: OffloadStats | null;
+  transport: { readonly stats: TransportStats; readonly batch?: TransportBatchStatus };
+  ring: RingStatus;
+  kernelDrops: KernelDrops;
+  peerRoutes: string[];
+  gossip: GossipStatus | undefined;
+}
+
+/** One peer as status shows it; WireGuard peers carry their key, handshake time and keepalive. */
+export function statusPeer(p: PeerStatus, defaultBackend: string): StatusPeer {
+  const out: StatusPeer = {
+    name: p.name,
+    backend: p.backend ?? defaultBackend,
+    endpoint: p.endpoint ? (isIP(p.endpoint.address) === 6 ? `[${p.endpoint.address}]:${p.endpoint.port}` : `${p.endpoint.address}:${p.endpoint.port}`) : null,
+    subnets: p.subnets.map(formatCidr),
+    ...p.traffic,
+  };
+  if (p.publicKey !== undefined) out.publicKey = encodeKey(p.publicKey);
+  if (p.lastHandshakeWallMs !== undefined) out.lastHandshakeWallMs = p.lastHandshakeWallMs;
+  if (p.persistentKeepalive !== undefined) out.persistentKeepalive = p.persistentKeepalive;
+  return out;
+}
+
+/** The snapshot, copied out of the parts' live counters. */
+export function nodeStatus(parts: StatusParts): NodeStatus {
+  const b = parts.backend;
+  const common: CommonStatus = {
+    peers: parts.peers.map((p) => statusPeer(p, parts.node.backend)),
+    // Packets too big for the underlay are the router's to count; they belong with the drops.
+    drops: { ...b.drops, too_big: parts.router.tooBig },
+    kernelDrops: { ...parts.kernelDrops },
+    router: { ...parts.router },
+    tunStats: { ...parts.tun },
+    ...(parts.offload ? { offload: parts.offload } : {}),
+    transport: { ...parts.transport.stats, ...parts.transport.batch },
+    ring: { ...parts.ring },
+    peerRoutes: [...parts.peerRoutes],
+    ...(parts.gossip ? { gossip: parts.gossip } : {}),
+  };
+  switch (b.kind) {
+    case 'vxlan':
+      return { kind: b.kind, node: { ...parts.node, ...b.node }, ...common, arpReplies: b.arpReplies };
+    case 'wireguard':
+      return { kind: b.kind, node: { ...parts.node, ...b.node }, ...common, handshakes: { ...b.handshakes } };
+    case 'mixed':
+      return { kind: b.kind, node: { ...parts.node, ...b.node }, ...common, arpReplies: b.arpReplies, handshakes: { ...b.handshakes } };
+  }
+}
