@@ -9,8 +9,8 @@
  * memory, split into `rounds` rounds interleaved with the other variants, so
  * background load on a shared machine spreads over all of them; the table
  * shows the median and the best round in ns/op. Over the same operations it
- * counts GC events from a PerformanceObserver ('gc' entries, attributed to
- * a variant by their start time, split minor/major), and measures bytes
+ * counts GC events with bench/util/measure.ts's GcRecorder (attributed to
+ * a variant by their start time, split scavenges/the rest), and measures bytes
  * allocated per operation as the heapUsed growth over a short window that no
  * GC interrupted. --expose-gc lets the bench collect before each window; it
  * runs without it too, with noisier numbers.
@@ -27,15 +27,15 @@
  */
 import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { PerformanceObserver, constants, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { PacketRing } from '../../src/buf/packet-ring.ts';
 import { AeadViews, openInPlace, sealInPlace } from '../../src/crypto/aead.ts';
 import { generatePrivateKey, publicKey, sharedSecret } from '../../src/crypto/x25519.ts';
+import { GcRecorder, collectGarbage, hasGc, settleGc } from '../util/measure.ts';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const SIZE = Number(process.argv[3] ?? 1400);
 const ROUNDS = Number(process.argv[4] ?? 5);
-const gc = (globalThis as { gc?: () => void }).gc;
 
 interface Variant {
   name: string;
@@ -48,23 +48,7 @@ interface Variant {
   bytesPerOp: number;
 }
 
-interface GcEntry {
-  start: number;
-  kind: number;
-}
-
-const gcEntries: GcEntry[] = [];
-const observer = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    gcEntries.push({ start: e.startTime, kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0 });
-  }
-});
-observer.observe({ entryTypes: ['gc'] });
-
-async function flushGcEntries(): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setTimeout(resolve, 50));
-}
+const gcs = new GcRecorder();
 
 function variant(name: string, n: number, op: (i: number) => void): Variant {
   return { name, n, op, roundNs: [], windows: [], gcMinor: 0, gcMajor: 0, bytesPerOp: Number.NaN };
@@ -78,14 +62,14 @@ async function bytesPerOp(v: Variant): Promise<number> {
   for (const size of [5000, 500, 50, 5]) {
     const n = Math.min(size, v.n);
     for (let attempt = 0; attempt < 3; attempt++) {
-      gc?.();
-      await flushGcEntries();
-      const before = gcEntries.length;
+      collectGarbage();
+      await settleGc();
+      const before = gcs.entries.length;
       const h0 = process.memoryUsage().heapUsed;
       for (let i = 0; i < n; i++) v.op(i);
       const h1 = process.memoryUsage().heapUsed;
-      await flushGcEntries();
-      if (gcEntries.length === before) return Math.max(0, (h1 - h0) / n);
+      await settleGc();
+      if (gcs.entries.length === before) return Math.max(0, (h1 - h0) / n);
     }
   }
   return Number.NaN;
@@ -96,7 +80,7 @@ async function run(variants: Variant[], rounds: number): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     for (const v of variants) {
       const per = Math.max(1, Math.floor(v.n / rounds));
-      gc?.();
+      collectGarbage();
       const t0 = performance.now();
       for (let i = 0; i < per; i++) v.op(r * per + i);
       const t1 = performance.now();
@@ -104,13 +88,11 @@ async function run(variants: Variant[], rounds: number): Promise<void> {
       v.windows.push([t0, t1]);
     }
   }
-  await flushGcEntries();
+  await settleGc();
   for (const v of variants) {
-    for (const e of gcEntries) {
-      if (!v.windows.some(([a, b]) => e.start >= a && e.start < b)) continue;
-      if (e.kind === constants.NODE_PERFORMANCE_GC_MINOR) v.gcMinor++;
-      else if (e.kind === constants.NODE_PERFORMANCE_GC_MAJOR) v.gcMajor++;
-    }
+    const c = gcs.counts(v.windows);
+    v.gcMinor = c.scavenges;
+    v.gcMajor = c.majorGcs;
     v.bytesPerOp = await bytesPerOp(v);
   }
 }
@@ -126,7 +108,7 @@ function print(v: Variant): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${SIZE}-byte packets, ${N} iterations in ${ROUNDS} rounds, --expose-gc ${gc ? 'on' : 'off'}`);
+  console.log(`node ${process.version}, ${SIZE}-byte packets, ${N} iterations in ${ROUNDS} rounds, --expose-gc ${hasGc() ? 'on' : 'off'}`);
   const ring = new PacketRing({ slots: 16, capacity: 1920 });
   const views = new AeadViews(ring.bytes, ring.slotCount);
   const slot = ring.acquire();
@@ -247,7 +229,7 @@ async function main(): Promise<void> {
     `x25519 shared secrets per second: weft ${perSec(x[0]!)}, node:crypto from raw keys ${perSec(x[2]!)}, sodium-native direct ${perSec(x[3]!)}; ` +
       `weft publicKey ${perSec(x[1]!)}/s`,
   );
-  observer.disconnect();
+  await gcs.stop();
   if (sink === -1) console.log(sink);
 }
 

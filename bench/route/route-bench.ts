@@ -10,10 +10,10 @@
  * first and are noisier. Addresses are read in place from one preallocated
  * buffer, as the data path does; half of them fall inside stored prefixes.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
 import { RouteTable } from '../../src/route/route-table.ts';
 import type { Cidr } from '../../src/wire/addr.ts';
 import { mulberry32 } from '../../test/helpers/random.ts';
+import { gcWindow, hasGc } from '../util/measure.ts';
 
 const SIZES = [10, 1000, 100_000];
 /** Distinct lookup addresses, cycled through; a power of two so the index is a mask. */
@@ -88,18 +88,8 @@ function run6(s: Setup, count: number): number {
   return hits;
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
-let gcCount = 0;
-const observer = new PerformanceObserver((list) => {
-  gcCount += list.getEntries().length;
-});
-observer.observe({ entryTypes: ['gc'] });
-
-/** Let queued GC performance entries reach the observer. */
-const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));
-
 async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${gc === undefined ? 'no --expose-gc (heap figures noisier)' : 'gc exposed'}`);
+  console.log(`node ${process.version}, ${!hasGc() ? 'no --expose-gc (heap figures noisier)' : 'gc exposed'}`);
   console.log('family  prefixes    nodes  ns/lookup  hit rate  heap growth over 1e6 lookups  GCs during them');
   for (const family of [4, 6] as const) {
     for (const size of SIZES) {
@@ -110,14 +100,14 @@ async function main(): Promise<void> {
       const hits = run(s, LOOKUPS);
       const ns = Number(process.hrtime.bigint() - t0) / LOOKUPS;
 
-      gc?.();
-      await settle();
-      const gcBefore = gcCount;
-      const heapBefore = process.memoryUsage().heapUsed;
-      run(s, HEAP_LOOKUPS);
-      const heapAfter = process.memoryUsage().heapUsed;
-      await settle();
-      const gcs = gcCount - gcBefore;
+      let heapBefore = 0;
+      let heapAfter = 0;
+      const w = await gcWindow(() => {
+        heapBefore = process.memoryUsage().heapUsed;
+        run(s, HEAP_LOOKUPS);
+        heapAfter = process.memoryUsage().heapUsed;
+      });
+      const gcs = w.scavenges + w.majorGcs;
 
       console.log(
         `IPv${family}    ${String(size).padStart(8)} ${String(s.table.nodes).padStart(8)} ${ns.toFixed(1).padStart(10)}` +
@@ -125,7 +115,6 @@ async function main(): Promise<void> {
       );
     }
   }
-  observer.disconnect();
 }
 
 await main();

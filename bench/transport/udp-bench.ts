@@ -23,13 +23,13 @@
  * one machine (and on a busy machine, its cores), so the numbers compare
  * the two transports; they are not a NIC benchmark.
  */
-import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { PacketRing } from '../../src/buf/packet-ring.ts';
 import { loadAddon } from '../../src/native/addon.ts';
 import { BatchUdpTransport } from '../../src/transport/batch-udp-transport.ts';
 import { DgramTransport, makeEndpoint } from '../../src/transport/dgram-transport.ts';
 import type { Transport } from '../../src/transport/transport.ts';
+import { gcWindow, hasGc } from '../util/measure.ts';
 
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 3);
 const WARMUP_MS = 300;
@@ -54,21 +54,6 @@ interface Row {
   extra: string;
 }
 
-let scavenges = 0;
-let majorGcs = 0;
-function observeGc(): PerformanceObserver {
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
-      else majorGcs++;
-    }
-  });
-  obs.observe({ entryTypes: ['gc'] });
-  return obs;
-}
-
-const gc = (globalThis as { gc?: () => void }).gc;
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -76,17 +61,6 @@ async function openTransport(kind: Kind, ring: PacketRing): Promise<Transport> {
   const options = { ring, port: 0, bindAddress: LOOPBACK };
   if (kind === 'dgram') return DgramTransport.open(options);
   return BatchUdpTransport.open({ ...options, gso: kind === 'batch+gso' });
-}
-
-/** GC counts over [start, stop]; entries arrive asynchronously, so stop waits a little. */
-async function gcWindow<T>(run: () => Promise<T>): Promise<{ result: T; scavenges: number; majorGcs: number }> {
-  gc?.();
-  await sleep(20);
-  const s0 = scavenges;
-  const m0 = majorGcs;
-  const result = await run();
-  await sleep(50);
-  return { result, scavenges: scavenges - s0, majorGcs: majorGcs - m0 };
 }
 
 async function benchSend(kind: Kind, size: number): Promise<Row> {
@@ -112,12 +86,8 @@ async function benchSend(kind: Kind, size: number): Promise<Row> {
   };
   await pump(WARMUP_MS);
   const sent0 = t.stats.sentPackets;
-  let seconds = 0;
-  const w = await gcWindow(async () => {
-    const t0 = process.hrtime.bigint();
-    await pump(SECONDS * 1000);
-    seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  });
+  const w = await gcWindow(() => pump(SECONDS * 1000));
+  const seconds = w.ns / 1e9;
   const sent = t.stats.sentPackets - sent0;
   const errors = t.stats.sendErrors;
   await t.close();
@@ -150,15 +120,13 @@ async function benchReceive(kind: Kind, size: number): Promise<Row> {
     feeder.once('error', reject);
   });
   await sleep(WARMUP_MS);
-  let seconds = 0;
-  let got = 0;
+  const r0 = received;
   const w = await gcWindow(async () => {
-    const r0 = received;
-    const t0 = process.hrtime.bigint();
     await sleep(SECONDS * 1000);
-    got = received - r0;
-    seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    return received - r0; // now, not after the GC entries have settled
   });
+  const got = w.result;
+  const seconds = w.ns / 1e9;
   const offered = await feederSent;
   await t.close();
   const dropped = t.stats.droppedRingFull;
@@ -214,7 +182,6 @@ function printRows(rows: Row[]): void {
 }
 
 async function main(): Promise<void> {
-  const obs = observeGc();
   const rows: Row[] = [];
   for (const size of SIZES) {
     for (const kind of KINDS) rows.push(await benchSend(kind, size));
@@ -223,10 +190,9 @@ async function main(): Promise<void> {
   for (const size of SIZES) {
     for (const kind of KINDS) if (kind !== 'batch+gso') rows.push(await benchReceive(kind, size));
   }
-  obs.disconnect();
   console.log(`UDP over 127.0.0.1, ${SECONDS} s per case, node ${process.version}`);
   printRows(rows);
-  if (!gc) console.log('\n(run with node --expose-gc for a collected heap before each case)');
+  if (!hasGc()) console.log('\n(run with node --expose-gc for a collected heap before each case)');
 }
 
 if (isMainThread) await main();

@@ -23,13 +23,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import { release } from 'node:os';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { PacketRing, SlotBatch } from '../../src/buf/packet-ring.ts';
 import { Link } from '../../src/tun/link.ts';
 import { openTun } from '../../src/tun/native-tun.ts';
 import type { NativeTun } from '../../src/tun/native-tun.ts';
 import { NetnsSandbox } from '../../test/helpers/netns.ts';
 import { udpDatagram } from '../../test/helpers/packets.ts';
+import { GcRecorder, type GcCounts } from '../util/measure.ts';
 
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 3);
 const SIZES = [64, 1400];
@@ -117,11 +118,7 @@ function cpuSince(start: NodeJS.CpuUsage, wallMs: number): number {
   return (used.user + used.system) / 1000 / wallMs;
 }
 
-let gcCount = 0;
-new PerformanceObserver((list) => {
-  gcCount += list.getEntries().length;
-}).observe({ entryTypes: ['gc'] });
-
+const gcTotal = (c: GcCounts): number => c.scavenges + c.majorGcs;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function ifaceStats(sandbox: NetnsSandbox, ns: string, dev: string) {
@@ -156,7 +153,7 @@ async function readCase(tun: NativeTun, sandbox: NetnsSandbox, ns: string, size:
     if (first === 0) first = last;
   });
   const before = await ifaceStats(sandbox, ns, tun.name);
-  const gc0 = gcCount;
+  const gcs = new GcRecorder();
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   const senderCmd = senderArgv();
@@ -176,7 +173,7 @@ async function readCase(tun: NativeTun, sandbox: NetnsSandbox, ns: string, size:
     maxPerEvent,
     meanPerBatch: total / Math.max(1, tun.stats.readBatches - batches0),
     other: `sent ${sent} by ${senderCmd[0] === 'python3' ? 'python' : 'node'}, kernel drop ${after.txDropped - before.txDropped}`,
-    gcs: gcCount - gc0,
+    gcs: gcTotal(await gcs.stop()),
     cpu,
   };
 }
@@ -199,7 +196,7 @@ async function writeCase(tun: NativeTun, sandbox: NetnsSandbox, ns: string, size
   }
   const before = await ifaceStats(sandbox, ns, tun.name);
   const errors0 = tun.stats.writeErrors;
-  const gc0 = gcCount;
+  const gcs = new GcRecorder();
   let written = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -215,7 +212,7 @@ async function writeCase(tun: NativeTun, sandbox: NetnsSandbox, ns: string, size
   });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSince(cpu0, seconds * 1000);
-  const gcs = gcCount - gc0;
+  const gcCount = gcTotal(await gcs.stop());
   await sleep(300);
   receiver.child.kill('SIGTERM');
   await receiver.exited;
@@ -229,7 +226,7 @@ async function writeCase(tun: NativeTun, sandbox: NetnsSandbox, ns: string, size
     maxPerEvent: BATCH * EVENT_BUDGET,
     meanPerBatch: BATCH,
     other: `kernel rx ${after.rx - before.rx}, delivered ${Number(receiver.stdout().trim().split('\n').pop())}, errors ${tun.stats.writeErrors - errors0}`,
-    gcs,
+    gcs: gcCount,
     cpu,
   };
 }

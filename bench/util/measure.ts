@@ -25,34 +25,95 @@ export function hasGc(): boolean {
   return gc !== undefined;
 }
 
+/** Collect the heap now when node runs with --expose-gc; otherwise nothing. */
+export function collectGarbage(): void {
+  gc?.();
+}
+
+/** Garbage collections seen: young-generation scavenges, and everything else (full collections and their incremental steps). */
+export interface GcCounts {
+  scavenges: number;
+  majorGcs: number;
+}
+
+/** One garbage collection: when it started (performance.now() time) and its kind (perf_hooks constants). */
+export interface GcEntry {
+  start: number;
+  kind: number;
+}
+
+/** Let GC performance entries, which are delivered asynchronously, reach their observers. */
+export async function settleGc(): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * Records every garbage collection from construction until stop(). counts()
+ * sums them, or only those that started inside the given windows of
+ * performance.now() times (for benches that interleave cases).
+ */
+export class GcRecorder {
+  readonly entries: GcEntry[] = [];
+  private readonly observer: PerformanceObserver;
+
+  constructor() {
+    this.observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) this.entries.push({ start: e.startTime, kind: (e as { detail?: { kind?: number } }).detail?.kind ?? 0 });
+    });
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  counts(windows?: ReadonlyArray<readonly [number, number]>, from = 0): GcCounts {
+    let scavenges = 0;
+    let majorGcs = 0;
+    for (let i = from; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
+      if (windows && !windows.some(([a, b]) => e.start >= a && e.start < b)) continue;
+      if (e.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
+      else majorGcs++;
+    }
+    return { scavenges, majorGcs };
+  }
+
+  /** Let the last entries arrive, stop recording, and return the counts. */
+  async stop(): Promise<GcCounts> {
+    await settleGc();
+    this.observer.disconnect();
+    return this.counts();
+  }
+}
+
+/**
+ * Run `fn` (after a collection when --expose-gc is on) and count the garbage
+ * collections while it ran; `ns` is its wall time.
+ */
+export async function gcWindow<T>(fn: () => T | Promise<T>): Promise<GcCounts & { result: T; ns: number }> {
+  gc?.();
+  await settleGc();
+  const recorder = new GcRecorder();
+  const t0 = process.hrtime.bigint();
+  const result = await fn();
+  const ns = Number(process.hrtime.bigint() - t0);
+  return { result, ns, ...(await recorder.stop()) };
+}
+
 /** Run `op` `ops` times after `warmup` runs; returns timing and GC activity. */
 export async function measure(name: string, ops: number, op: (i: number) => void, warmup = Math.min(ops, 200_000)): Promise<Measurement> {
   for (let i = 0; i < warmup; i++) op(i);
-  gc?.();
-  let scavenges = 0;
-  let majorGcs = 0;
-  const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++;
-      else majorGcs++;
-    }
+  let heapBefore = 0;
+  let heapAfter = 0;
+  const w = await gcWindow(() => {
+    heapBefore = process.memoryUsage().heapUsed;
+    for (let i = 0; i < ops; i++) op(i);
+    heapAfter = process.memoryUsage().heapUsed;
   });
-  obs.observe({ entryTypes: ['gc'] });
-  const heapBefore = process.memoryUsage().heapUsed;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < ops; i++) op(i);
-  const t1 = process.hrtime.bigint();
-  const heapAfter = process.memoryUsage().heapUsed;
-  // GC entries are delivered asynchronously: let them arrive before reading the counts.
-  await new Promise((r) => setTimeout(r, 50));
-  obs.disconnect();
   return {
     name,
     ops,
-    nsPerOp: Number(t1 - t0) / ops,
-    scavenges,
-    majorGcs,
+    nsPerOp: w.ns / ops,
+    scavenges: w.scavenges,
+    majorGcs: w.majorGcs,
     heapBytesPerOp: (heapAfter - heapBefore) / ops,
   };
 }
