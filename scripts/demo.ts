@@ -7,9 +7,10 @@
  *   npm run demo                   (VXLAN)
  *   npm run demo -- --backend wireguard
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { check, down, formatMatrix, up } from './cluster/cluster.ts';
+import { nsRun, spawnIn } from './lab/netns.ts';
 
 const NAME = 'weft-demo';
 const TOOLS: Array<[string, string]> = [['ip', 'iproute2'], ['ping', 'iputils-ping'], ['iperf3', 'iperf3']];
@@ -27,14 +28,14 @@ function say(line: string): void {
 
 /** iperf3 from one pod to another for a few seconds; returns Mbit/s received. */
 async function throughput(fromNs: string, toNs: string, toIp: string, seconds: number): Promise<number> {
-  const server = spawn('ip', ['netns', 'exec', toNs, 'iperf3', '-s', '-1'], { stdio: 'ignore' });
+  const server = spawnIn(toNs, ['iperf3', '-s', '-1']);
   try {
     await new Promise((r) => setTimeout(r, 300));
-    const { stdout } = await promisify(execFile)('ip', ['netns', 'exec', fromNs, 'iperf3', '-c', toIp, '-t', String(seconds), '-J'], { timeout: (seconds + 15) * 1000, maxBuffer: 1 << 24 });
+    const stdout = await nsRun(fromNs, ['iperf3', '-c', toIp, '-t', String(seconds), '-J'], { timeoutMs: (seconds + 15) * 1000 });
     const report = JSON.parse(stdout) as { end: { sum_received: { bits_per_second: number } } };
     return report.end.sum_received.bits_per_second / 1e6;
   } finally {
-    server.kill('SIGKILL');
+    await server.kill();
   }
 }
 

@@ -11,11 +11,12 @@
  */
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { createHash, randomBytes } from 'node:crypto';
-import { addPods, build, destroy, layout, nsExec } from './topology.ts';
+import { alive, listNamespaces, nsExec, signalAll } from '../lab/netns.ts';
+import { compiledWeft } from '../lab/paths.ts';
+import { addPods, build, destroy, layout } from './topology.ts';
 import type { ClusterLayout, Impairment } from './topology.ts';
 
 export const STATE_ROOT = '/run/weft-cluster';
@@ -41,17 +42,8 @@ export interface ClusterState {
   dir: string;
 }
 
-/** The repository root, whether this runs from dist/scripts/cluster or scripts/cluster. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
 export function weftMain(): string {
-  const main = join(repoRoot(), 'dist/src/cli/main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run npm install (it builds weft)`);
-  return main;
+  return compiledWeft('run npm install (it builds weft)');
 }
 
 export function stateDir(name: string): string {
@@ -206,10 +198,7 @@ export async function check(name: string): Promise<Matrix> {
       const [i, j] = job;
       // Two tries: the first packet toward a new peer may wait for its handshake.
       for (let attempt = 0; attempt < 2 && !ok[i]![j]; attempt++) {
-        ok[i]![j] = await nsExec(pods[i]!.ns, ['ping', '-c', '1', '-W', '1', pods[j]!.ip], 5000).then(
-          () => true,
-          () => false,
-        );
+        ok[i]![j] = (await nsExec(pods[i]!.ns, ['ping', '-c', '1', '-W', '1', pods[j]!.ip], { timeoutMs: 5000 })).code === 0;
       }
     }
   };
@@ -235,32 +224,16 @@ export async function down(name: string): Promise<string[]> {
     // No state file: remove whatever namespaces carry the cluster's name.
     state = { layout: layout(name, 0, 0), backend: '', pids: [], dir: stateDir(name) };
   }
-  for (const pid of state.pids) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  signalAll(state.pids, 'SIGTERM');
   for (let i = 0; i < 50 && state.pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
   const removed = await destroy(state.layout.nodes.length ? state.layout : await guessLayout(name));
   rmSync(state.dir, { recursive: true, force: true });
   return removed;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Without a state file, find the cluster's namespaces by name. */
 async function guessLayout(name: string): Promise<ClusterLayout> {
-  const { sh } = await import('./topology.ts');
-  const names = (await sh(['ip', 'netns', 'list']).catch(() => '')).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${name}-`));
+  const names = (await listNamespaces()).filter((n) => n.startsWith(`${name}-`));
   const nodes = names.filter((n) => /-n\d+$/u.test(n)).length;
   const pods = names.filter((n) => /-n1-p\d+$/u.test(n)).length;
   return layout(name, nodes, pods);

@@ -8,12 +8,12 @@
  *
  * Pods are attached as the CNI bridge and host-local plugins would attach
  * them: a veth pair with one end on the node's bridge. Every address lives in
- * namespaces this module creates, and `destroy` removes them all.
+ * namespaces this module creates, and `destroy` removes them all. The
+ * namespaces, veths and commands come from the lab (scripts/lab/netns.ts)
+ * the tests use too; the namespaces outlive this process, so they are
+ * named here and removed by name.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { addNamespace, addVeth, deleteNamespace, listNamespaces, nsRun } from '../lab/netns.ts';
 
 export interface ClusterNode {
   index: number;
@@ -30,18 +30,10 @@ export interface ClusterLayout {
   nodes: ClusterNode[];
 }
 
-export async function sh(argv: string[], timeoutMs = 15_000): Promise<string> {
-  try {
-    const { stdout } = await run(argv[0]!, argv.slice(1), { timeout: timeoutMs, encoding: 'utf8' });
-    return stdout;
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${argv.join(' ')} failed: ${(e.stderr ?? e.message).trim()}`);
-  }
-}
-
-export function nsExec(ns: string, argv: string[], timeoutMs?: number): Promise<string> {
-  return sh(['ip', 'netns', 'exec', ns, ...argv], timeoutMs);
+/** Create namespace `name` (loopback up); throws if it cannot. */
+async function namespace(name: string): Promise<void> {
+  const r = await addNamespace(name);
+  if (r.code !== 0) throw new Error(`ip netns add ${name} failed: ${r.stderr.trim()}`);
 }
 
 export function layout(name: string, nodes: number, pods: number): ClusterLayout {
@@ -71,24 +63,22 @@ export interface Impairment {
 
 /** Create the underlay and every node namespace (pods come with addPods, once a node's subnet is known). */
 export async function build(l: ClusterLayout, podMtu: number, impair: Impairment): Promise<void> {
-  await sh(['ip', 'netns', 'add', l.underlayNs]);
-  await nsExec(l.underlayNs, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
-  await nsExec(l.underlayNs, ['ip', 'link', 'set', 'br0', 'up']);
+  await namespace(l.underlayNs);
+  await nsRun(l.underlayNs, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+  await nsRun(l.underlayNs, ['ip', 'link', 'set', 'br0', 'up']);
   for (const n of l.nodes) {
-    await sh(['ip', 'netns', 'add', n.ns]);
-    await nsExec(n.ns, ['ip', 'link', 'set', 'lo', 'up']);
-    await nsExec(n.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    await namespace(n.ns);
+    await nsRun(n.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
     // Underlay: ul0 in the node, its peer on the shared bridge.
-    await nsExec(n.ns, ['ip', 'link', 'add', 'ul0', 'type', 'veth', 'peer', 'name', `ul${n.index}`, 'netns', l.underlayNs]);
-    await nsExec(l.underlayNs, ['ip', 'link', 'set', `ul${n.index}`, 'master', 'br0', 'up']);
-    await nsExec(n.ns, ['ip', 'addr', 'add', `${n.underlayIp}/24`, 'dev', 'ul0']);
-    await nsExec(n.ns, ['ip', 'link', 'set', 'ul0', 'up']);
+    await addVeth(n.ns, 'ul0', l.underlayNs, `ul${n.index}`);
+    await nsRun(l.underlayNs, ['ip', 'link', 'set', `ul${n.index}`, 'master', 'br0']);
+    await nsRun(n.ns, ['ip', 'addr', 'add', `${n.underlayIp}/24`, 'dev', 'ul0']);
     if (impair.lossPercent > 0 || impair.delayMs > 0) {
-      await nsExec(n.ns, ['tc', 'qdisc', 'add', 'dev', 'ul0', 'root', 'netem', 'loss', `${impair.lossPercent}%`, 'delay', `${impair.delayMs}ms`]);
+      await nsRun(n.ns, ['tc', 'qdisc', 'add', 'dev', 'ul0', 'root', 'netem', 'loss', `${impair.lossPercent}%`, 'delay', `${impair.delayMs}ms`]);
     }
     // The pods' bridge, as the CNI bridge plugin makes it.
-    await nsExec(n.ns, ['ip', 'link', 'add', 'cni0', 'type', 'bridge']);
-    await nsExec(n.ns, ['ip', 'link', 'set', 'cni0', 'mtu', String(podMtu), 'up']);
+    await nsRun(n.ns, ['ip', 'link', 'add', 'cni0', 'type', 'bridge']);
+    await nsRun(n.ns, ['ip', 'link', 'set', 'cni0', 'mtu', String(podMtu), 'up']);
   }
 }
 
@@ -102,40 +92,25 @@ export async function addPods(n: ClusterNode, podMtu: number): Promise<void> {
   const [a, b, c] = n.subnet.split('/')[0]!.split('.');
   const bits = n.subnet.split('/')[1]!;
   n.gateway = `${a}.${b}.${c}.1`;
-  await nsExec(n.ns, ['ip', 'addr', 'add', `${n.gateway}/${bits}`, 'dev', 'cni0']);
+  await nsRun(n.ns, ['ip', 'addr', 'add', `${n.gateway}/${bits}`, 'dev', 'cni0']);
   for (const [j, pod] of n.pods.entries()) {
     pod.ip = `${a}.${b}.${c}.${j + 2}`;
-    await sh(['ip', 'netns', 'add', pod.ns]);
-    await nsExec(pod.ns, ['ip', 'link', 'set', 'lo', 'up']);
+    await namespace(pod.ns);
     const hostEnd = `veth${j + 1}`;
-    await nsExec(n.ns, ['ip', 'link', 'add', hostEnd, 'mtu', String(podMtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.ns]);
-    await nsExec(n.ns, ['ip', 'link', 'set', hostEnd, 'master', 'cni0', 'up']);
-    await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'mtu', String(podMtu)]);
-    await nsExec(pod.ns, ['ip', 'addr', 'add', `${pod.ip}/${bits}`, 'dev', 'eth0']);
-    await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'up']);
-    await nsExec(pod.ns, ['ip', 'route', 'add', 'default', 'via', n.gateway]);
+    await addVeth(n.ns, hostEnd, pod.ns, 'eth0', podMtu);
+    await nsRun(n.ns, ['ip', 'link', 'set', hostEnd, 'master', 'cni0']);
+    await nsRun(pod.ns, ['ip', 'addr', 'add', `${pod.ip}/${bits}`, 'dev', 'eth0']);
+    await nsRun(pod.ns, ['ip', 'route', 'add', 'default', 'via', n.gateway]);
   }
 }
 
 /** Kill whatever still runs in the cluster's namespaces and delete them. Never throws. */
 export async function destroy(l: ClusterLayout): Promise<string[]> {
   const all = [...l.nodes.flatMap((n) => [n.ns, ...n.pods.map((p) => p.ns)]), l.underlayNs];
-  const existing = new Set((await sh(['ip', 'netns', 'list']).catch(() => '')).split('\n').map((line) => line.split(' ')[0]));
+  const existing = new Set(await listNamespaces());
   const removed: string[] = [];
   for (const ns of all) {
-    if (!existing.has(ns)) continue;
-    const pids = (await sh(['ip', 'netns', 'pids', ns]).catch(() => '')).split(/\s+/u).filter((p) => /^\d+$/u.test(p));
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-    await sh(['ip', 'netns', 'del', ns]).then(
-      () => removed.push(ns),
-      () => {},
-    );
+    if (existing.has(ns) && (await deleteNamespace(ns)).code === 0) removed.push(ns);
   }
   return removed;
 }

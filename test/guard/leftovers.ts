@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { alive } from '../../scripts/lab/netns.ts';
 
 const RUN_TAG = 'WEFT_TEST_RUN';
 const SOCKET_DIRS = ['/var/run/wireguard', '/run/weft'];
@@ -97,15 +98,6 @@ function readlinkOrEmpty(path: string): string {
 function isTagged(pid: number, tag: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(`${RUN_TAG}=${tag}`);
-  } catch {
-    return false;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }

@@ -8,18 +8,15 @@
  * node over a veth pair (the node side holds the subnet's .1 as gateway), as
  * a CNI bridge plugin would give them, with the overlay MTU.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { publicKeyText } from '../../src/crypto/keys.ts';
+import { PACKAGE_ROOT, compiledWeft } from '../../scripts/lab/paths.ts';
 import type { NetnsSandbox, SandboxProcess } from './netns.ts';
 
 /** The package root, from the sources (test/helpers) or compiled into dist/ (for the benches). */
-export const ROOT = ((): string => {
-  let dir = import.meta.dirname;
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-})();
+export const ROOT = PACKAGE_ROOT;
 
 export interface OverlayNode {
   name: string;
@@ -75,9 +72,7 @@ export async function twoNodes(sb: NetnsSandbox, podMtu = OVERLAY_MTU): Promise<
 
 /** The compiled CLI; integration tests run the real `weft` binary. */
 export function weftMain(): string {
-  const main = join(ROOT, 'dist/src/cli/main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build (npm test does it first)`);
-  return main;
+  return compiledWeft('run npm run build (npm test does it first)');
 }
 
 export interface PeerEntry {
