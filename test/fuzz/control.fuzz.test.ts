@@ -1,8 +1,7 @@
-import { EventEmitter } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { serveControl } from '../../src/cli/control.ts';
 import type { ControlHandlers } from '../../src/cli/control.ts';
-import { Fuzz, fuzzCount } from './fuzz-helpers.ts';
+import { FakeSocket, Fuzz, check, fuzzCount } from './fuzz-helpers.ts';
 
 // The control socket's connection handler, captured so a fake socket can drive it with chunks of our choosing.
 const captured = vi.hoisted(() => ({ onConnection: null as null | ((socket: unknown) => void) }));
@@ -16,33 +15,6 @@ vi.mock('../../src/transport/unix-socket.ts', () => ({
 const SEED = 0xc0_17_01;
 const COUNT = fuzzCount(100_000);
 const MAX_BUFFERED = 64 * 1024;
-
-function check(ok: boolean, what: string): void {
-  if (!ok) throw new Error(what);
-}
-
-class FakeSocket extends EventEmitter {
-  out = '';
-  ended = false;
-  destroyed = false;
-  setEncoding(): this {
-    return this;
-  }
-  write(s: string): boolean {
-    check(!this.destroyed && !this.ended, 'write after end');
-    this.out += s;
-    return true;
-  }
-  end(s?: string): this {
-    if (s !== undefined) this.write(s);
-    this.ended = true;
-    return this;
-  }
-  destroy(): this {
-    this.destroyed = true;
-    return this;
-  }
-}
 
 const STATUS = { name: 'node-a', peers: [{ name: 'node-b', up: true }], counters: { rx: 1, tx: 2 } };
 const handlers: ControlHandlers = {

@@ -4,6 +4,7 @@
  * mulberry32 stream (test/helpers/random.ts), so a failure reproduces from
  * the seed in the test's name and the input index in its message.
  */
+import { EventEmitter } from 'node:events';
 import { mulberry32 } from '../helpers/random.ts';
 
 /**
@@ -179,4 +180,42 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
     o += p.length;
   }
   return out;
+}
+
+/** A cheap assertion for the hot loops (expect() costs more than the parser). */
+export function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(what);
+}
+
+/**
+ * The part of net.Socket the control and UAPI servers use: records what they
+ * write and whether they ended or destroyed it. A write after end() fails the
+ * test, and so does one after destroy() unless `writesAfterDestroy` allows it.
+ */
+export class FakeSocket extends EventEmitter {
+  out = '';
+  ended = false;
+  destroyed = false;
+
+  constructor(private readonly options: { writesAfterDestroy?: boolean } = {}) {
+    super();
+  }
+
+  setEncoding(): this {
+    return this;
+  }
+  write(s: string): boolean {
+    check((this.options.writesAfterDestroy === true || !this.destroyed) && !this.ended, 'write after end');
+    this.out += s;
+    return true;
+  }
+  end(s?: string): this {
+    if (s !== undefined) this.write(s);
+    this.ended = true;
+    return this;
+  }
+  destroy(): this {
+    this.destroyed = true;
+    return this;
+  }
 }

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { formatCidr, parseCidr } from '../../src/wire/addr.ts';
@@ -7,7 +6,7 @@ import { EINVAL, EPROTO, formatGet, parseSet } from '../../src/wireguard/uapi.ts
 import type { UapiChange, UapiDeviceState, UapiPeerState } from '../../src/wireguard/uapi.ts';
 import { UapiServer } from '../../src/wireguard/uapi-server.ts';
 import type { UapiDevice } from '../../src/wireguard/uapi-server.ts';
-import { Fuzz, fuzzCount } from './fuzz-helpers.ts';
+import { FakeSocket, Fuzz, check, fuzzCount } from './fuzz-helpers.ts';
 
 // The server's connection handler, captured so a fake socket can drive it with chunks of our choosing.
 const captured = vi.hoisted(() => ({ onConnection: null as null | ((socket: unknown) => void) }));
@@ -20,35 +19,6 @@ vi.mock('../../src/transport/unix-socket.ts', () => ({
 
 const SEED = 0x0a91_5e7;
 const COUNT = fuzzCount(20_000);
-
-/** A cheap assertion for the hot loops (expect() costs more than the parser). */
-function check(ok: boolean, what: string): void {
-  if (!ok) throw new Error(what);
-}
-
-/** The part of net.Socket the server uses; records what it writes and whether it ended. */
-class FakeSocket extends EventEmitter {
-  out = '';
-  ended = false;
-  destroyed = false;
-  setEncoding(): this {
-    return this;
-  }
-  write(s: string): boolean {
-    check(!this.ended, "write after end");
-    this.out += s;
-    return true;
-  }
-  end(s?: string): this {
-    if (s !== undefined) this.write(s);
-    this.ended = true;
-    return this;
-  }
-  destroy(): this {
-    this.destroyed = true;
-    return this;
-  }
-}
 
 function randomCidr(f: Fuzz): Cidr {
   const v6 = f.chance(0.4);
@@ -235,7 +205,7 @@ describe(`UAPI text protocol under hostile input (seed ${SEED.toString(16)})`, (
       const tail = f.chance(0.3) ? f.mutateText('set=1\nlisten_port=1', TOKENS).replace(/\n\n/gu, '\n') : '';
       stream += tail; // an unfinished request is never answered
       const expected = stream.split('\n\n').slice(0, -1).map((q) => expectedAnswer(q.split('\n'), device)).join('');
-      const socket = new FakeSocket();
+      const socket = new FakeSocket({ writesAfterDestroy: true });
       serve(socket);
       for (let o = 0; o < stream.length;) {
         const n = f.chance(0.2) ? 1 : 1 + f.int(f.chance(0.5) ? 8 : 2000);
@@ -252,7 +222,7 @@ describe(`UAPI text protocol under hostile input (seed ${SEED.toString(16)})`, (
   it('refuses a request that grows past 1 MiB without ending, and answers nothing more', async () => {
     const f = new Fuzz(SEED + 3);
     await UapiServer.listen('wg-big', { state: () => randomState(f), apply: () => 0 }, '/nonexistent');
-    const socket = new FakeSocket();
+    const socket = new FakeSocket({ writesAfterDestroy: true });
     captured.onConnection!(socket);
     socket.emit('data', 'get=1\n\n');
     const first = socket.out;
