@@ -127,10 +127,7 @@ async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEntry[], e
   return {
     proc,
     stop: async () => {
-      proc.child.kill('SIGTERM');
-      const t = setTimeout(() => proc.child.kill('SIGKILL'), 5000);
-      await proc.exited;
-      clearTimeout(t);
+      await proc.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -55,6 +55,8 @@ export interface SandboxProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGKILL it (if still running) and wait for the exit. */
   kill(): Promise<void>;
+  /** SIGTERM it, SIGKILL it if it is still running after `graceMs` (default 5 s), and return how it exited. */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** Run argv (no shell) with a timeout; resolve with its output and exit status. Never rejects. */
@@ -217,6 +219,13 @@ export function spawnIn(ns: string, argv: readonly string[]): SandboxProcess {
     kill: async () => {
       if (!done) child.kill('SIGKILL');
       await exited;
+    },
+    stop: async (graceMs = 5000) => {
+      if (!done) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const how = await exited;
+      clearTimeout(timer);
+      return how;
     },
   };
 }

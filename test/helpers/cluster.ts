@@ -123,10 +123,7 @@ export async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEnt
     subnetEnv,
     ready,
     stop: async () => {
-      proc.child.kill('SIGTERM');
-      const timer = setTimeout(() => proc.child.kill('SIGKILL'), 5000);
-      const { code } = await proc.exited;
-      clearTimeout(timer);
+      const { code } = await proc.stop();
       rmSync(dir, { recursive: true, force: true });
       return code;
     },

@@ -48,10 +48,7 @@ export async function startWireguardGo(sb: NetnsSandbox, n: OverlayNode, ifname:
     ifname,
     proc,
     stop: async () => {
-      proc.child.kill('SIGTERM');
-      const t = setTimeout(() => proc.child.kill('SIGKILL'), 5000);
-      await proc.exited;
-      clearTimeout(t);
+      await proc.stop();
     },
   };
 }
