@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PacketRing, SlotBatch, SlotState } from '../../../src/buf/packet-ring.ts';
 import { isWeftError } from '../../../src/errors.ts';
+import { thrownBy } from '../../helpers/errors.ts';
 
 describe('PacketRing layout', () => {
   it('cuts one buffer into aligned slots with headroom in front of each packet', () => {
@@ -37,12 +38,7 @@ describe('PacketRing layout', () => {
       { slots: 2, staging: 1.5 },
     ];
     for (const opts of bad) {
-      let caught: unknown;
-      try {
-        new PacketRing(opts);
-      } catch (err) {
-        caught = err;
-      }
+      const caught = thrownBy(() => new PacketRing(opts));
       expect(isWeftError(caught, 'RING_CONFIG'), JSON.stringify(opts)).toBe(true);
     }
   });

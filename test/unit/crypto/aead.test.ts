@@ -14,6 +14,7 @@ import {
 } from '../../../src/crypto/aead.ts';
 import { xaeadOpen, xaeadSeal } from '../../../src/crypto/xaead.ts';
 import { isWeftError } from '../../../src/errors.ts';
+import { thrownBy } from '../../helpers/errors.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
@@ -25,12 +26,7 @@ function opensslSeal(key: Uint8Array, counter: bigint, plaintext: Uint8Array, ad
 }
 
 function expectMisuse(fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
+  const caught = thrownBy(fn);
   expect(isWeftError(caught, 'CRYPTO_MISUSE'), String(caught)).toBe(true);
 }
 

@@ -2,6 +2,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { hash, hkdfExpand, mac, MAC_LEN } from '../../../src/crypto/hash.ts';
 import { isWeftError } from '../../../src/errors.ts';
+import { thrownBy } from '../../helpers/errors.ts';
 
 describe('hash.ts edges', () => {
   it('hashes an empty input list as BLAKE2s of nothing', () => {
@@ -16,12 +17,7 @@ describe('hash.ts edges', () => {
 
   it('refuses MAC keys longer than 32 bytes and HKDF outputs beyond 255 blocks', () => {
     for (const fn of [() => mac(new Uint8Array(33), new Uint8Array(1)), () => hkdfExpand(sha256, new Uint8Array(32), new Uint8Array(0), 255 * 32 + 1)]) {
-      let caught: unknown;
-      try {
-        fn();
-      } catch (err) {
-        caught = err;
-      }
+      const caught = thrownBy(fn);
       expect(isWeftError(caught, 'CRYPTO_MISUSE')).toBe(true);
     }
     expect(hkdfExpand(sha256, new Uint8Array(32), new Uint8Array(0), 255 * 32).length).toBe(255 * 32);

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, diffieHellman } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { clampPrivateKey, generatePrivateKey, publicKey, sharedSecret } from '../../../src/crypto/x25519.ts';
 import { isWeftError } from '../../../src/errors.ts';
+import { thrownBy } from '../../helpers/errors.ts';
 
 const P = 2n ** 255n - 19n;
 const le32 = (n: bigint): Uint8Array => {
@@ -77,12 +78,7 @@ describe('x25519', () => {
       () => sharedSecret(new Uint8Array(32), new Uint8Array(33)),
       () => clampPrivateKey(new Uint8Array(0)),
     ]) {
-      let caught: unknown;
-      try {
-        fn();
-      } catch (err) {
-        caught = err;
-      }
+      const caught = thrownBy(fn);
       expect(isWeftError(caught, 'CRYPTO_MISUSE')).toBe(true);
     }
   });

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import type { Transport, UdpEndpoint } from '../../../src/transport/transport.ts';
+import { rejectionOf } from '../../helpers/errors.ts';
 
 export interface TransportHarness<T extends Transport = Transport> {
   readonly name: string;
@@ -211,12 +212,7 @@ export function transportContract<T extends Transport>(h: TransportHarness<T>): 
     if (h.portInUse) {
       it('reports a port in use with a clear error', async () => {
         const a = await transport(new PacketRing({ slots: 2 }));
-        let caught: unknown;
-        try {
-          await transport(new PacketRing({ slots: 2 }), a.localPort);
-        } catch (err) {
-          caught = err;
-        }
+        const caught = await rejectionOf(transport(new PacketRing({ slots: 2 }), a.localPort));
         expect(isWeftError(caught, 'PORT_IN_USE')).toBe(true);
         expect(String((caught as Error).message)).toContain(`127.0.0.1:${a.localPort} is already in use`);
       });

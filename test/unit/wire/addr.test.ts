@@ -12,15 +12,11 @@ import {
   parseIpv6,
   parseMac,
 } from '../../../src/wire/addr.ts';
+import { thrownBy } from '../../helpers/errors.ts';
 
 /** Expect `fn` to throw ADDR_INVALID with a message that quotes `input`. */
 function expectInvalid(fn: () => unknown, input: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
+  const caught = thrownBy(fn);
   expect(isWeftError(caught, 'ADDR_INVALID'), `no ADDR_INVALID for ${JSON.stringify(input)}`).toBe(true);
   expect((caught as Error).message).toContain(`'${input}'`);
 }

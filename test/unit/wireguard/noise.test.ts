@@ -26,6 +26,7 @@ import { INIT_LEN, INIT_MAC1, INIT_SENDER, RESP_LEN, RESP_MAC1, RESP_SENDER, Ver
 import { CookieGenerator } from '../../../src/wireguard/cookie.ts';
 import { hash } from '../../../src/crypto/hash.ts';
 import { isWeftError } from '../../../src/errors.ts';
+import { thrownBy } from '../../helpers/errors.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -119,12 +120,7 @@ describe('initiation / response round trip', () => {
     const p = pair();
     const { handshake: hsA } = createInitiation(p.alice, p.bobAtAlice);
     for (const fn of [() => createResponse(hsA), () => deriveKeypair(hsA)]) {
-      let caught: unknown;
-      try {
-        fn();
-      } catch (err) {
-        caught = err;
-      }
+      const caught = thrownBy(fn);
       expect(isWeftError(caught, 'HANDSHAKE_STATE')).toBe(true);
     }
   });
