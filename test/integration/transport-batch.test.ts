@@ -6,7 +6,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, tcpTransfer, twoNodes, weftStatus } from '../helpers/cluster.ts';
+import { ping, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
+import { expectTcpIntact } from '../helpers/overlay-checks.ts';
 
 const root = requireRoot();
 const MB20 = 20 * 1024 * 1024;
@@ -33,11 +34,8 @@ describe.skipIf(!root)('the batch transport carries both backends', () => {
       const wb = await startWeft(sb, b, [peer(a, 0)], extra(1));
       expect(wa.ready.transport).toBe('batch');
       expect(await ping(sb, a.podNs, b.podIp)).toBe(3);
-      const ab = await tcpTransfer(sb, a.podNs, b.podNs, b.podIp, MB20);
-      expect(ab.received).toEqual(ab.sent);
-      const ba = await tcpTransfer(sb, b.podNs, a.podNs, a.podIp, MB20, 5202);
-      expect(ba.received).toEqual(ba.sent);
-      expect(ba.received.bytes).toBe(MB20);
+      await expectTcpIntact(sb, a, b, MB20);
+      await expectTcpIntact(sb, b, a, MB20, 5202);
       const t = (await weftStatus(wa)).transport as { sentPackets: number; receivedPackets: number; sendBatches: number };
       expect(t.sentPackets).toBeGreaterThan(10_000);
       expect(t.receivedPackets).toBeGreaterThan(10_000);

@@ -6,8 +6,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, peerOf, startWeft, tcpTransfer, twoNodes, waitForLog, weftMain } from '../helpers/cluster.ts';
+import { ping, peerOf, startWeft, twoNodes, waitForLog, weftMain } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
+import { expectTcpIntact } from '../helpers/overlay-checks.ts';
 
 const root = requireRoot();
 const MB20 = 20 * 1024 * 1024;
@@ -43,17 +44,9 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 3, 1422)).toBe(3);
   });
 
-  it('moves 20 MB over TCP from pod a to pod b, byte for byte', async () => {
-    const r = await tcpTransfer(sb, nodes.a.podNs, nodes.b.podNs, nodes.b.podIp, MB20);
-    expect(r.received).toEqual(r.sent);
-    expect(r.received.bytes).toBe(MB20);
-  });
+  it('moves 20 MB over TCP from pod a to pod b, byte for byte', () => expectTcpIntact(sb, nodes.a, nodes.b, MB20));
 
-  it('moves 20 MB over TCP from pod b to pod a, byte for byte', async () => {
-    const r = await tcpTransfer(sb, nodes.b.podNs, nodes.a.podNs, nodes.a.podIp, MB20, 5202);
-    expect(r.received).toEqual(r.sent);
-    expect(r.received.bytes).toBe(MB20);
-  });
+  it('moves 20 MB over TCP from pod b to pod a, byte for byte', () => expectTcpIntact(sb, nodes.b, nodes.a, MB20, 5202));
 
   it('weft status shows the node and its peer, in the manner of wg show, and as JSON', async () => {
     const main = weftMain();

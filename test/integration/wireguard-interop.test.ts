@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, sendUdp, startWeft, tcpTransfer, twoNodes, weftStatus } from '../helpers/cluster.ts';
+import { ping, sendUdp, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
+import { expectTcpIntact } from '../helpers/overlay-checks.ts';
 import { readPcap } from '../helpers/pcap.ts';
 import { startWireguardGo } from '../helpers/wireguard-go.ts';
 import type { WireguardGo } from '../helpers/wireguard-go.ts';
@@ -72,17 +73,9 @@ describe.skipIf(!root)('WireGuard: weft <-> wireguard-go', () => {
     expect(await ping(sb, nodes.b.podNs, nodes.a.podIp)).toBe(3);
   });
 
-  it('moves 20 MB over TCP from the weft pod to the wireguard-go pod, byte for byte', async () => {
-    const r = await tcpTransfer(sb, nodes.a.podNs, nodes.b.podNs, nodes.b.podIp, MB20);
-    expect(r.received).toEqual(r.sent);
-    expect(r.received.bytes).toBe(MB20);
-  });
+  it('moves 20 MB over TCP from the weft pod to the wireguard-go pod, byte for byte', () => expectTcpIntact(sb, nodes.a, nodes.b, MB20));
 
-  it('moves 20 MB over TCP from the wireguard-go pod to the weft pod, byte for byte', async () => {
-    const r = await tcpTransfer(sb, nodes.b.podNs, nodes.a.podNs, nodes.a.podIp, MB20, 5202);
-    expect(r.received).toEqual(r.sent);
-    expect(r.received.bytes).toBe(MB20);
-  });
+  it('moves 20 MB over TCP from the wireguard-go pod to the weft pod, byte for byte', () => expectTcpIntact(sb, nodes.b, nodes.a, MB20, 5202));
 
   it('wg show reads weft (through its UAPI socket) and wireguard-go, each listing the other with a recent handshake', async () => {
     const now = Date.now() / 1000;

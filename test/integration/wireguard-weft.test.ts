@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, tcpTransfer, twoNodes, weftMain, weftStatus } from '../helpers/cluster.ts';
+import { ping, startWeft, twoNodes, weftMain, weftStatus } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
+import { expectTcpIntact } from '../helpers/overlay-checks.ts';
 
 const root = requireRoot();
 const MB20 = 20 * 1024 * 1024;
@@ -51,11 +52,8 @@ describe.skipIf(!root)('WireGuard: weft <-> weft', () => {
   });
 
   it('moves 20 MB over TCP each way, byte for byte', async () => {
-    const ab = await tcpTransfer(sb, nodes.a.podNs, nodes.b.podNs, nodes.b.podIp, MB20);
-    expect(ab.received).toEqual(ab.sent);
-    const ba = await tcpTransfer(sb, nodes.b.podNs, nodes.a.podNs, nodes.a.podIp, MB20, 5202);
-    expect(ba.received).toEqual(ba.sent);
-    expect(ba.received.bytes).toBe(MB20);
+    await expectTcpIntact(sb, nodes.a, nodes.b, MB20);
+    await expectTcpIntact(sb, nodes.b, nodes.a, MB20, 5202);
   });
 
   it('counts one completed handshake on each side and no drops', async () => {
