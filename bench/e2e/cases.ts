@@ -11,6 +11,7 @@
  *   weft-*-batch    the same with the native batch transport (recvmmsg/sendmmsg, UDP GSO and GRO)
  *   weft-*-batch-nooffload  the batch transport without TUN offloads and GSO:
  *                   one kernel crossing per packet on the TUN side (the lever's baseline)
+ *   *-jumbo         kernel vxlan and weft (batch, offloads) over a 9000-byte underlay
  *
  * Every address is inside namespaces the bench creates; nothing leaves them.
  */
@@ -33,6 +34,9 @@ export const CASE_NAMES = [
   'weft-wireguard-batch-nooffload',
   'weft-vxlan-batch',
   'weft-wireguard-batch',
+  'kernel-vxlan-jumbo',
+  'weft-vxlan-jumbo',
+  'weft-wireguard-jumbo',
 ] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 
@@ -146,10 +150,10 @@ async function minorGcs(sb: NetnsSandbox, ns: string): Promise<number> {
 }
 
 /** Flannel's set-up of flannel.1 on `self` toward `peer` (see test/integration/vxlan-kernel.test.ts). */
-async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, selfMac: string, peer: OverlayNode, peerMac: string): Promise<void> {
+async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, selfMac: string, peer: OverlayNode, peerMac: string, mtu = 1450): Promise<void> {
   const ns = self.ns;
   await sb.run(ns, ['ip', 'link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'local', self.underlayIp, 'dev', 'ul0', 'dstport', '8472', 'nolearning']);
-  await sb.run(ns, ['ip', 'link', 'set', 'flannel.1', 'address', selfMac, 'mtu', '1450', 'up']);
+  await sb.run(ns, ['ip', 'link', 'set', 'flannel.1', 'address', selfMac, 'mtu', String(mtu), 'up']);
   await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp}/32`, 'dev', 'flannel.1']);
   await sb.run(ns, ['ip', 'neigh', 'replace', peer.vtepIp, 'lladdr', peerMac, 'dev', 'flannel.1', 'nud', 'permanent']);
   await sb.run(ns, ['bridge', 'fdb', 'append', peerMac, 'dev', 'flannel.1', 'dst', peer.underlayIp]);
@@ -172,16 +176,29 @@ const raw: CaseDef = {
   },
 };
 
-const kernelVxlan: CaseDef = {
-  name: 'kernel-vxlan',
-  description: "the kernel's vxlan device on both nodes, configured as Flannel does",
-  setup: async (sb) => {
-    const nodes = await twoNodes(sb, 1450);
-    await kernelVtep(sb, nodes.a, KERNEL_MACS[0]!, nodes.b, KERNEL_MACS[1]!);
-    await kernelVtep(sb, nodes.b, KERNEL_MACS[1]!, nodes.a, KERNEL_MACS[0]!);
-    return overlay(nodes, [], undefined, async () => {});
-  },
-};
+/** A 9000-byte underlay (jumbo frames, the default on large clouds): ul0 and the nodes' pod-side veths. */
+const JUMBO = 9000;
+async function jumboUnderlay(sb: NetnsSandbox, nodes: TwoNodes): Promise<void> {
+  for (const n of [nodes.a, nodes.b]) {
+    await sb.run(n.ns, ['ip', 'link', 'set', 'ul0', 'mtu', String(JUMBO)]);
+    await sb.run(n.ns, ['ip', 'link', 'set', 'pod0', 'mtu', String(JUMBO)]);
+  }
+}
+
+function kernelVxlanCase(underlayMtu: number): CaseDef {
+  const jumbo = underlayMtu > 1500;
+  return {
+    name: jumbo ? 'kernel-vxlan-jumbo' : 'kernel-vxlan',
+    description: `the kernel's vxlan device on both nodes, configured as Flannel does${jumbo ? `, over a ${underlayMtu}-byte underlay` : ''}`,
+    setup: async (sb) => {
+      const nodes = await twoNodes(sb, underlayMtu - 50);
+      if (jumbo) await jumboUnderlay(sb, nodes);
+      await kernelVtep(sb, nodes.a, KERNEL_MACS[0]!, nodes.b, KERNEL_MACS[1]!, underlayMtu - 50);
+      await kernelVtep(sb, nodes.b, KERNEL_MACS[1]!, nodes.a, KERNEL_MACS[0]!, underlayMtu - 50);
+      return overlay(nodes, [], undefined, async () => {});
+    },
+  };
+}
 
 const wireguardGo: CaseDef = {
   name: 'wireguard-go',
@@ -205,22 +222,24 @@ const wireguardGo: CaseDef = {
  * weft on both nodes with one backend and one transport; `offload` turns on
  * the TUN offloads and, for the batch transport, UDP GSO and GRO.
  */
-function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offload: boolean): CaseDef {
-  const name = `weft-${backend}${type === 'batch' ? '-batch' : ''}${offload || type === 'dgram' ? '' : '-nooffload'}` as CaseName;
+function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offload: boolean, underlayMtu = 1500): CaseDef {
+  const jumbo = underlayMtu > 1500;
+  const name = (jumbo ? `weft-${backend}-jumbo` : `weft-${backend}${type === 'batch' ? '-batch' : ''}${offload || type === 'dgram' ? '' : '-nooffload'}`) as CaseName;
   const transport = type === 'batch' && offload ? { type, gso: true, gro: true } : type;
-  const label = `${type}${type === 'batch' && offload ? '+gso+gro' : ''}, ${offload ? 'offload' : 'no offload'}`;
+  const label = `${type}${type === 'batch' && offload ? '+gso+gro' : ''}, ${offload ? 'offload' : 'no offload'}${jumbo ? `, ${underlayMtu}-byte underlay` : ''}`;
   return {
     name,
     description: `weft up with the ${backend === 'vxlan' ? 'VXLAN' : 'WireGuard'} backend on both nodes (${label})`,
     setup: async (sb) => {
-      const nodes = await twoNodes(sb, backend === 'vxlan' ? 1450 : 1420);
+      const nodes = await twoNodes(sb, underlayMtu - (backend === 'vxlan' ? 50 : 60));
+      if (jumbo) await jumboUnderlay(sb, nodes);
       const { a, b } = nodes;
       const [keyA, keyB] = [generateKeyText(), generateKeyText()];
       const port = backend === 'vxlan' ? 8472 : 51820;
       const config = (key: string, side: string) =>
         backend === 'vxlan'
-          ? { transport, tun: { name: 'weft0', offload } }
-          : { transport, backend: 'wireguard', tun: { name: `wfb${RUN_ID}${side}`, offload }, wireguard: { privateKey: key } };
+          ? { transport, tun: { name: 'weft0', offload }, underlay: { address: side === 'a' ? a.underlayIp : b.underlayIp, mtu: underlayMtu } }
+          : { transport, backend: 'wireguard', tun: { name: `wfb${RUN_ID}${side}`, offload }, wireguard: { privateKey: key }, underlay: { address: side === 'a' ? a.underlayIp : b.underlayIp, mtu: underlayMtu } };
       const peer = (n: typeof a, key: string) => ({
         name: n.name,
         endpoint: `${n.underlayIp}:${port}`,
@@ -247,7 +266,7 @@ function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offlo
 
 export const CASES: Record<CaseName, CaseDef> = {
   raw,
-  'kernel-vxlan': kernelVxlan,
+  'kernel-vxlan': kernelVxlanCase(1500),
   'wireguard-go': wireguardGo,
   'weft-vxlan': weftCase('vxlan', 'dgram', true),
   'weft-wireguard': weftCase('wireguard', 'dgram', true),
@@ -255,6 +274,9 @@ export const CASES: Record<CaseName, CaseDef> = {
   'weft-wireguard-batch-nooffload': weftCase('wireguard', 'batch', false),
   'weft-vxlan-batch': weftCase('vxlan', 'batch', true),
   'weft-wireguard-batch': weftCase('wireguard', 'batch', true),
+  'kernel-vxlan-jumbo': kernelVxlanCase(JUMBO),
+  'weft-vxlan-jumbo': weftCase('vxlan', 'batch', true, JUMBO),
+  'weft-wireguard-jumbo': weftCase('wireguard', 'batch', true, JUMBO),
 };
 
 /** Parse a --cases list; throws naming the valid cases on an unknown one. */

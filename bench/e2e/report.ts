@@ -78,6 +78,9 @@ export const RATIO_PAIRS: readonly [string, string][] = [
   ['weft-wireguard', 'wireguard-go'],
   ['weft-vxlan-batch', 'kernel-vxlan'],
   ['weft-wireguard-batch', 'wireguard-go'],
+  ['weft-vxlan-jumbo', 'kernel-vxlan-jumbo'],
+  ['weft-vxlan-jumbo', 'weft-vxlan-batch'],
+  ['weft-wireguard-jumbo', 'weft-wireguard-batch'],
 ];
 
 const RATIO_METRICS: readonly [string, (r: CaseResult) => number | undefined][] = [

@@ -19,6 +19,7 @@ import { createSocket } from 'node:dgram';
 const dist = new URL('../../dist/src/', import.meta.url);
 const noise = await import(new URL('wireguard/noise.js', dist).href);
 const msgs = await import(new URL('wireguard/messages.js', dist).href);
+const bytes = await import(new URL('bytes/endian.js', dist).href);
 const keys = await import(new URL('crypto/keys.js', dist).href);
 const aead = await import(new URL('crypto/aead.js', dist).href);
 
@@ -85,7 +86,7 @@ function seal(kp, plain) {
 function receiveData(kp) {
   return receive((m, rinfo) => {
     if (msgs.messageType(m, 0, m.length) !== msgs.MessageType.Transport || m.length <= msgs.TRANSPORT_MIN_LEN) return undefined;
-    if (msgs.readU32(m, msgs.TRANSPORT_RECEIVER) !== kp.localIndex) return undefined;
+    if (bytes.readU32LE(m, msgs.TRANSPORT_RECEIVER) !== kp.localIndex) return undefined;
     const counter = BigInt(msgs.readCounterLo(m, 0)) + (BigInt(msgs.readCounterHi(m, 0)) << 32n);
     const packet = aead.aeadOpen(kp.receiveKey, counter, m.subarray(msgs.TRANSPORT_HEADER_LEN));
     return { packet, counter: Number(counter), rinfo };
