@@ -4,6 +4,7 @@
  * a route for the remote pod subnet.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetnsSandbox, SandboxProcess } from './netns.ts';
@@ -21,19 +22,35 @@ export interface WireguardGoPeer {
   allowedIps: string;
 }
 
+/** Does a process accept connections on the unix socket at `path`? (A refused connect leaves the file alone.) */
+function unixAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
 export async function startWireguardGo(sb: NetnsSandbox, n: OverlayNode, ifname: string, privateKey: string, peer: WireguardGoPeer): Promise<WireguardGo> {
   // A wireguard-go just killed may still hold its device for a moment while the kernel
   // tears it down; a new one with the same name would fail to create it: wait it out.
   for (let i = 0; i < 100 && (await sb.exec(n.ns, ['ip', 'link', 'show', ifname])).code === 0; i++) await new Promise((r) => setTimeout(r, 50));
-  const proc = sb.spawn(n.ns, ['env', 'WG_PROCESS_FOREGROUND=1', 'LOG_LEVEL=error', 'wireguard-go', ifname]);
   const sock = `/var/run/wireguard/${ifname}.sock`;
-  // The socket file appears before wireguard-go accepts on it, and wg(8) falls back to the
-  // kernel (EPROTONOSUPPORT here) when a connect is refused: wait until wg show answers.
+  // A killed one also leaves its socket file. wireguard-go removes a stale one itself, but so
+  // does wg(8) when a connect is refused, and the two racing made the new wireguard-go exit
+  // ("remove ...: no such file"): remove it here, before the new one starts.
+  if (existsSync(sock) && !(await unixAnswers(sock))) rmSync(sock, { force: true });
+  const proc = sb.spawn(n.ns, ['env', 'WG_PROCESS_FOREGROUND=1', 'LOG_LEVEL=error', 'wireguard-go', ifname]);
+  // Wait until it accepts on its socket, by connecting ourselves: wg(8) would unlink a socket
+  // that is bound but not listening yet, and wireguard-go exits when its socket file goes.
   let answered = false;
   let exited = false;
   void proc.exited.then(() => (exited = true));
   for (let i = 0; i < 100 && !answered && !exited; i++) {
-    answered = existsSync(sock) && (await sb.exec(n.ns, ['wg', 'show', ifname], { timeoutMs: 2000 })).code === 0;
+    answered = existsSync(sock) && (await unixAnswers(sock));
     if (!answered) await new Promise((r) => setTimeout(r, 50));
   }
   // wireguard-go logs to stdout.
