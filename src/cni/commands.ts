@@ -1,0 +1,111 @@
+/**
+ * The six CNI commands, each from parsed parameters and configuration to the
+ * text for stdout ('' when the command prints nothing). Every failure is a
+ * CniError; main.ts turns it into the error JSON and the exit status.
+ */
+import { AddressStore } from './address-store.ts';
+import { attach, detach } from './attach.ts';
+import { check } from './check.ts';
+import type { Parameters } from './environment.ts';
+import { configVersion, parseNetConfig } from './net-config.ts';
+import type { NetConfig } from './net-config.ts';
+import { fromPrevious, resultJson } from './result.ts';
+import { CniError, ErrorCode, LATEST_VERSION, versionAtLeast, versionJson } from './spec.ts';
+import type { CniVersion } from './spec.ts';
+import { cidrText, readSubnetEnv } from './subnet-env.ts';
+
+/** The oldest configuration version that has each command (SPEC.md: CHECK came with 0.4.0, STATUS and GC with 1.1.0). */
+const SINCE: Partial<Record<Parameters['command'], CniVersion>> = { CHECK: '0.4.0', STATUS: '1.1.0', GC: '1.1.0' };
+
+function requireVersion(command: Parameters['command'], version: CniVersion): void {
+  const since = SINCE[command];
+  if (since !== undefined && !versionAtLeast(version, since)) {
+    throw new CniError(ErrorCode.INCOMPATIBLE_VERSION, `config version ${version} does not allow ${command}`, `${command} needs cniVersion ${since} or later; raise "cniVersion" in the conflist if the runtime supports it`);
+  }
+}
+
+export async function runCommand(p: Parameters, stdin: Record<string, unknown> | undefined): Promise<string> {
+  if (p.command === 'VERSION') {
+    // Any version is echoed: the runtime asks which versions exist before choosing one.
+    const asked = stdin?.cniVersion;
+    return versionJson(typeof asked === 'string' ? asked : LATEST_VERSION);
+  }
+  if (stdin === undefined) throw new CniError(ErrorCode.IO_FAILURE, 'no network configuration on stdin', `${p.command} reads the network configuration (JSON) from stdin, which was empty`);
+  configVersion(stdin); // error 1 before anything else, whatever else is wrong
+  const config = parseNetConfig(stdin);
+  requireVersion(p.command, config.cniVersion);
+  const attachment = { containerId: p.containerId, ifname: p.ifname };
+  const store = new AddressStore(config.dataDir, config.name);
+  switch (p.command) {
+    case 'ADD':
+      return add(p, config, store);
+    case 'DEL':
+      // Best effort and idempotent (SPEC.md): the namespace, the pair or the
+      // reservation may be gone already, and weft need not run.
+      detach(attachment);
+      store.release(attachment);
+      return '';
+    case 'CHECK':
+      check(attachment, p.netns, config);
+      return '';
+    case 'STATUS':
+      await status(config, store);
+      return '';
+    case 'GC':
+      return gc(config, store);
+  }
+}
+
+function add(p: Parameters, config: NetConfig, store: AddressStore): string {
+  const net = readSubnetEnv(config.subnetEnv);
+  const previous = fromPrevious(config.prevResult);
+  const attachment = { containerId: p.containerId, ifname: p.ifname };
+  const address = store.reserve(net, attachment);
+  try {
+    const result = attach({ attachment, netns: p.netns, bridge: config.bridge, net, address }, previous, config.dns);
+    return resultJson(result, config.cniVersion);
+  } catch (err) {
+    store.release(attachment);
+    throw err;
+  }
+}
+
+function gc(config: NetConfig, store: AddressStore): string {
+  if (config.validAttachments === undefined) {
+    // Without the list, every reservation would look stale: refuse rather than release them all.
+    throw new CniError(ErrorCode.INVALID_CONFIG, 'invalid network configuration: cni.dev/valid-attachments', 'GC needs the list of attachments still in use ("cni.dev/valid-attachments"; [] when there are none)');
+  }
+  const valid = config.validAttachments;
+  const stale = store.list().filter((r) => !valid.some((v) => v.containerId === r.attachment.containerId && v.ifname === r.attachment.ifname));
+  for (const r of stale) detach(r.attachment); // the SPEC lets GC assume the namespace is gone; a host end left behind is ours to remove
+  store.collect(valid);
+  return '';
+}
+
+/** Ready for ADD: weft runs (its control socket answers, when the conflist names it), holds a subnet, and has free addresses. */
+async function status(config: NetConfig, store: AddressStore): Promise<void> {
+  const unavailable = (msg: string, details: string) => new CniError(ErrorCode.NOT_AVAILABLE, msg, details);
+  let net;
+  try {
+    net = readSubnetEnv(config.subnetEnv);
+  } catch (err) {
+    const why = err instanceof CniError ? err.details : (err as Error).message;
+    throw unavailable('weft is not running on this node or has no subnet yet', why);
+  }
+  if (config.controlSocket !== undefined) {
+    // Loaded only here: the control client is the CLI's, and ADD and DEL need none of it.
+    const { request } = await import('../cli/control.ts');
+    let answer: unknown;
+    try {
+      answer = await request(config.controlSocket, 'status', 3000);
+    } catch (err) {
+      throw unavailable('weft is not running on this node', `${(err as Error).message}; subnet.env at ${config.subnetEnv} is left from a node that stopped without cleaning up (weft up starts it again)`);
+    }
+    const subnet = (answer as { node?: { subnet?: unknown } } | undefined)?.node?.subnet;
+    if (typeof subnet !== 'string' || subnet !== cidrText(net.subnet)) {
+      throw unavailable('weft has not settled its subnet', `the node reports subnet ${String(subnet)} but ${config.subnetEnv} says ${cidrText(net.subnet)}; wait for weft to write subnet.env again`);
+    }
+  }
+  const size = 2 ** (32 - net.subnet.bits) - 3; // without network, broadcast and gateway
+  if (store.list().length >= size) throw unavailable(`no free address in ${cidrText(net.subnet)}`, `all ${size} pod addresses of this node are reserved; remove containers or run the runtime's GC`);
+}
