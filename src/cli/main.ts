@@ -11,6 +11,7 @@ import type { NodeStatus } from './status-format.ts';
 import { isWeftError } from '../errors.ts';
 import { OVERRIDES } from './config-load.ts';
 import { keyCommand } from './keys.ts';
+import { CNI_USAGE, cniCommand } from './cni-command.ts';
 import { createLogger } from './log.ts';
 import { startNode } from './up.ts';
 import type { RunningNode } from './up.ts';
@@ -31,6 +32,7 @@ commands:
   showconf PEER [--private-key FILE] [--node NAME | --socket PATH]
                       print a wg-quick file with which PEER, a machine running
                       stock WireGuard, joins the overlay through this node
+${CNI_USAGE}
   genkey              print a new private key (base64, as wg genkey)
   pubkey              read a private key on stdin, print its public key
   genpsk              print a new preshared key
@@ -189,6 +191,13 @@ async function main(argv: string[]): Promise<void> {
       } catch (err) {
         process.stderr.write(`weft ${command}: ${(err as Error).message}\n`);
         process.exit(1);
+      }
+    case 'cni':
+      try {
+        process.stdout.write(cniCommand(rest));
+        return;
+      } catch (err) {
+        return fail((err as Error).message);
       }
     case 'version':
     case '--version':
