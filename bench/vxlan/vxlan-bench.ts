@@ -7,10 +7,11 @@
  *   npm run bench:vxlan
  */
 import { PacketRing } from '../../src/buf/packet-ring.ts';
-import { Received } from '../../src/dataplane/backend.ts';
+import { Received } from '../../src/dataplane/encapsulation.ts';
 import { newTransportStats } from '../../src/transport/transport.ts';
 import type { Transport } from '../../src/transport/transport.ts';
-import { VxlanBackend } from '../../src/vxlan/vxlan-backend.ts';
+import { vxlanDataplane } from '../../test/helpers/dataplanes.ts';
+import type { VxlanDataplane } from '../../test/helpers/dataplanes.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../src/wire/addr.ts';
 import { udpPacket } from '../../test/helpers/packets.ts';
 import { measure, printTable } from '../util/measure.ts';
@@ -29,7 +30,7 @@ const nullTransport: Transport = {
   onReceive: () => {},
   close: async () => {},
 };
-const backend = new VxlanBackend({ ring, transport: nullTransport, vtepMac: deriveVtepMac('bench-a'), vtepIp: parseIpv4('10.244.0.0') });
+const backend = vxlanDataplane({ ring, transport: nullTransport, vtepMac: deriveVtepMac('bench-a'), vtepIp: parseIpv4('10.244.0.0') });
 // A cluster of PEERS nodes, so the route lookup walks a realistic table.
 for (let i = 1; i <= PEERS; i++) {
   backend.addPeer({

@@ -15,7 +15,8 @@ import { parseCidr } from '../../src/wire/addr.ts';
 import { udpPacket } from '../../test/helpers/packets.ts';
 import { Keypair } from '../../src/wireguard/keypair.ts';
 import { OpenResult, openTransport, sealTransport } from '../../src/wireguard/transport-data.ts';
-import { WireguardBackend } from '../../src/wireguard/wireguard-backend.ts';
+import { wireguardDataplane } from '../../test/helpers/dataplanes.ts';
+import type { WireguardDataplane } from '../../test/helpers/dataplanes.ts';
 import { measure, printTable } from '../util/measure.ts';
 
 const PACKET = 1400;
@@ -60,9 +61,9 @@ async function main(): Promise<void> {
   // The backend's whole send path with a transport that releases at once.
   const nullTransport: Transport = { ring, stats: newTransportStats(), localPort: 51820, send: (slot) => ring.release(slot), onReceive: () => {}, close: async () => {} };
   const privB = generatePrivateKey();
-  const backend = new WireguardBackend({ ring, transport: nullTransport, privateKey: generatePrivateKey(), mtu: 1420 });
+  const backend = wireguardDataplane({ ring, transport: nullTransport, privateKey: generatePrivateKey(), mtu: 1420 });
   backend.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], publicKey: publicKey(privB) });
-  const peer = backend.peer('b')!;
+  const peer = backend.wireguard.peer('b')!;
   peer.current = new Keypair(k1.slice(), k2.slice(), 3, 4, true, performance.now());
   const send = await measure(`backend.send ${PACKET} B`, OPS, () => {
     const s = ring.acquire();

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import type { PeerSpec } from '../dataplane/backend.ts';
+import type { PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
 import { isLive } from '../transport/unix-socket.ts';
 import { WIREGUARD_OVERHEAD_IPV4 } from '../wireguard/transport-data.ts';

@@ -3,10 +3,10 @@
  * (nodeStatus), that `weft status` (text and --json), the SIGUSR1 log line
  * and every metrics scrape read. Each part owns its section and its type:
  *
- *   node, kind, drops,   the backend (BuiltBackend.status(): identity, drops,
- *   arpReplies,          VXLAN's ARP replies, WireGuard's handshake events;
- *   handshakes           one section per backend, told apart by `kind`)
- *   peers                the backend's peers (PeerStatus)
+ *   node, kind, drops,   the data plane (BuiltDataplane.status(): identity,
+ *   arpReplies,          drops, VXLAN's ARP replies, WireGuard's handshake
+ *   handshakes           events; one section per backend, told apart by `kind`)
+ *   peers                the peer table's peers (PeerStatus)
  *   router               the router (RouterStats); its too-big count joins drops
  *   tunStats, offload    the TUN device (TunStats, OffloadStats when offloading)
  *   transport            the main socket (TransportStats, and batch status when it batches)
@@ -20,7 +20,7 @@
 import { isIP } from 'node:net';
 import type { RingStatus } from '../buf/packet-ring.ts';
 import { encodeKey } from '../crypto/keys.ts';
-import type { PeerStatus } from '../dataplane/backend.ts';
+import type { EncapsulationKind, PeerStatus } from '../dataplane/peer.ts';
 import type { GossipStatus } from '../node/gossip-control.ts';
 import type { RouterStats } from '../node/router.ts';
 import type { TransportBatchStatus, TransportStats } from '../transport/transport.ts';
@@ -28,15 +28,15 @@ import type { TunStats } from '../tun/tun-device.ts';
 import type { OffloadStats } from '../tun/tun-offload.ts';
 import { formatCidr } from '../wire/addr.ts';
 import type { HandshakeStats } from '../wireguard/wg-state.ts';
-import type { BackendStatus, Counts, Drops, MixedIdentity, VxlanIdentity, WireguardIdentity } from './backend-factory.ts';
+import type { BackendStatus, Counts, Drops, MixedIdentity, VxlanIdentity, WireguardIdentity } from './dataplane-factory.ts';
 import type { NodeConfig } from './config.ts';
 
-export type { BackendStatus, Counts, Drops } from './backend-factory.ts';
+export type { BackendStatus, Counts, Drops } from './dataplane-factory.ts';
 
 export interface StatusPeer {
   name: string;
-  /** The protocol that carries this peer's traffic (vxlan or wireguard). */
-  backend?: string;
+  /** The encapsulation that carries this peer's traffic. */
+  backend: EncapsulationKind;
   endpoint: string | null;
   subnets: string[];
   txBytes: number;
@@ -73,7 +73,7 @@ export type TransportStatus = TransportStats & Partial<TransportBatchStatus>;
 /** The sections every node has, whatever its backend. */
 export interface CommonStatus {
   peers: StatusPeer[];
-  /** The backend's drops and the router's too_big, by reason. */
+  /** The data plane's and encapsulations' drops and the router's too_big, by reason. */
   drops: Drops;
   kernelDrops: KernelDrops;
   router: RouterStats;
@@ -123,10 +123,10 @@ export interface StatusParts {
 }
 
 /** One peer as status shows it; WireGuard peers carry their key, handshake time and keepalive. */
-export function statusPeer(p: PeerStatus, defaultBackend: string): StatusPeer {
+export function statusPeer(p: PeerStatus): StatusPeer {
   const out: StatusPeer = {
     name: p.name,
-    backend: p.backend ?? defaultBackend,
+    backend: p.backend,
     endpoint: p.endpoint ? (isIP(p.endpoint.address) === 6 ? `[${p.endpoint.address}]:${p.endpoint.port}` : `${p.endpoint.address}:${p.endpoint.port}`) : null,
     subnets: p.subnets.map(formatCidr),
     ...p.traffic,
@@ -141,7 +141,7 @@ export function statusPeer(p: PeerStatus, defaultBackend: string): StatusPeer {
 export function nodeStatus(parts: StatusParts): NodeStatus {
   const b = parts.backend;
   const common: CommonStatus = {
-    peers: parts.peers.map((p) => statusPeer(p, parts.node.backend)),
+    peers: parts.peers.map(statusPeer),
     // Packets too big for the underlay are the router's to count; they belong with the drops.
     drops: { ...b.drops, too_big: parts.router.tooBig },
     kernelDrops: { ...parts.kernelDrops },

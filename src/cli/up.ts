@@ -27,7 +27,7 @@ import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
 import { TUN_STAGING_BYTES } from '../tun/tun-offload.ts';
 import { formatCidr, formatIpv4 } from '../wire/addr.ts';
-import { buildBackend, listenPort, vtepIpOf } from './backend-factory.ts';
+import { buildDataplane, dataPort, encapsulationsOf, vtepIpOf } from './dataplane-factory.ts';
 import { preflight } from './config-checks.ts';
 import { loadConfig } from './config-load.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
@@ -86,10 +86,11 @@ export async function startNode(configPath: string | undefined, flags: Record<st
   };
 
   try {
-    // Staging for TUN super-packets and UDP GRO runs lives in the ring's own
-    // buffer, so their copies into slots are memmoves (mixed runs two sockets).
-    const groSockets = config.transport.gro ? (config.backend === 'mixed' ? 2 : 1) : 0;
-    const staging = (config.tun.offload ? TUN_STAGING_BYTES : 0) + groSockets * GRO_STAGING_BYTES;
+    // One socket per encapsulation; the same list sizes the staging and opens the sockets below.
+    const sockets = encapsulationsOf(config);
+    // Staging for TUN super-packets and each socket's UDP GRO runs lives in the
+    // ring's own buffer, so their copies into slots are memmoves.
+    const staging = (config.tun.offload ? TUN_STAGING_BYTES : 0) + (config.transport.gro ? sockets.length * GRO_STAGING_BYTES : 0);
     const { mtu, maxPacket, underlayMtu } = await preflight(config);
     // Slots hold whatever the underlay carries (jumbo frames included). A ring
     // stays within RING_MAX_BYTES: larger slots mean fewer of them.
@@ -104,9 +105,14 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       const options = { ring, bindAddress: config.underlay.address, port };
       return config.transport.type === 'batch' ? BatchUdpTransport.open({ ...options, gso: config.transport.gso, gro: config.transport.gro }) : DgramTransport.open(options);
     };
-    const transport = await openTransport(listenPort(config));
-    undo.push(['close UDP socket', () => transport.close()]);
-    checkpoint();
+    const transports: Transport[] = [];
+    for (const socket of sockets) {
+      const t = await openTransport(socket.port);
+      transports.push(t);
+      undo.push([`close the ${socket.kind} UDP socket`, () => t.close()]);
+      checkpoint();
+    }
+    const transport = transports[0]!;
 
     // With gossip the subnet may be unknown until the cluster's map has arrived: join first.
     let gossip: GossipControl | undefined;
@@ -118,7 +124,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         seeds: config.gossip.seeds,
         keys: config.gossip.keys,
         stateDir: config.stateDir,
-        dataPort: listenPort(config),
+        dataPort: dataPort(config),
         location: config.location,
         vtepMac: config.vxlan.vtepMac,
         wgPublicKey: config.wireguard ? publicKey(config.wireguard.privateKey) : null,
@@ -133,13 +139,14 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     checkpoint();
     const resolved: ResolvedConfig = { ...config, subnet };
     // The MTU preflight checked: configured, or the underlay's minus this family's overhead.
-    const built = await buildBackend(resolved, ring, transport, openTransport, () => mtu, log);
-    const backend = built.backend;
+    const built = buildDataplane(resolved, ring, transports, mtu, log);
+    const dataplane = built.dataplane;
 
     // Received TCP segments are merged for the kernel only after a checksum
-    // check, except under WireGuard, where Poly1305 has already vouched for
-    // every byte (VXLAN from a kernel peer may arrive with no UDP checksum).
-    const offload = config.tun.offload ? { ring, verifyChecksums: backend.kind !== 'wireguard' } : undefined;
+    // check, unless every encapsulation has vouched for every byte already
+    // (WireGuard's Poly1305; VXLAN from a kernel peer may carry no UDP checksum).
+    const verifyChecksums = !dataplane.encapsulations.every((e) => e.authenticatesPayload);
+    const offload = config.tun.offload ? { ring, verifyChecksums } : undefined;
     const tun = openTun({ name: config.tun.name, ...(offload ? { offload } : {}) });
     undo.push(['close TUN device', () => tun.close()]);
     const link = new Link(tun.name);
@@ -153,28 +160,24 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     enableForwarding(log);
 
     const peerRoutes = new PeerRoutes(link, config.clusterCidr, (message) => log.error('route not applied', { error: message }));
-    const syncRoutes = () => peerRoutes.sync(backend.peers());
+    const syncRoutes = () => peerRoutes.sync(dataplane.peers());
     await built.start(tun.name, () => void syncRoutes());
-    undo.push(['stop backend', () => built.stop()]);
+    undo.push(['stop the data plane', () => built.stop()]);
     checkpoint();
-    const initial = applyPeerDiff(backend, diffPeers([], config.peers));
+    const initial = applyPeerDiff(dataplane, diffPeers([], config.peers));
     for (const f of initial.failed) log.error('peer not applied', f);
     await syncRoutes();
     gossip?.attach(
-      backend,
+      dataplane,
       (e) => {
         void syncRoutes();
         if (e) log.info(e.type, { peer: e.name, subnets: e.peer.subnets.map(formatCidr), ...(e.reason ? { reason: e.reason } : {}) });
       },
       (moved) => log.error('a conflict moved this node\'s subnet; restart weft to re-address its device', { subnet: formatCidr(moved) }),
-      // A record announces one data port (VXLAN's under "mixed"); peers in other
-      // locations are reached on the WireGuard port, the same on every node.
-      config.backend === 'mixed'
-        ? (spec) => (spec.location !== config.location && spec.endpoint ? { ...spec, endpoint: { address: spec.endpoint.address, port: config.wireguard!.listenPort } } : spec)
-        : undefined,
+      built.gossipPeer,
     );
 
-    const router = new Router({ ring, tun, transport, backend, inbound: built.inbound, maxPacket });
+    const router = new Router({ ring, tun, dataplane, maxPacket });
     router.start();
     undo.push(['stop router', () => router.stop()]);
 
@@ -194,7 +197,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         startedAt,
       },
       backend: built.status(),
-      peers: backend.peers(),
+      peers: dataplane.peers(),
       router: router.stats,
       tun: tun.stats,
       offload: tun.offloadStats,
@@ -202,7 +205,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       ring: ring.status(),
       // Datagrams the kernel dropped before weft could read them (receive buffer full).
       kernelDrops: {
-        data: [transport, ...built.inbound.map((i) => i.transport)].reduce((n, t) => n + kernelReceiveDrops(t.localPort), 0),
+        data: transports.reduce((n, t) => n + kernelReceiveDrops(t.localPort), 0),
         ...(config.gossip ? { gossip: kernelReceiveDrops(config.gossip.port) } : {}),
       },
       peerRoutes: peerRoutes.routes,
@@ -222,7 +225,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       try {
         const next = loadConfig(configPath, flags);
         const diff = diffPeers(config.peers, next.peers);
-        const result = applyPeerDiff(backend, diff);
+        const result = applyPeerDiff(dataplane, diff);
         for (const f of result.failed) log.error('peer not applied', f);
         config = { ...config, peers: next.peers };
         void syncRoutes();

@@ -6,7 +6,7 @@
  * while merely suspected), so routes follow the cluster without flapping.
  */
 import { readU32BE } from '../bytes/endian.ts';
-import type { Backend, PeerSpec } from '../dataplane/backend.ts';
+import type { PeerControl, PeerSpec } from '../dataplane/peer.ts';
 import { RealClock } from '../gossip/clock.ts';
 import { loadOrCreateIdentity } from '../gossip/identity.ts';
 import { Keyring } from '../gossip/keyring.ts';
@@ -53,7 +53,7 @@ export function peerSpecOf(peer: GossipPeer, record: NodeRecord): PeerSpec {
 }
 
 export class GossipControl {
-  /** Peer records the backend refused (apply): wire input, so counted, never thrown. */
+  /** Peer records the data plane refused (apply): wire input, so counted, never thrown. */
   private peersRejected = 0;
 
   private constructor(
@@ -117,13 +117,13 @@ export class GossipControl {
   }
 
   /**
-   * Feed the backend: the peers known now, then every change. `changed` runs
+   * Feed the data plane: the peers known now, then every change. `changed` runs
    * after each (routes, logs); `subnetMoved` when a conflict moved our own.
    */
-  attach(backend: Backend, changed: (e: MemberEvent | null) => void, subnetMoved: (subnet: Cidr) => void, adjust: (spec: PeerSpec) => PeerSpec = (x) => x): void {
+  attach(dataplane: PeerControl, changed: (e: MemberEvent | null) => void, subnetMoved: (subnet: Cidr) => void, adjust: (spec: PeerSpec) => PeerSpec = (x) => x): void {
     for (const m of this.membership.all()) {
       if (m.name === this.membership.name || !m.isLive) continue;
-      this.apply(backend, 'peer-added', m.name, adjust(peerSpecOf({ name: m.record.name, endpoint: { address: m.record.address, port: m.record.dataPort }, subnets: m.record.subnets, vtepMac: m.record.vtepMac }, m.record)));
+      this.apply(dataplane, 'peer-added', m.name, adjust(peerSpecOf({ name: m.record.name, endpoint: { address: m.record.address, port: m.record.dataPort }, subnets: m.record.subnets, vtepMac: m.record.vtepMac }, m.record)));
     }
     changed(null);
     this.membership.on((e) => {
@@ -132,18 +132,18 @@ export class GossipControl {
         const now = this.membership.record.subnets[0];
         if (now !== undefined && (before === undefined || formatCidr(before) !== formatCidr(now))) subnetMoved(now);
       }
-      this.apply(backend, e.type, e.name, adjust(peerSpecOf(e.peer, e.record)));
+      this.apply(dataplane, e.type, e.name, adjust(peerSpecOf(e.peer, e.record)));
       changed(e);
     });
   }
 
-  private apply(backend: Backend, type: MemberEvent['type'], name: string, spec: PeerSpec): void {
+  private apply(dataplane: PeerControl, type: MemberEvent['type'], name: string, spec: PeerSpec): void {
     try {
-      if (type === 'peer-removed') backend.removePeer(name);
-      else if (backend.peers().some((p) => p.name === name)) backend.updatePeer(spec);
-      else backend.addPeer(spec);
+      if (type === 'peer-removed') dataplane.removePeer(name);
+      else if (dataplane.hasPeer(name)) dataplane.updatePeer(spec);
+      else dataplane.addPeer(spec);
     } catch {
-      // A record the backend cannot take (a subnet still held by another peer
+      // A record the data plane cannot take (a subnet still held by another peer
       // during a conflict, a WireGuard peer without a key): skipped until its
       // next change, and counted among gossip's drops (peer-rejected).
       this.peersRejected++;

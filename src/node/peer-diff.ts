@@ -1,11 +1,12 @@
 /**
  * Turn two peer lists into the data plane's add / change / remove calls.
  * A static peer file (on start and on SIGHUP) hands over whole lists; the
- * backend wants events (gossip delivers events already: gossip-control.ts). Applied in order (removals first, so a
+ * data plane wants events (gossip delivers events already:
+ * gossip-control.ts). Applied in order (removals first, so a
  * subnet or address moving between peers is free before it is claimed), and
  * a step that fails is reported and skipped rather than stopping the rest.
  */
-import type { Backend, PeerSpec } from '../dataplane/backend.ts';
+import type { PeerControl, PeerSpec } from '../dataplane/peer.ts';
 import { formatCidr } from '../wire/addr.ts';
 
 export interface PeerDiff {
@@ -18,7 +19,7 @@ export interface PeerDiff {
 function fingerprint(p: PeerSpec): string {
   const bytes = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : '');
   const ep = p.endpoint ? `${p.endpoint.address}|${p.endpoint.port}` : '-';
-  return `${ep}|${p.subnets.map(formatCidr).join(',')}|${bytes(p.vtepMac)}|${bytes(p.publicKey)}|${bytes(p.presharedKey)}|${p.persistentKeepalive ?? 0}|${p.location ?? ''}`;
+  return `${ep}|${p.subnets.map(formatCidr).join(',')}|${bytes(p.vtepMac)}|${bytes(p.publicKey)}|${bytes(p.presharedKey)}|${p.persistentKeepalive ?? 0}|${p.location ?? ''}|${p.via ?? ''}`;
 }
 
 export function diffPeers(before: readonly PeerSpec[], after: readonly PeerSpec[]): PeerDiff {
@@ -40,7 +41,7 @@ export interface ApplyResult {
   failed: Array<{ peer: string; op: 'add' | 'change' | 'remove'; error: string }>;
 }
 
-export function applyPeerDiff(backend: Backend, diff: PeerDiff): ApplyResult {
+export function applyPeerDiff(dataplane: PeerControl, diff: PeerDiff): ApplyResult {
   const result: ApplyResult = { applied: 0, failed: [] };
   const step = (peer: string, op: 'add' | 'change' | 'remove', fn: () => void) => {
     try {
@@ -50,8 +51,8 @@ export function applyPeerDiff(backend: Backend, diff: PeerDiff): ApplyResult {
       result.failed.push({ peer, op, error: (err as Error).message });
     }
   };
-  for (const name of diff.removed) step(name, 'remove', () => backend.removePeer(name));
-  for (const p of diff.changed) step(p.name, 'change', () => backend.updatePeer(p));
-  for (const p of diff.added) step(p.name, 'add', () => backend.addPeer(p));
+  for (const name of diff.removed) step(name, 'remove', () => dataplane.removePeer(name));
+  for (const p of diff.changed) step(p.name, 'change', () => dataplane.updatePeer(p));
+  for (const p of diff.added) step(p.name, 'add', () => dataplane.addPeer(p));
   return result;
 }

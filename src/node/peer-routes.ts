@@ -2,12 +2,12 @@
  * Routes for peer subnets outside the cluster CIDR. The cluster CIDR is
  * routed into the TUN device once; a peer that owns addresses elsewhere (an
  * external WireGuard machine joined with `weft showconf`, say) needs its own
- * route, as wg-quick adds one per AllowedIPs entry. The backend's peer list
+ * route, as wg-quick adds one per AllowedIPs entry. The peer table
  * is the truth: sync() adds what is missing and withdraws what no peer owns
  * any more, so no stale route is left behind, whichever path changed the
  * peers (config reload, wg set, gossip). Syncs run one at a time.
  */
-import type { PeerStatus } from '../dataplane/backend.ts';
+import type { PeerStatus } from '../dataplane/peer.ts';
 import type { Link } from '../tun/link.ts';
 import { cidrContains, formatCidr } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';

@@ -1,9 +1,9 @@
 /**
  * The router: the loop that moves packets between the TUN device and the
- * transport through a backend. It owns no protocol logic; it owns the
- * rhythm. TUN readiness drives outbound work in batches; each received
- * datagram is handed to the backend and, when it yields an inner packet,
- * written to the TUN device: at the end of the transport's receive batch
+ * data plane's sockets. It owns no protocol logic; it owns the rhythm. TUN
+ * readiness drives outbound work in batches; each received datagram is
+ * handed to the data plane with the encapsulation whose socket it came in
+ * on and, when it yields an inner packet, written to the TUN device: at the end of the transport's receive batch
  * when the transport reports one (so the device can coalesce a flow's
  * segments into one write), at once otherwise.
  *
@@ -13,8 +13,9 @@
  */
 import { SlotBatch } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
-import { Received } from '../dataplane/backend.ts';
-import type { Backend } from '../dataplane/backend.ts';
+import type { Dataplane } from '../dataplane/dataplane.ts';
+import { Received } from '../dataplane/encapsulation.ts';
+import type { Encapsulation } from '../dataplane/encapsulation.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { TunDevice } from '../tun/tun-device.ts';
 import { writeTooBig } from '../wire/icmp-too-big.ts';
@@ -23,19 +24,14 @@ import { IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, isLinkScopedDestination } from '.
 export interface RouterOptions {
   ring: PacketRing;
   tun: TunDevice;
-  transport: Transport;
-  backend: Backend;
+  /** Sends through the peer table; each encapsulation's socket is listened on. */
+  dataplane: Dataplane;
   /** Packets read from the TUN device per batch. Default 64. */
   batchSize?: number;
   /** Batches per readiness callback before yielding to the event loop. Default 8. */
   tunBudget?: number;
   /** Received packets held for one TUN write batch at most. Default 256. */
   writeBatchSize?: number;
-  /**
-   * More sockets whose datagrams go to their own backend (the mixed backend
-   * runs VXLAN and WireGuard on two ports). Sends still go through `backend`.
-   */
-  inbound?: ReadonlyArray<{ transport: Transport; backend: Backend }>;
   /**
    * The largest inner packet the underlay carries once encapsulated (its MTU
    * less the encapsulation's overhead). A larger packet from the device (its
@@ -66,29 +62,27 @@ export class Router {
   readonly stats: RouterStats = { tunBatches: 0, tunPackets: 0, delivered: 0, tunWriteErrors: 0, linkScoped: 0, tooBig: 0, tooBigAnswered: 0 };
   private readonly ring: PacketRing;
   private readonly tun: TunDevice;
-  private readonly transport: Transport;
-  private readonly backend: Backend;
+  private readonly dataplane: Dataplane;
+  /** Every encapsulation's socket, flushed after each TUN readiness. */
+  private readonly transports: Transport[];
   private readonly batch: SlotBatch;
   private readonly tunBudget: number;
   /** Received inner packets waiting for the end of their receive batch. */
   private readonly pendingWrites: Int32Array;
   private pendingCount = 0;
-  private readonly inbound: ReadonlyArray<{ transport: Transport; backend: Backend }>;
   private running = false;
   private readonly maxPacket: number;
 
   constructor(options: RouterOptions) {
     this.ring = options.ring;
     this.tun = options.tun;
-    this.transport = options.transport;
-    this.backend = options.backend;
-    this.inbound = options.inbound ?? [];
+    this.dataplane = options.dataplane;
+    this.transports = this.dataplane.encapsulations.map((e) => e.transport);
     this.batch = new SlotBatch(options.batchSize ?? 64);
     this.pendingWrites = new Int32Array(options.writeBatchSize ?? 256);
     this.tunBudget = options.tunBudget ?? 8;
     this.maxPacket = options.maxPacket ?? Infinity;
     this.pumpTun = this.pumpTun.bind(this);
-    this.onDatagram = this.onDatagram.bind(this);
     this.flushWrites = this.flushWrites.bind(this);
   }
 
@@ -96,20 +90,18 @@ export class Router {
     if (this.running) return;
     this.running = true;
     this.tun.onReadable(this.pumpTun);
-    this.listen(this.transport, this.backend);
-    for (const { transport, backend } of this.inbound) this.listen(transport, backend);
+    for (const e of this.dataplane.encapsulations) this.listen(e);
   }
 
   /** One handler per socket, made once here, never per datagram. */
-  private listen(transport: Transport, backend: Backend): void {
+  private listen(encapsulation: Encapsulation): void {
+    const transport = encapsulation.transport;
     if (transport.onBatchEnd) {
-      transport.onReceive(
-        transport === this.transport ? this.onDatagram : (slot, a, p) => this.deliver(backend, slot, a, p),
-      );
+      transport.onReceive((slot, a, p) => this.deliver(encapsulation, slot, a, p));
       transport.onBatchEnd(this.flushWrites);
     } else {
       transport.onReceive((slot, a, p) => {
-        this.deliver(backend, slot, a, p);
+        this.deliver(encapsulation, slot, a, p);
         this.flushWrites();
       });
     }
@@ -118,7 +110,7 @@ export class Router {
   stop(): void {
     this.running = false;
     this.tun.onReadable(null);
-    for (const transport of [this.transport, ...this.inbound.map((i) => i.transport)]) {
+    for (const transport of this.transports) {
       transport.onReceive(null);
       transport.onBatchEnd?.(null);
     }
@@ -141,7 +133,7 @@ export class Router {
       for (let i = 0; i < n; i++) {
         const slot = slots[i]!;
         const off = ring.offset[slot]!;
-        // The backend validates the header and counts malformed packets; here only
+        // The data plane validates the header and counts malformed packets; here only
         // enough bytes to read the destination are needed (IPv4 20, IPv6 40).
         const v = ring.bytes[off]! >> 4;
         const len = ring.length[slot]!;
@@ -150,15 +142,14 @@ export class Router {
           ring.release(slot);
         } else if (len > this.maxPacket) {
           if (this.tooBig(slot, off, len, answers > 0)) answers--;
-        } else this.backend.send(slot);
+        } else this.dataplane.send(slot);
       }
       if (n < max) break;
     }
     // "Too big" answers go back to the device now: no receive batch is open inside this callback.
     this.flushWrites();
     // A batching transport sends what this callback queued now, in as few syscalls as it can.
-    this.transport.flush?.();
-    for (const { transport } of this.inbound) transport.flush?.();
+    for (const t of this.transports) t.flush?.();
   }
 
   /**
@@ -180,12 +171,8 @@ export class Router {
     return true;
   }
 
-  onDatagram(slot: number, fromAddress: string, fromPort: number): void {
-    this.deliver(this.backend, slot, fromAddress, fromPort);
-  }
-
-  private deliver(backend: Backend, slot: number, fromAddress: string, fromPort: number): void {
-    if (backend.receive(slot, fromAddress, fromPort) !== Received.Deliver) return;
+  private deliver(encapsulation: Encapsulation, slot: number, fromAddress: string, fromPort: number): void {
+    if (this.dataplane.receive(slot, fromAddress, fromPort, encapsulation) !== Received.Deliver) return;
     this.pendingWrites[this.pendingCount++] = slot;
     if (this.pendingCount === this.pendingWrites.length) this.flushWrites();
   }

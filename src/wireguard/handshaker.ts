@@ -18,7 +18,8 @@ import { INIT_MAC2, MAC_LEN, Verdict } from './messages.ts';
 import { consumeInitiation, consumeResponse, createInitiation, createResponse, deriveKeypair } from './noise.ts';
 import type { SessionKeys } from './noise.ts';
 import type { WgPeer } from './peer.ts';
-import { WgDrop, keyHex, promoteKeypair, retireKeypair, sendMessage } from './wg-state.ts';
+import { keyHex } from '../dataplane/peer-table.ts';
+import { WgDrop, promoteKeypair, retireKeypair, sendMessage } from './wg-state.ts';
 import type { IndexEntry, WgState } from './wg-state.ts';
 
 /** Verdicts of the handshake functions, as drop reasons. */
@@ -81,7 +82,7 @@ export class Handshaker {
     this.load.newTick();
     this.cookieBudget = COOKIE_REPLIES_PER_TICK;
     this.peerAddresses.clear();
-    for (const peer of this.state.byKey.values()) if (peer.endpoint !== undefined) this.peerAddresses.add(peer.endpoint.address);
+    for (const peer of this.state.peers) if (peer.endpoint !== undefined) this.peerAddresses.add(peer.endpoint.address);
   }
 
   /** Send a (new) initiation to `peer`, replacing any in flight. */
@@ -166,12 +167,12 @@ export class Handshaker {
     const now = state.now();
     state.coarse[0] = now;
     state.handshakes.initiationsProcessed++;
-    const result = consumeInitiation(state.local, message, (key) => state.byKey.get(keyHex(key))?.identity, { macsChecked: true, now });
+    const result = consumeInitiation(state.local, message, (key) => state.peerByKey(keyHex(key))?.identity, { macsChecked: true, now });
     if (result.verdict !== Verdict.Ok || result.handshake === null || result.peer === null) {
       dropFor(state, result.verdict);
       return false;
     }
-    const peer = state.byKey.get(keyHex(result.peer.publicKey))!;
+    const peer = state.peerByKey(keyHex(result.peer.publicKey))!;
     if (now - peer.lastInitiationConsumedMs < HANDSHAKE_INITIATION_RATE) {
       state.drops.add(WgDrop.HandshakeFlood);
       result.handshake.wipe();

@@ -10,26 +10,25 @@
  * made as responder, usable only after the initiator has proven it holds it
  * by sending on it.
  */
-import type { UdpEndpoint } from '../transport/transport.ts';
-import { newPeerTraffic } from '../dataplane/counters.ts';
-import type { PeerTraffic } from '../dataplane/counters.ts';
-import type { Cidr } from '../wire/addr.ts';
+import { Peer } from '../dataplane/peer.ts';
+import type { PeerSpec, PeerStatus } from '../dataplane/peer.ts';
 import { MAX_STAGED_PACKETS } from './constants.ts';
 import type { HandshakePeer } from './identity.ts';
 import type { Keypair } from './keypair.ts';
 import type { Handshake } from './noise.ts';
 import type { PeerClock } from './timers.ts';
+import type { WireguardEncapsulation } from './wireguard-encapsulation.ts';
 
-export class WgPeer implements PeerClock {
-  endpoint: UdpEndpoint | undefined;
-  allowedIps: readonly Cidr[];
+/** The peer's subnets are its allowed IPs; the table routes them and checks inner sources against them. */
+export class WgPeer extends Peer implements PeerClock {
+  readonly kind = 'wireguard';
+  declare publicKey: Uint8Array;
   persistentKeepaliveMs: number;
   current: Keypair | undefined;
   previous: Keypair | undefined;
   next: Keypair | undefined;
   /** The initiation we sent and await a response to. */
   handshake: Handshake | undefined;
-  readonly traffic: PeerTraffic = newPeerTraffic();
   /** Wall-clock ms of the last completed handshake, for wg show; 0 for never. */
   lastHandshakeWallMs = 0;
   /** When we last consumed an initiation from this peer (flood limit). */
@@ -55,17 +54,30 @@ export class WgPeer implements PeerClock {
   stagedCount = 0;
 
   constructor(
-    readonly name: string,
-    readonly publicKey: Uint8Array,
+    spec: PeerSpec,
+    publicKey: Uint8Array,
     /** The handshake's view of this peer (static DH, preshared key, cookies, last timestamp). */
     public identity: HandshakePeer,
-    endpoint: UdpEndpoint | undefined,
-    allowedIps: readonly Cidr[],
-    persistentKeepaliveSeconds: number,
+    private readonly wireguard: WireguardEncapsulation,
   ) {
-    this.endpoint = endpoint;
-    this.allowedIps = allowedIps;
-    this.persistentKeepaliveMs = persistentKeepaliveSeconds * 1000;
+    super(spec.name, spec);
+    this.publicKey = publicKey;
+    this.persistentKeepaliveMs = (spec.persistentKeepalive ?? 0) * 1000;
+  }
+
+  send(slot: number): void {
+    this.wireguard.encapsulate(slot, this);
+  }
+
+  override status(): PeerStatus {
+    const psk = this.identity.presharedKey;
+    return {
+      ...super.status(),
+      publicKey: this.publicKey,
+      lastHandshakeWallMs: this.lastHandshakeWallMs,
+      persistentKeepalive: this.persistentKeepaliveMs / 1000,
+      ...(psk.some((b) => b !== 0) ? { presharedKey: psk } : {}),
+    };
   }
 
   /** Something authenticated arrived from this peer: it is alive, nothing is unanswered. */

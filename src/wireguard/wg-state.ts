@@ -1,6 +1,6 @@
 /**
- * What the WireGuard backend's parts share: the ring and transport, our
- * identity, the session index table, peers by public key, the drop
+ * What the WireGuard encapsulation's parts share: the ring and transport, our
+ * identity, the session index table, its peers (by key via the node's table), the drop
  * counters, the clocks; and the few operations every part needs (send a
  * handshake message, install and retire keypairs).
  */
@@ -98,8 +98,10 @@ export interface WgState {
   readonly transport: Transport;
   local: LocalIdentity;
   readonly indices: IndexTable<IndexEntry>;
-  /** Peers by lowercase hex public key. */
-  readonly byKey: Map<string, WgPeer>;
+  /** This encapsulation's peers (the timer tick walks them). */
+  readonly peers: Set<WgPeer>;
+  /** One of them by lowercase hex public key, from the node's peer table. */
+  peerByKey(hex: string): WgPeer | undefined;
   readonly drops: ReasonCounters<WgDropName>;
   readonly handshakes: HandshakeStats;
   readonly views: AeadViews;
@@ -116,10 +118,6 @@ export interface WgState {
   readonly coarse: Float64Array;
   /** Wall-clock milliseconds since the epoch (TAI64N timestamps, wg show). */
   wallNow(): number;
-}
-
-export function keyHex(key: Uint8Array): string {
-  return Buffer.from(key).toString('hex');
 }
 
 /** Copy a handshake message into a fresh slot and send it to the peer. False if it could not go. */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { PacketRing } from '../../src/buf/packet-ring.ts';
-import { Received } from '../../src/dataplane/backend.ts';
+import { Received } from '../../src/dataplane/encapsulation.ts';
 import { MemoryNetwork } from '../../src/transport/memory-transport.ts';
-import { VxlanBackend } from '../../src/vxlan/vxlan-backend.ts';
+import { vxlanDataplane } from '../helpers/dataplanes.ts';
+import type { VxlanDataplane } from '../helpers/dataplanes.ts';
 import { parseCidr, parseIpv4, parseMac } from '../../src/wire/addr.ts';
 import { icmpEcho, udpDatagram } from '../helpers/packets.ts';
 import { seededRandom } from '../helpers/random.ts';
@@ -20,7 +21,7 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
     sink.onReceive((slot) => sink.ring.release(slot));
     const ourMac = parseMac('0e:00:00:00:00:0b');
     const peerMac = parseMac('0e:00:00:00:00:0a');
-    const b = new VxlanBackend({ ring, transport: t, vtepMac: ourMac, vtepIp: parseIpv4('10.244.2.0') });
+    const b = vxlanDataplane({ ring, transport: t, vtepMac: ourMac, vtepIp: parseIpv4('10.244.2.0') });
     b.addPeer({ name: 'a', endpoint: { address: '192.0.2.1', port: 8472 }, subnets: [parseCidr('10.244.1.0/24'), parseCidr('fd00:1::/64')], vtepMac: peerMac });
 
     // Seeds the mutator starts from: a valid IPv4 frame, a valid IPv6 frame, an ARP request for our VTEP.
@@ -76,7 +77,7 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
     const dropped = Object.values(drops).reduce((s, n) => s + n, 0);
     expect(verdicts[Received.Dropped]).toBe(dropped);
     expect(verdicts[0]! + verdicts[1]! + verdicts[2]!).toBe(FRAMES);
-    expect(verdicts[Received.Consumed]).toBe(b.arpReplies);
+    expect(verdicts[Received.Consumed]).toBe(b.vxlan.arpReplies);
     // The mutator reaches every receive-side reason.
     for (const reason of ['short', 'bad_flags', 'wrong_vni', 'unknown_ethertype', 'not_for_us', 'spoofed_source', 'unknown_sender', 'bad_ip', 'arp_ignored']) {
       expect(drops[reason], reason).toBeGreaterThan(0);

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PacketRing } from '../../src/buf/packet-ring.ts';
-import { Received } from '../../src/dataplane/backend.ts';
+import { Received } from '../../src/dataplane/encapsulation.ts';
 import { generatePrivateKey, publicKey } from '../../src/crypto/x25519.ts';
 import { MemoryNetwork } from '../../src/transport/memory-transport.ts';
 import { parseCidr } from '../../src/wire/addr.ts';
-import { WireguardBackend } from '../../src/wireguard/wireguard-backend.ts';
+import { wireguardDataplane } from '../helpers/dataplanes.ts';
+import type { WireguardDataplane } from '../helpers/dataplanes.ts';
 import { udpPacket } from '../helpers/packets.ts';
 import { seededRandom } from '../helpers/random.ts';
 
@@ -30,8 +31,8 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
     // one whitened TAI64N step) are refused by design, and this test makes two.
     let clock = 1000;
     const clocks = { now: () => clock, wallNow: () => 1_700_000_000_000 + clock };
-    const a = new WireguardBackend({ ring: ringA, transport: tA, privateKey: privA, mtu: 1420, ...clocks });
-    const b = new WireguardBackend({ ring: ringB, transport: tB, privateKey: privB, mtu: 1420, ...clocks });
+    const a = wireguardDataplane({ ring: ringA, transport: tA, privateKey: privA, mtu: 1420, ...clocks });
+    const b = wireguardDataplane({ ring: ringB, transport: tB, privateKey: privB, mtu: 1420, ...clocks });
     a.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], publicKey: publicKey(privB) });
     b.addPeer({ name: 'a', endpoint: { address: '192.0.2.1', port: 51820 }, subnets: [parseCidr('10.244.1.0/24')], publicKey: publicKey(privA) });
 
@@ -51,7 +52,7 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
       for (let i = 0; i < 20; i++) await Promise.resolve();
       await new Promise((r) => setImmediate(r));
     };
-    const inject = (backend: WireguardBackend, ring: PacketRing, p: Uint8Array) => {
+    const inject = (backend: WireguardDataplane, ring: PacketRing, p: Uint8Array) => {
       const s = ring.acquire();
       ring.bytes.set(p, ring.offset[s]!);
       ring.length[s] = p.length;
@@ -68,7 +69,7 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
     // A handshake left in flight on a: b's answer is held back, to be fuzzed and then delivered.
     clock += 1000;
     hold = true;
-    a.handshaker.initiate(a.peer('b')!);
+    a.wireguard.handshaker.initiate(a.wireguard.peer('b')!);
     await settle();
     const secondInit = seen.b!.at(-1)!;
     const slotB = ringB.acquire();
@@ -78,20 +79,20 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
     await settle();
     const response = seen.a!.at(-1)!;
     expect(response.length).toBe(92);
-    const cookieReply = b.state.local.cookies.createReply(secondInit, Buffer.from('192.0.2.1|51820'))!;
+    const cookieReply = b.wireguard.state.local.cookies.createReply(secondInit, Buffer.from('192.0.2.1|51820'))!;
     // a's handshake in flight is the one the cookie reply names.
     cookieReply.set(secondInit.subarray(4, 8), 4);
 
-    const peerA = b.peer('a')!;
-    const peerB = a.peer('b')!;
+    const peerA = b.wireguard.peer('a')!;
+    const peerB = a.wireguard.peer('b')!;
     const snapshot = () => ({
       bCurrent: peerA.current,
       bNext: peerA.next,
       bHighest: peerA.current?.replay.highest,
       aCurrent: peerB.current,
       aHandshake: peerB.handshake,
-      aCompleted: a.state.handshakes.completed,
-      bCompleted: b.state.handshakes.completed,
+      aCompleted: a.wireguard.state.handshakes.completed,
+      bCompleted: b.wireguard.state.handshakes.completed,
     });
     const before = snapshot();
 
@@ -124,7 +125,7 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
       }
       return len;
     };
-    const run = (backend: WireguardBackend, ring: PacketRing, seed: Uint8Array) => {
+    const run = (backend: WireguardDataplane, ring: PacketRing, seed: Uint8Array) => {
       const counts = [0, 0, 0];
       const dropsBefore = Object.values(backend.drops()).reduce((x, y) => x + y, 0);
       const limit = flipLimit(seed);
@@ -179,7 +180,7 @@ describe(`WireGuard receive path under hostile input (seed ${SEED.toString(16)})
     ringA.bytes.set(response, ringA.offset[slot]!);
     ringA.length[slot] = response.length;
     expect(a.receive(slot, '192.0.2.2', 51820)).toBe(Received.Consumed);
-    expect(a.state.handshakes.completed).toBe(before.aCompleted + 1);
+    expect(a.wireguard.state.handshakes.completed).toBe(before.aCompleted + 1);
     const deliveredBefore = peerA.traffic.rxPackets;
     inject(a, ringA, ipPacket());
     await settle();

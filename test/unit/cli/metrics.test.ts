@@ -20,7 +20,7 @@ const status = (): NodeStatus => {
   parts.ring = { slots: 16, free: 12, exhausted: 7 };
   parts.offload = { superPackets: 1, segments: 20, writes: 3, merged: 9, checksumFailed: 0, drops: { not_tcp: 2 } };
   parts.peers = [
-    { name: 'node-b', endpoint: undefined, subnets: [parseCidr('10.244.2.0/24')], traffic: { txBytes: 100, rxBytes: 200, txPackets: 1, rxPackets: 2 }, publicKey: new Uint8Array(32), lastHandshakeWallMs: 1_700_000_000_000, persistentKeepalive: 0 },
+    { name: 'node-b', endpoint: undefined, subnets: [parseCidr('10.244.2.0/24')], backend: 'wireguard', traffic: { txBytes: 100, rxBytes: 200, txPackets: 1, rxPackets: 2 }, publicKey: new Uint8Array(32), lastHandshakeWallMs: 1_700_000_000_000, persistentKeepalive: 0 },
   ];
   return nodeStatus(parts);
 };
@@ -67,7 +67,7 @@ describe('Prometheus metrics', () => {
 
   it('have no handshake, handshake-time, gossip or offload samples where the node has none', async () => {
     const parts = statusParts('vxlan');
-    parts.peers = [{ name: 'node-b', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [], traffic: { txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0 } }];
+    parts.peers = [{ name: 'node-b', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [], backend: 'vxlan', traffic: { txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0 } }];
     const lines = weftLines(await metrics(() => nodeStatus(parts)).scrape());
     expect(lines).toContain('weft_socket_receive_drops_total{socket="data"} 0');
     expect(lines).toContain('weft_drops_total{reason="too_big"} 0');

@@ -9,7 +9,7 @@ const status = (backend: 'vxlan' | 'wireguard'): NodeStatus => {
   parts.node.name = 'n1';
   parts.node.underlay = '192.0.2.1:51820';
   if (parts.backend.kind === 'wireguard') parts.backend.node.publicKey = 'NODEKEY';
-  return { ...nodeStatus(parts), peers: [{ name: 'laptop', endpoint: null, subnets: ['10.250.0.5/32'], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'LAPKEY' }] };
+  return { ...nodeStatus(parts), peers: [{ name: 'laptop', backend: 'wireguard', endpoint: null, subnets: ['10.250.0.5/32'], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'LAPKEY' }] };
 };
 
 describe('showconf', () => {

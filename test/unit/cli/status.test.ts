@@ -33,7 +33,7 @@ describe('status formatting', () => {
       ...nodeStatus(parts),
       peers: [
         { name: 'node-b', backend: 'wireguard', endpoint: '192.0.2.2:51820', subnets: ['10.244.2.0/24'], txBytes: 2048, rxBytes: 1024, txPackets: 2, rxPackets: 1, publicKey: 'KEYB', lastHandshakeWallMs: 1_000_000 - 65_000, persistentKeepalive: 25 },
-        { name: 'node-c', endpoint: null, subnets: [], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'KEYC', lastHandshakeWallMs: 0 },
+        { name: 'node-c', backend: 'wireguard', endpoint: null, subnets: [], txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0, publicKey: 'KEYC', lastHandshakeWallMs: 0 },
       ],
     };
     const text = formatStatus(status, 1_000_000);
@@ -47,7 +47,6 @@ describe('status formatting', () => {
         '  public key: PUB',
         '',
         'peer: node-b',
-        '  backend: wireguard',
         '  public key: KEYB',
         '  endpoint: 192.0.2.2:51820',
         '  subnets: 10.244.2.0/24',
@@ -104,7 +103,7 @@ describe('the status snapshot', () => {
     const parts = statusParts('wireguard');
     const key = new Uint8Array(32).fill(1);
     parts.peers = [
-      { name: 'node-b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], traffic: { txBytes: 1, rxBytes: 2, txPackets: 3, rxPackets: 4 }, publicKey: key, lastHandshakeWallMs: 5, persistentKeepalive: 25 },
+      { name: 'node-b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], backend: 'wireguard', traffic: { txBytes: 1, rxBytes: 2, txPackets: 3, rxPackets: 4 }, publicKey: key, lastHandshakeWallMs: 5, persistentKeepalive: 25 },
       { name: 'node-c', endpoint: { address: '2001:db8::3', port: 8472 }, subnets: [], traffic: { txBytes: 0, rxBytes: 0, txPackets: 0, rxPackets: 0 }, backend: 'vxlan' },
     ];
     parts.backend = { ...backendStatus('wireguard'), drops: { bad_mac: 7 } };

@@ -7,7 +7,7 @@ import { Keyring } from '../../../src/gossip/keyring.ts';
 import { Membership, MemberState } from '../../../src/gossip/membership.ts';
 import type { GossipPeer, MemberEvent } from '../../../src/gossip/membership.ts';
 import { RecordFlag, decodeRecord, generateSigningKey, signRecord } from '../../../src/gossip/record.ts';
-import type { PeerSpec } from '../../../src/dataplane/backend.ts';
+import type { PeerSpec } from '../../../src/dataplane/peer.ts';
 import { formatCidr, parseCidr } from '../../../src/wire/addr.ts';
 import { fields } from './helpers.ts';
 

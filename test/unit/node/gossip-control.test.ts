@@ -1,5 +1,5 @@
 /**
- * GossipControl feeding a backend: a peer record the backend refuses (here,
+ * GossipControl feeding the data plane: a peer record the data plane refuses (here,
  * every one) is wire input, so it is counted among gossip's drops
  * ('peer-rejected') and never thrown. Two real gossip nodes on loopback.
  */
@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Backend, PeerSpec } from '../../../src/dataplane/backend.ts';
+import type { PeerControl, PeerSpec } from '../../../src/dataplane/peer.ts';
 import { WeftError } from '../../../src/errors.ts';
 import { GossipControl } from '../../../src/node/gossip-control.ts';
 import { parseCidr } from '../../../src/wire/addr.ts';
@@ -32,12 +32,8 @@ function options(name: string, seeds: Array<{ address: string; port: number }>) 
   };
 }
 
-/** A backend that refuses every peer, as one does a record it cannot take. */
-const refusing: Backend = {
-  kind: 'vxlan',
-  overhead: 50,
-  send: () => {},
-  receive: () => 1,
+/** A data plane that refuses every peer, as one does a record it cannot take. */
+const refusing: PeerControl = {
   addPeer: (spec: PeerSpec) => {
     throw new WeftError('CONFIG_INVALID', `refused ${spec.name}`);
   },
@@ -45,19 +41,18 @@ const refusing: Backend = {
     throw new WeftError('CONFIG_INVALID', `refused ${spec.name}`);
   },
   removePeer: () => false,
-  peers: () => [],
-  drops: () => ({}),
+  hasPeer: () => false,
 };
 
 describe('GossipControl', () => {
-  it('counts a peer record the backend refuses as a gossip drop, and goes on', async () => {
+  it('counts a peer record the data plane refuses as a gossip drop, and goes on', async () => {
     const a = await GossipControl.start(options('a', []));
     const b = await GossipControl.start(options('b', [{ address: '127.0.0.1', port: a.membership.record.gossipPort }]));
     try {
       await b.claimSubnet(3000, true);
       let changes = 0;
       b.attach(refusing, () => changes++, () => {});
-      // a is known to b once the map has arrived: attach applied it, and the backend refused.
+      // a is known to b once the map has arrived: attach applied it, and the data plane refused.
       for (let i = 0; i < 100 && b.status().drops['peer-rejected'] === 0; i++) await new Promise((r) => setTimeout(r, 20));
       expect(b.status().drops['peer-rejected']).toBeGreaterThanOrEqual(1);
       expect(changes).toBeGreaterThanOrEqual(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Backend, PeerSpec } from '../../../src/dataplane/backend.ts';
+import type { PeerControl, PeerSpec } from '../../../src/dataplane/peer.ts';
 import { applyPeerDiff, diffPeers } from '../../../src/node/peer-diff.ts';
 import { parseCidr } from '../../../src/wire/addr.ts';
 
@@ -23,15 +23,16 @@ describe('diffPeers', () => {
 
   it('applies removals first and keeps going past a failed step', () => {
     const calls: string[] = [];
-    const backend = {
+    const dataplane: PeerControl = {
       addPeer: (p: PeerSpec) => {
         if (p.name === 'bad') throw new Error('bad peer');
         calls.push(`add ${p.name}`);
       },
-      updatePeer: (p: PeerSpec) => calls.push(`update ${p.name}`),
+      updatePeer: (p: PeerSpec) => void calls.push(`update ${p.name}`),
       removePeer: (n: string) => (calls.push(`remove ${n}`), true),
-    } as unknown as Backend;
-    const result = applyPeerDiff(backend, { added: [peer('bad', '192.0.2.9', '10.244.9.0/24'), peer('x', '192.0.2.8', '10.244.8.0/24')], changed: [peer('b', '192.0.2.2', '10.244.2.0/24')], removed: ['c'] });
+      hasPeer: () => false,
+    };
+    const result = applyPeerDiff(dataplane, { added: [peer('bad', '192.0.2.9', '10.244.9.0/24'), peer('x', '192.0.2.8', '10.244.8.0/24')], changed: [peer('b', '192.0.2.2', '10.244.2.0/24')], removed: ['c'] });
     expect(calls).toEqual(['remove c', 'update b', 'add x']);
     expect(result.applied).toBe(3);
     expect(result.failed).toEqual([{ peer: 'bad', op: 'add', error: 'bad peer' }]);

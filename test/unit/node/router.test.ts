@@ -4,7 +4,8 @@ import { Router } from '../../../src/node/router.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
 import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from '../../../src/transport/transport.ts';
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
-import { VxlanBackend } from '../../../src/vxlan/vxlan-backend.ts';
+import { vxlanDataplane } from '../../helpers/dataplanes.ts';
+import type { VxlanDataplane } from '../../helpers/dataplanes.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
 import { ipPacket, udpPacket } from '../../helpers/packets.ts';
 
@@ -14,8 +15,8 @@ function node(net: MemoryNetwork, name: string, address: string, subnet: string,
   const tun = new FakeTun(`tun-${name}`);
   const transport = net.attach(ring, address, 8472);
   const vtepIp = parseIpv4(subnet.split('/')[0]!);
-  const backend = new VxlanBackend({ ring, transport, vtepMac: deriveVtepMac(name), vtepIp });
-  const router = new Router({ ring, tun, transport, backend, batchSize: 4, ...(maxPacket ? { maxPacket } : {}) });
+  const backend = vxlanDataplane({ ring, transport, vtepMac: deriveVtepMac(name), vtepIp });
+  const router = new Router({ ring, tun, dataplane: backend, batchSize: 4, ...(maxPacket ? { maxPacket } : {}) });
   router.start();
   return { ring, tun, backend, router, address, subnet, name };
 }
@@ -155,8 +156,8 @@ describe('Router writes with a batching transport', () => {
     const ring = new PacketRing({ slots: 32 });
     const tun = new FakeTun('tun-b');
     const transport = new BatchingTransport(net.attach(ring, '192.0.2.2', 8472));
-    const backend = new VxlanBackend({ ring, transport, vtepMac: deriveVtepMac('b'), vtepIp: parseIpv4('10.244.2.0') });
-    const router = new Router({ ring, tun, transport, backend });
+    const backend = vxlanDataplane({ ring, transport, vtepMac: deriveVtepMac('b'), vtepIp: parseIpv4('10.244.2.0') });
+    const router = new Router({ ring, tun, dataplane: backend });
     router.start();
     a.backend.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [parseCidr('10.244.2.0/24')], vtepMac: deriveVtepMac('b') });
     backend.addPeer({ name: 'a', endpoint: { address: '192.0.2.1', port: 8472 }, subnets: [parseCidr('10.244.1.0/24')], vtepMac: deriveVtepMac('a') });

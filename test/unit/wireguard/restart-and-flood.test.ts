@@ -6,7 +6,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
-import { Received } from '../../../src/dataplane/backend.ts';
+import { Received } from '../../../src/dataplane/encapsulation.ts';
 import { generatePrivateKey, publicKey } from '../../../src/crypto/x25519.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
 import type { MemoryTransport } from '../../../src/transport/memory-transport.ts';
@@ -14,7 +14,8 @@ import { parseCidr } from '../../../src/wire/addr.ts';
 import { CookieGenerator } from '../../../src/wireguard/cookie.ts';
 import { COOKIE_REPLIES_PER_TICK, HANDSHAKES_PER_TICK_BEFORE_LOAD } from '../../../src/wireguard/handshake-load.ts';
 import { INIT_LEN, MessageType } from '../../../src/wireguard/messages.ts';
-import { WireguardBackend } from '../../../src/wireguard/wireguard-backend.ts';
+import { wireguardDataplane } from '../../helpers/dataplanes.ts';
+import type { WireguardDataplane } from '../../helpers/dataplanes.ts';
 import { udpPacket } from '../../helpers/packets.ts';
 import { mulberry32 } from '../../helpers/random.ts';
 
@@ -27,7 +28,7 @@ const B_NET = parseCidr('10.244.2.0/24');
 interface Side {
   ring: PacketRing;
   t: MemoryTransport;
-  wg: WireguardBackend;
+  wg: WireguardDataplane;
   delivered: number[];
 }
 
@@ -39,7 +40,7 @@ let privB: Uint8Array;
 function side(address: string, priv: Uint8Array): Side {
   const ring = new PacketRing({ slots: 256 });
   const t = net.attach(ring, address, 51820);
-  const wg = new WireguardBackend({ ring, transport: t, privateKey: priv, mtu: 1420, now: () => clock, wallNow: () => 1_700_000_000_000 + clock });
+  const wg = wireguardDataplane({ ring, transport: t, privateKey: priv, mtu: 1420, now: () => clock, wallNow: () => 1_700_000_000_000 + clock });
   const s: Side = { ring, t, wg, delivered: [] };
   t.onReceive((slot, from, port) => {
     if (wg.receive(slot, from, port) === Received.Deliver) {
@@ -87,7 +88,7 @@ function send(from: Side, fromA: boolean): number {
 /** Advance one tick on every side given. */
 async function tick(...sides: Side[]): Promise<void> {
   clock += TICK;
-  for (const s of sides) s.wg.tick();
+  for (const s of sides) s.wg.wireguard.tick();
   await settle();
 }
 
@@ -119,8 +120,8 @@ async function established(): Promise<{ a: Side; b: Side }> {
   // Both run past their start-up window, so neither handshakes ahead of traffic.
   const a = start('a');
   const b = start('b');
-  a.wg.peer('b')!.handshakeWanted = false;
-  b.wg.peer('a')!.handshakeWanted = false;
+  a.wg.wireguard.peer('b')!.handshakeWanted = false;
+  b.wg.wireguard.peer('a')!.handshakeWanted = false;
   send(a, true);
   await settle();
   send(b, false);
@@ -131,7 +132,7 @@ async function established(): Promise<{ a: Side; b: Side }> {
 }
 
 async function restart(s: Side, which: 'a' | 'b', knowsEndpoint: boolean): Promise<Side> {
-  s.wg.stop();
+  s.wg.wireguard.stop();
   await s.t.close();
   clock += 1000; // a restart takes time; the new process's TAI64N timestamps are later
   return start(which, knowsEndpoint);
@@ -148,16 +149,16 @@ describe('a WireGuard peer restarts while the other side keeps sending', () => {
     expect(ticks * TICK).toBeGreaterThanOrEqual(14_900);
     expect(ticks * TICK).toBeLessThanOrEqual(15_500);
     expect(b2.wg.drops().unknown_index).toBeGreaterThan(100);
-    expect(a.wg.state.handshakes.initiationsSent).toBe(2);
+    expect(a.wg.wireguard.state.handshakes.initiationsSent).toBe(2);
   });
 
   it('restarted responder that knows its peer: it handshakes at start and traffic resumes in the next tick', async () => {
     const { a, b } = await established();
     const b2 = await restart(b, 'b', true);
-    expect(b2.wg.peer('a')!.handshakeWanted).toBe(true);
+    expect(b2.wg.wireguard.peer('a')!.handshakeWanted).toBe(true);
     const ticks = await ticksUntilDelivered(a, b2, true, 400);
     expect(ticks).toBeLessThanOrEqual(2);
-    expect(b2.wg.state.handshakes.initiationsSent).toBe(1);
+    expect(b2.wg.wireguard.state.handshakes.initiationsSent).toBe(1);
   });
 
   it('restarted responder, traffic both ways: both directions resume within two ticks', async () => {
@@ -186,12 +187,12 @@ describe('a WireGuard peer restarts while the other side keeps sending', () => {
   it('a start-up handshake sent before the peer listened does not hold the first packet for REKEY_TIMEOUT', async () => {
     const a = start('a');
     await tick(a); // the eager initiation goes to a port nobody listens on yet
-    expect(a.wg.state.handshakes.initiationsSent).toBe(1);
+    expect(a.wg.wireguard.state.handshakes.initiationsSent).toBe(1);
     const b = start('b');
-    b.wg.peer('a')!.handshakeWanted = false;
+    b.wg.wireguard.peer('a')!.handshakeWanted = false;
     send(a, true); // staged; the attempt in flight was ahead of traffic: a fresh one goes now
     await settle();
-    expect(a.wg.state.handshakes.initiationsSent).toBe(2);
+    expect(a.wg.wireguard.state.handshakes.initiationsSent).toBe(2);
     expect(b.delivered).toHaveLength(1);
   });
 
@@ -202,8 +203,8 @@ describe('a WireGuard peer restarts while the other side keeps sending', () => {
     send(a, true);
     send(a, true);
     await settle();
-    expect(a.wg.state.handshakes.initiationsSent).toBe(2);
-    expect(a.wg.peer('b')!.stagedCount).toBe(3);
+    expect(a.wg.wireguard.state.handshakes.initiationsSent).toBe(2);
+    expect(a.wg.wireguard.peer('b')!.stagedCount).toBe(3);
   });
 
   it('eager handshakes at start are spread: at most EAGER_HANDSHAKES_PER_TICK per tick', async () => {
@@ -212,11 +213,11 @@ describe('a WireGuard peer restarts while the other side keeps sending', () => {
       node.wg.addPeer({ name: `p${i}`, endpoint: { address: `198.51.100.${i + 1}`, port: 51820 }, subnets: [parseCidr(`10.245.${i}.0/24`)], publicKey: publicKey(generatePrivateKey()) });
     }
     await tick(node);
-    expect(node.wg.state.handshakes.initiationsSent).toBe(32);
+    expect(node.wg.wireguard.state.handshakes.initiationsSent).toBe(32);
     await tick(node);
     await tick(node);
     await tick(node);
-    expect(node.wg.state.handshakes.initiationsSent).toBe(100);
+    expect(node.wg.wireguard.state.handshakes.initiationsSent).toBe(100);
   });
 });
 
@@ -241,9 +242,9 @@ describe('a flood of forged initiations with valid MAC1', () => {
   it('engages cookies: after the threshold no forged initiation costs an X25519, replies stay bounded, and an honest peer still gets through', async () => {
     const a = start('a');
     const b = start('b');
-    b.wg.peer('a')!.handshakeWanted = false;
+    b.wg.wireguard.peer('a')!.handshakeWanted = false;
     const random = mulberry32(7);
-    const forged = Array.from({ length: 1000 }, () => forgedInitiation(random, b.wg.publicKey));
+    const forged = Array.from({ length: 1000 }, () => forgedInitiation(random, b.wg.wireguard.publicKey));
     let sent = 0;
     const flood = (perTick: number, spoofedSources: boolean) => {
       for (let i = 0; i < perTick; i++) {
@@ -256,7 +257,7 @@ describe('a flood of forged initiations with valid MAC1', () => {
       flood(1000, true);
       await tick(b);
     }
-    const h = b.wg.state.handshakes;
+    const h = b.wg.wireguard.state.handshakes;
     // Only the messages before the load was detected reached the DH; after that, none did.
     expect(h.initiationsProcessed).toBeLessThanOrEqual(HANDSHAKES_PER_TICK_BEFORE_LOAD + 1);
     expect(h.cookieRepliesSent).toBeGreaterThan(0);
@@ -271,12 +272,12 @@ describe('a flood of forged initiations with valid MAC1', () => {
     // its retries carry MAC2 and complete.
     send(a, true);
     let ticks = 0;
-    while (a.wg.state.handshakes.completed === 0 && ticks < 300) {
+    while (a.wg.wireguard.state.handshakes.completed === 0 && ticks < 300) {
       flood(1000, true);
       await tick(a, b);
       ticks++;
     }
-    expect(a.wg.state.handshakes.completed).toBe(1);
+    expect(a.wg.wireguard.state.handshakes.completed).toBe(1);
     expect(ticks * TICK).toBeLessThanOrEqual(11_000); // at most two REKEY_TIMEOUT retries
     expect(b.delivered).toHaveLength(1);
     expect(b.ring.free).toBe(256);
@@ -284,22 +285,22 @@ describe('a flood of forged initiations with valid MAC1', () => {
 
   it('one source flooding is held to its token bucket: 5 answers at once, then 20 per second', async () => {
     const b = start('b');
-    b.wg.peer('a')!.handshakeWanted = false;
+    b.wg.wireguard.peer('a')!.handshakeWanted = false;
     const random = mulberry32(9);
-    const forged = Array.from({ length: 200 }, () => forgedInitiation(random, b.wg.publicKey));
-    b.wg.handshaker.load.holdFor(clock, 60_000);
+    const forged = Array.from({ length: 200 }, () => forgedInitiation(random, b.wg.wireguard.publicKey));
+    b.wg.wireguard.handshaker.load.holdFor(clock, 60_000);
     for (const m of forged) deliverRaw(b, m, '203.0.113.9', 40000);
     await settle();
-    expect(b.wg.state.handshakes.cookieRepliesSent).toBe(5);
+    expect(b.wg.wireguard.state.handshakes.cookieRepliesSent).toBe(5);
     expect(b.wg.drops().rate_limited).toBe(195);
-    expect(b.wg.state.handshakes.initiationsProcessed).toBe(0);
+    expect(b.wg.wireguard.state.handshakes.initiationsProcessed).toBe(0);
     for (let t = 0; t < 10; t++) {
       await tick(b);
       for (let i = 0; i < 20; i++) deliverRaw(b, forged[i]!, '203.0.113.9', 40000);
       await settle();
     }
     // One more second: 20 tokens (2 per tick), less one lost to rounding at most.
-    expect(b.wg.state.handshakes.cookieRepliesSent).toBeGreaterThanOrEqual(5 + 19);
-    expect(b.wg.state.handshakes.cookieRepliesSent).toBeLessThanOrEqual(5 + 20);
+    expect(b.wg.wireguard.state.handshakes.cookieRepliesSent).toBeGreaterThanOrEqual(5 + 19);
+    expect(b.wg.wireguard.state.handshakes.cookieRepliesSent).toBeLessThanOrEqual(5 + 20);
   });
 });

@@ -1,9 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
-import { Received } from '../../../src/dataplane/backend.ts';
+import { Received } from '../../../src/dataplane/encapsulation.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
 import type { MemoryTransport } from '../../../src/transport/memory-transport.ts';
-import { VxlanBackend } from '../../../src/vxlan/vxlan-backend.ts';
+import { vxlanDataplane } from '../../helpers/dataplanes.ts';
+import type { VxlanDataplane } from '../../helpers/dataplanes.ts';
 import { parseCidr, parseIpv4, parseMac } from '../../../src/wire/addr.ts';
 import { icmpEcho } from '../../helpers/packets.ts';
 
@@ -25,7 +26,7 @@ function put(ring: PacketRing, data: Uint8Array): number {
 let net: MemoryNetwork;
 let ringA: PacketRing, ringB: PacketRing;
 let tA: MemoryTransport, tB: MemoryTransport;
-let a: VxlanBackend, b: VxlanBackend;
+let a: VxlanDataplane, b: VxlanDataplane;
 let wire: Uint8Array[]; // what A put on the wire, as B's transport received it
 
 beforeEach(() => {
@@ -34,15 +35,15 @@ beforeEach(() => {
   ringB = new PacketRing({ slots: 16 });
   tA = net.attach(ringA, '192.0.2.1', 8472);
   tB = net.attach(ringB, '192.0.2.2', 8472);
-  a = new VxlanBackend({ ring: ringA, transport: tA, vtepMac: MAC_A, vtepIp: parseIpv4('10.244.1.0') });
-  b = new VxlanBackend({ ring: ringB, transport: tB, vtepMac: MAC_B, vtepIp: parseIpv4('10.244.2.0') });
+  a = vxlanDataplane({ ring: ringA, transport: tA, vtepMac: MAC_A, vtepIp: parseIpv4('10.244.1.0') });
+  b = vxlanDataplane({ ring: ringB, transport: tB, vtepMac: MAC_B, vtepIp: parseIpv4('10.244.2.0') });
   a.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [parseCidr('10.244.2.0/24')], vtepMac: MAC_B });
   b.addPeer({ name: 'a', endpoint: { address: '192.0.2.1', port: 8472 }, subnets: [parseCidr('10.244.1.0/24')], vtepMac: MAC_A });
   wire = [];
 });
 
 /** Let microtask deliveries run, recording what arrives at B and handing it to B's backend. */
-async function flushTo(backend: VxlanBackend, ring: PacketRing, t: MemoryTransport): Promise<Array<{ verdict: Received; bytes: number[] }>> {
+async function flushTo(backend: VxlanDataplane, ring: PacketRing, t: MemoryTransport): Promise<Array<{ verdict: Received; bytes: number[] }>> {
   const out: Array<{ verdict: Received; bytes: number[] }> = [];
   t.onReceive((slot, from, port) => {
     wire.push(ring.packetOf(slot).slice());
@@ -54,7 +55,7 @@ async function flushTo(backend: VxlanBackend, ring: PacketRing, t: MemoryTranspo
   return out;
 }
 
-describe('VxlanBackend encapsulation', () => {
+describe('VxlanDataplane encapsulation', () => {
   it('writes the RFC 7348 header and the inner Ethernet header in front of the packet', async () => {
     const pkt = icmp('10.244.1.2', '10.244.2.3');
     a.send(put(ringA, pkt));
@@ -74,7 +75,7 @@ describe('VxlanBackend encapsulation', () => {
   });
 
   it('uses the configured VNI', async () => {
-    const a2 = new VxlanBackend({ ring: ringA, transport: tA, vtepMac: MAC_A, vtepIp: 0, vni: 0xabcdef });
+    const a2 = vxlanDataplane({ ring: ringA, transport: tA, vtepMac: MAC_A, vtepIp: 0, vni: 0xabcdef });
     a2.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [parseCidr('10.244.2.0/24')], vtepMac: MAC_B });
     a2.send(put(ringA, icmp('10.244.1.2', '10.244.2.3')));
     const got = await flushTo(b, ringB, tB);
@@ -92,8 +93,8 @@ describe('VxlanBackend encapsulation', () => {
   });
 
   it('rejects bad configuration with errors that name the field', () => {
-    expect(() => new VxlanBackend({ ring: ringA, transport: tA, vtepMac: MAC_A, vtepIp: 0, vni: 1 << 24 })).toThrow(/vxlan.vni/);
-    expect(() => new VxlanBackend({ ring: ringA, transport: tA, vtepMac: parseMac('01:00:5e:00:00:01'), vtepIp: 0 })).toThrow(/vtepMac/);
+    expect(() => vxlanDataplane({ ring: ringA, transport: tA, vtepMac: MAC_A, vtepIp: 0, vni: 1 << 24 })).toThrow(/vxlan.vni/);
+    expect(() => vxlanDataplane({ ring: ringA, transport: tA, vtepMac: parseMac('01:00:5e:00:00:01'), vtepIp: 0 })).toThrow(/vtepMac/);
     expect(() => a.addPeer({ name: 'b', endpoint: { address: '192.0.2.9', port: 1 }, subnets: [] })).toThrow(/already configured/);
     expect(() => a.addPeer({ name: 'c', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [], vtepMac: MAC_B })).toThrow(/192.0.2.2 already belongs to peer "b"/);
     expect(() => a.addPeer({ name: 'c', endpoint: { address: '192.0.2.3', port: 8472 }, subnets: [parseCidr('10.244.2.0/24')], vtepMac: MAC_B })).toThrow(/already owned by peer "b"/);
@@ -101,7 +102,7 @@ describe('VxlanBackend encapsulation', () => {
   });
 });
 
-describe('VxlanBackend decapsulation checks', () => {
+describe('VxlanDataplane decapsulation checks', () => {
   function frame(mutate: (f: Uint8Array) => void, inner = icmp('10.244.1.2', '10.244.2.3')): Uint8Array {
     const f = new Uint8Array(22 + inner.length);
     f.set([0x08, 0, 0, 0, 0, 0, 1, 0, ...MAC_B, ...MAC_A, 0x08, 0x00]);
@@ -139,7 +140,7 @@ describe('VxlanBackend decapsulation checks', () => {
   it('drops frames from an unknown underlay address while the source check is on, and accepts them with it off', () => {
     expect(b.receive(put(ringB, frame(() => {})), '192.0.2.77', 8472)).toBe(Received.Dropped);
     expect(b.drops().unknown_sender).toBe(1);
-    const open = new VxlanBackend({ ring: ringB, transport: tB, vtepMac: MAC_B, vtepIp: 0, sourceCheck: false });
+    const open = vxlanDataplane({ ring: ringB, transport: tB, vtepMac: MAC_B, vtepIp: 0, sourceCheck: false });
     const slot = put(ringB, frame(() => {}));
     expect(open.receive(slot, '192.0.2.77', 8472)).toBe(Received.Deliver);
     ringB.release(slot);
@@ -156,7 +157,7 @@ describe('VxlanBackend decapsulation checks', () => {
   });
 });
 
-describe('VxlanBackend ARP', () => {
+describe('VxlanDataplane ARP', () => {
   function arpRequest(targetIp: string, op = 1): Uint8Array {
     const requester = parseMac('0e:00:00:00:00:0c');
     const f = new Uint8Array(22 + 28);
@@ -190,7 +191,7 @@ describe('VxlanBackend ARP', () => {
         ],
       },
     ]);
-    expect(b.arpReplies).toBe(1);
+    expect(b.vxlan.arpReplies).toBe(1);
     expect(ringB.free).toBe(16);
   });
 
@@ -203,7 +204,7 @@ describe('VxlanBackend ARP', () => {
   });
 });
 
-describe('VxlanBackend peers', () => {
+describe('VxlanDataplane peers', () => {
   it('moves routes and the sender check with updatePeer, and forgets them with removePeer', async () => {
     a.updatePeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 8472 }, subnets: [parseCidr('10.244.7.0/24')], vtepMac: MAC_B });
     a.send(put(ringA, icmp('10.244.1.2', '10.244.2.3')));

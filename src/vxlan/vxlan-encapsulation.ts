@@ -1,5 +1,5 @@
 /**
- * The VXLAN backend (RFC 7348), wire-compatible with the Linux vxlan device
+ * The VXLAN encapsulation (RFC 7348), wire-compatible with the Linux vxlan device
  * as Flannel configures it.
  *
  * Why it looks the way it does. Flannel's vxlan backend first relied on the
@@ -9,7 +9,7 @@
  * each remote node one neighbour entry (its VTEP IP -> its VTEP MAC), one FDB
  * entry (its VTEP MAC -> its underlay IP) and one route (its pod subnet via
  * its VTEP IP, onlink). weft is the userspace mirror of that: its peer table
- * holds the same three facts, so a frame to a pod goes out with the owning
+ * (src/dataplane) holds the same three facts, so a frame to a pod goes out with the owning
  * node's VTEP MAC as the inner destination and its underlay address as the
  * outer one, and a kernel configured the Flannel way takes it as its own.
  * weft still answers ARP for its own VTEP address, so a kernel peer that was
@@ -20,15 +20,14 @@
  * (encap), or skipped over (decap). The kernel adds the outer IP and UDP.
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
-import type { Backend, PeerSpec, PeerStatus } from '../dataplane/backend.ts';
-import { Received } from '../dataplane/backend.ts';
-import { ReasonCounters, newPeerTraffic } from '../dataplane/counters.ts';
-import type { PeerTraffic } from '../dataplane/counters.ts';
+import { ReasonCounters } from '../dataplane/counters.ts';
+import { Received } from '../dataplane/encapsulation.ts';
+import type { Encapsulation, PeerDirectory } from '../dataplane/encapsulation.ts';
+import { Peer } from '../dataplane/peer.ts';
+import type { PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
-import { RouteTable } from '../route/route-table.ts';
 import type { Transport, UdpEndpoint } from '../transport/transport.ts';
 import { formatIpv4, formatMac } from '../wire/addr.ts';
-import type { Cidr } from '../wire/addr.ts';
 import { ARP_LEN, ARP_OP_REQUEST, ARP_THA_OFFSET, ArpVerdict, arpOp, arpTargetIp, checkArp, writeArpReplyInPlace } from '../wire/arp.ts';
 import {
   ETH_HEADER_LEN,
@@ -40,7 +39,7 @@ import {
   readEtherType,
   writeEthernetHeader,
 } from '../wire/ethernet.ts';
-import { IpVerdict, IPV4_DST_OFFSET, IPV4_SRC_OFFSET, IPV6_DST_OFFSET, IPV6_SRC_OFFSET, checkIpPacket, ipPacketLength } from '../wire/ip.ts';
+import { IpVerdict, checkIpPacket, ipPacketLength } from '../wire/ip.ts';
 import {
   VXLAN_DEFAULT_VNI,
   VXLAN_HEADER_LEN,
@@ -56,7 +55,11 @@ import {
 /** VXLAN header plus inner Ethernet header: what encap writes in front of the IP packet. */
 const ENCAP_LEN = VXLAN_HEADER_LEN + ETH_HEADER_LEN;
 
-/** Why a packet was dropped. The index is the counter slot; names appear in status and metrics. */
+/**
+ * Why a packet was dropped here. The index is the counter slot; names
+ * appear in status and metrics. Routing, unknown senders and spoofed inner
+ * sources are the data plane's drops (src/dataplane/dataplane.ts).
+ */
 export const VxlanDrop = {
   /** Datagram shorter than a VXLAN header and an Ethernet header. */
   Short: 0,
@@ -68,33 +71,15 @@ export const VxlanDrop = {
   UnknownEthertype: 3,
   /** Inner destination MAC is neither our VTEP's nor broadcast. */
   NotForUs: 4,
-  /** Inner source address is outside the sending node's subnets. */
-  SpoofedSource: 5,
-  /** Datagram from an underlay address that is no known peer (with the source check on). */
-  UnknownSender: 6,
-  /** Outbound packet whose destination is in no peer's subnet. */
-  NoRoute: 7,
-  /** A malformed inner IP packet, either direction. */
-  BadIp: 8,
+  /** A malformed inner IP packet, or one whose version disagrees with the EtherType. */
+  BadIp: 5,
   /** ARP that is not a request for our VTEP address, or is malformed. */
-  ArpIgnored: 9,
+  ArpIgnored: 6,
   /** No room in front of the packet for the headers (a ring configured with too little headroom). */
-  NoHeadroom: 10,
+  NoHeadroom: 7,
 } as const;
 
-const DROP_NAMES = [
-  'short',
-  'bad_flags',
-  'wrong_vni',
-  'unknown_ethertype',
-  'not_for_us',
-  'spoofed_source',
-  'unknown_sender',
-  'no_route',
-  'bad_ip',
-  'arp_ignored',
-  'no_headroom',
-] as const;
+const DROP_NAMES = ['short', 'bad_flags', 'wrong_vni', 'unknown_ethertype', 'not_for_us', 'bad_ip', 'arp_ignored', 'no_headroom'] as const;
 export type VxlanDropName = (typeof DROP_NAMES)[number];
 
 export interface VxlanOptions {
@@ -112,32 +97,44 @@ export interface VxlanOptions {
   sourceCheck?: boolean;
 }
 
-interface VxlanPeer {
-  readonly name: string;
-  endpoint: UdpEndpoint;
-  subnets: readonly Cidr[];
-  vtepMac: Uint8Array;
-  readonly traffic: PeerTraffic;
+/** A peer reached over VXLAN: its VTEP MAC, and the way out through our socket. */
+export class VxlanPeer extends Peer {
+  readonly kind = 'vxlan';
+  declare endpoint: UdpEndpoint;
+
+  constructor(
+    spec: PeerSpec,
+    endpoint: UdpEndpoint,
+    public vtepMac: Uint8Array,
+    private readonly vxlan: VxlanEncapsulation,
+  ) {
+    super(spec.name, spec);
+    this.endpoint = endpoint;
+  }
+
+  send(slot: number): void {
+    this.vxlan.encapsulate(slot, this);
+  }
 }
 
-export class VxlanBackend implements Backend {
+export class VxlanEncapsulation implements Encapsulation {
   readonly kind = 'vxlan';
   readonly overhead = VXLAN_OVERHEAD_IPV4;
+  readonly authenticatesPayload = false;
+  readonly sendersByAddress = true;
+  readonly sourceCheck: boolean;
+  readonly transport: Transport;
   readonly dropCounters = new ReasonCounters(DROP_NAMES);
+  sender: Peer | undefined = undefined;
   /** ARP requests for our VTEP that we answered. */
   arpReplies = 0;
 
   private readonly ring: PacketRing;
-  private readonly transport: Transport;
   private readonly vtepMac: Uint8Array;
   private readonly vtepIp: number;
   private readonly vni: number;
   private readonly port: number;
-  private readonly sourceCheck: boolean;
-  private readonly byName = new Map<string, VxlanPeer>();
-  /** Peers by underlay address: the sender of a datagram, for the inner source check. */
-  private readonly byAddress = new Map<string, VxlanPeer>();
-  private readonly routes = new RouteTable<VxlanPeer>();
+  private directory: PeerDirectory | undefined;
 
   constructor(options: VxlanOptions) {
     const vni = options.vni ?? VXLAN_DEFAULT_VNI;
@@ -156,17 +153,18 @@ export class VxlanBackend implements Backend {
     this.sourceCheck = options.sourceCheck ?? true;
   }
 
+  bind(directory: PeerDirectory): void {
+    this.directory = directory;
+  }
+
   // ---- packet path -------------------------------------------------------
 
-  send(slot: number): void {
+  /** Write the VXLAN and inner Ethernet headers in front of the (checked) IP packet and send it. Takes the slot. */
+  encapsulate(slot: number, peer: VxlanPeer): void {
     const ring = this.ring;
     const bytes = ring.bytes;
-    const off = ring.offset[slot]!;
     const len = ring.length[slot]!;
-    if (checkIpPacket(bytes, off, len) !== IpVerdict.Ok) return this.drop(slot, VxlanDrop.BadIp);
-    const v4 = bytes[off]! >> 4 === 4;
-    const peer = v4 ? this.routes.lookupV4At(bytes, off + IPV4_DST_OFFSET) : this.routes.lookupV6At(bytes, off + IPV6_DST_OFFSET);
-    if (peer === undefined) return this.drop(slot, VxlanDrop.NoRoute);
+    const v4 = bytes[ring.offset[slot]!]! >> 4 === 4;
     const start = ring.prepend(slot, ENCAP_LEN);
     if (start < 0) return this.drop(slot, VxlanDrop.NoHeadroom);
     writeVxlanHeader(bytes, start, this.vni);
@@ -176,11 +174,12 @@ export class VxlanBackend implements Backend {
     this.transport.send(slot, peer.endpoint);
   }
 
-  receive(slot: number, fromAddress: string, _fromPort: number): Received {
+  decapsulate(slot: number, fromAddress: string, _fromPort: number): Received {
     const ring = this.ring;
     const bytes = ring.bytes;
     const off = ring.offset[slot]!;
     const len = ring.length[slot]!;
+    this.sender = undefined;
     if (len < ENCAP_LEN) return this.dropped(slot, VxlanDrop.Short);
     if (checkVxlanHeader(bytes, off, len) !== VxlanVerdict.Ok) return this.dropped(slot, VxlanDrop.BadFlags);
     if (readVni(bytes, off) !== this.vni) return this.dropped(slot, VxlanDrop.WrongVni);
@@ -194,27 +193,16 @@ export class VxlanBackend implements Backend {
     if (etherType !== ETHERTYPE_IPV4 && etherType !== ETHERTYPE_IPV6) return this.dropped(slot, VxlanDrop.UnknownEthertype);
 
     const ip = off + ENCAP_LEN;
-    const ipLen = len - ENCAP_LEN;
-    if (checkIpPacket(bytes, ip, ipLen) !== IpVerdict.Ok) return this.dropped(slot, VxlanDrop.BadIp);
-    const version = bytes[ip]! >> 4;
-    if (version === 4 ? etherType !== ETHERTYPE_IPV4 : etherType !== ETHERTYPE_IPV6) return this.dropped(slot, VxlanDrop.BadIp);
-    const peer = this.byAddress.get(fromAddress);
-    if (this.sourceCheck) {
-      if (peer === undefined) return this.dropped(slot, VxlanDrop.UnknownSender);
-      const ok =
-        version === 4
-          ? this.routes.matchesV4At(bytes, ip + IPV4_SRC_OFFSET, peer)
-          : this.routes.matchesV6At(bytes, ip + IPV6_SRC_OFFSET, peer);
-      if (!ok) return this.dropped(slot, VxlanDrop.SpoofedSource);
-    }
+    if (checkIpPacket(bytes, ip, len - ENCAP_LEN) !== IpVerdict.Ok) return this.dropped(slot, VxlanDrop.BadIp);
+    if (bytes[ip]! >> 4 === 4 ? etherType !== ETHERTYPE_IPV4 : etherType !== ETHERTYPE_IPV6) return this.dropped(slot, VxlanDrop.BadIp);
     // Strip the headers and any Ethernet padding behind the IP packet.
     const ipTotal = ipPacketLength(bytes, ip);
     ring.offset[slot] = ip;
     ring.length[slot] = ipTotal;
-    if (peer !== undefined) {
-      peer.traffic.rxPackets++;
-      peer.traffic.rxBytes += ipTotal;
-    }
+    // VXLAN carries no identity: the sender is whoever owns the underlay address.
+    const peer = this.directory!.byAddress(fromAddress);
+    if (peer !== undefined) peer.traffic.rxBytes += ipTotal;
+    this.sender = peer;
     return Received.Deliver;
   }
 
@@ -234,9 +222,9 @@ export class VxlanBackend implements Backend {
     const start = this.ring.offset[slot]!;
     this.ring.length[slot] = eth + ETH_HEADER_LEN + ARP_LEN - start;
     // A kernel sends from an ephemeral source port but listens on the VXLAN port.
-    const peer = this.byAddress.get(fromAddress);
+    const peer = this.directory!.byAddress(fromAddress);
     this.arpReplies++;
-    this.transport.send(slot, peer ? peer.endpoint : { address: fromAddress, port: this.port });
+    this.transport.send(slot, peer?.endpoint ?? { address: fromAddress, port: this.port });
     return Received.Consumed;
   }
 
@@ -252,48 +240,22 @@ export class VxlanBackend implements Backend {
 
   // ---- peers (cold path) -------------------------------------------------
 
-  addPeer(spec: PeerSpec): void {
-    if (this.byName.has(spec.name)) {
-      throw new WeftError('PEER_EXISTS', `peer "${spec.name}" is already configured; update it instead`);
-    }
-    const vtepMac = this.requireMac(spec);
-    const endpoint = this.requireEndpoint(spec);
-    this.checkAddressFree(endpoint.address, spec.name);
-    const peer: VxlanPeer = { name: spec.name, endpoint, subnets: spec.subnets, vtepMac, traffic: newPeerTraffic() };
-    for (const cidr of spec.subnets) this.checkSubnetFree(cidr, spec.name);
-    this.byName.set(spec.name, peer);
-    this.byAddress.set(endpoint.address, peer);
-    for (const cidr of spec.subnets) this.routes.insert(cidr, peer);
+  createPeer(spec: PeerSpec): VxlanPeer {
+    return new VxlanPeer(spec, this.requireEndpoint(spec), this.requireMac(spec), this);
   }
 
-  updatePeer(spec: PeerSpec): void {
-    const peer = this.byName.get(spec.name);
-    if (peer === undefined) throw new WeftError('PEER_UNKNOWN', `peer "${spec.name}" is not configured; add it first`);
+  /** The table hands back only peers this encapsulation made. */
+  updatePeer(peer: VxlanPeer, spec: PeerSpec): VxlanPeer {
     const vtepMac = this.requireMac(spec);
-    const endpoint = this.requireEndpoint(spec);
-    this.checkAddressFree(endpoint.address, spec.name);
-    for (const cidr of spec.subnets) this.checkSubnetFree(cidr, spec.name);
-    // Mutate in place: the route table keeps pointing at the same peer object.
-    this.routes.removeValue(peer);
-    this.byAddress.delete(peer.endpoint.address);
-    peer.endpoint = endpoint;
+    peer.endpoint = this.requireEndpoint(spec);
     peer.subnets = spec.subnets;
+    peer.publicKey = spec.publicKey;
     peer.vtepMac = vtepMac;
-    this.byAddress.set(endpoint.address, peer);
-    for (const cidr of spec.subnets) this.routes.insert(cidr, peer);
+    return peer;
   }
 
-  removePeer(name: string): boolean {
-    const peer = this.byName.get(name);
-    if (peer === undefined) return false;
-    this.routes.removeValue(peer);
-    this.byName.delete(name);
-    if (this.byAddress.get(peer.endpoint.address) === peer) this.byAddress.delete(peer.endpoint.address);
-    return true;
-  }
-
-  peers(): PeerStatus[] {
-    return [...this.byName.values()].map((p) => ({ name: p.name, endpoint: p.endpoint, subnets: p.subnets, traffic: { ...p.traffic } }));
+  removePeer(_peer: VxlanPeer): void {
+    // Nothing waits for a VXLAN peer.
   }
 
   drops(): Record<string, number> {
@@ -319,22 +281,5 @@ export class VxlanBackend implements Backend {
     }
     return spec.endpoint;
   }
-
-  private checkAddressFree(address: string, name: string): void {
-    const other = this.byAddress.get(address);
-    if (other !== undefined && other.name !== name) {
-      throw new WeftError('CONFIG_INVALID', `peer "${name}": underlay address ${address} already belongs to peer "${other.name}"`);
-    }
-  }
-
-  private checkSubnetFree(cidr: Cidr, name: string): void {
-    for (const other of this.byName.values()) {
-      if (other.name === name) continue;
-      for (const s of other.subnets) {
-        if (s.family === cidr.family && s.bits === cidr.bits && s.addr.every((b, i) => b === cidr.addr[i])) {
-          throw new WeftError('CONFIG_INVALID', `peer "${name}": subnet is already owned by peer "${other.name}"`);
-        }
-      }
-    }
-  }
 }
+

@@ -1,26 +1,27 @@
 /**
- * The WireGuard backend: the protocol as specified (whitepaper, protocol
- * page), speaking to wireguard-go and the kernel module.
+ * The WireGuard encapsulation: the protocol as specified (whitepaper,
+ * protocol page), speaking to wireguard-go and the kernel module.
  *
- * Outbound: the inner destination picks the peer by its allowed IPs
- * (cryptokey routing); the packet is sealed in place with the current
- * keypair, or staged while a handshake runs. Inbound: the message type
- * picks the path; transport data is found by its receiver index, opened in
- * place, and delivered only if its inner source lies in the sending peer's
- * allowed IPs. Every authenticated message moves the peer's endpoint to its
- * source (roaming). One coarse tick drives every timer.
+ * Outbound: the data plane's route table has picked the peer by its
+ * allowed IPs (cryptokey routing); the packet is sealed in place with the
+ * current keypair, or staged while a handshake runs. Inbound: the message
+ * type picks the path; transport data is found by its receiver index and
+ * opened in place, and its keypair names the sender, whose allowed IPs the
+ * data plane then checks the inner source against. Every authenticated
+ * message moves the peer's endpoint to its source (roaming). One coarse
+ * tick drives every timer.
  */
 import { performance } from 'node:perf_hooks';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { readU32LE } from '../bytes/endian.ts';
 import { AeadViews } from '../crypto/aead.ts';
 import { ReasonCounters } from '../dataplane/counters.ts';
-import { Received } from '../dataplane/backend.ts';
-import type { Backend, PeerSpec, PeerStatus } from '../dataplane/backend.ts';
+import { Received } from '../dataplane/encapsulation.ts';
+import type { Encapsulation, PeerDirectory } from '../dataplane/encapsulation.ts';
+import type { PeerSpec } from '../dataplane/peer.ts';
+import { keyHex } from '../dataplane/peer-table.ts';
 import { WeftError } from '../errors.ts';
-import { RouteTable } from '../route/route-table.ts';
 import type { Transport } from '../transport/transport.ts';
-import { IPV4_DST_OFFSET, IPV4_SRC_OFFSET, IPV6_DST_OFFSET, IPV6_SRC_OFFSET, IpVerdict, checkIpPacket } from '../wire/ip.ts';
 import { EAGER_HANDSHAKES_PER_TICK, REJECT_AFTER_TIME, STARTUP_HANDSHAKE_WINDOW, TIMER_TICK } from './constants.ts';
 import { Handshaker } from './handshaker.ts';
 import { InitiationQueue, Submitted } from './handshake-queue.ts';
@@ -31,7 +32,7 @@ import { COOKIE_REPLY_LEN, INIT_LEN, MessageType, RESP_LEN, TRANSPORT_RECEIVER, 
 import { WgPeer } from './peer.ts';
 import { dueActions } from './timers.ts';
 import { OpenResult, SealResult, TRANSPORT_MIN_LEN, WIREGUARD_OVERHEAD_IPV4, openTransport, sealTransport } from './transport-data.ts';
-import { WG_DROP_NAMES, WgDrop, clearSessions, keyHex } from './wg-state.ts';
+import { WG_DROP_NAMES, WgDrop, clearSessions } from './wg-state.ts';
 import type { HandshakeStats, IndexEntry, WgState } from './wg-state.ts';
 
 export interface WireguardOptions {
@@ -46,20 +47,19 @@ export interface WireguardOptions {
   wallNow?: () => number;
 }
 
-export interface WgPeerStatus extends PeerStatus {
-  publicKey: Uint8Array;
-  lastHandshakeWallMs: number;
-  persistentKeepalive: number;
-  presharedKey: Uint8Array | undefined;
-}
-
-export class WireguardBackend implements Backend {
+export class WireguardEncapsulation implements Encapsulation {
   readonly kind = 'wireguard';
   readonly overhead = WIREGUARD_OVERHEAD_IPV4;
+  /** Poly1305 covers every byte of the inner packet. */
+  readonly authenticatesPayload = true;
+  readonly sendersByAddress = false;
+  /** Cryptokey routing: a peer may send only from its allowed IPs, always. */
+  readonly sourceCheck = true;
+  readonly transport: Transport;
   readonly state: WgState;
   readonly handshaker: Handshaker;
-  private readonly routes = new RouteTable<WgPeer>();
-  private readonly byName = new Map<string, WgPeer>();
+  sender: WgPeer | undefined = undefined;
+  private directory: PeerDirectory | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Initiations waiting while under load. */
   private readonly queue: InitiationQueue;
@@ -68,12 +68,18 @@ export class WireguardBackend implements Backend {
 
   constructor(options: WireguardOptions) {
     const handshakes: HandshakeStats = { initiationsSent: 0, initiationsReceived: 0, initiationsProcessed: 0, responsesSent: 0, completed: 0, cookieRepliesSent: 0, keepalivesSent: 0 };
+    this.transport = options.transport;
     this.state = {
       ring: options.ring,
       transport: options.transport,
       local: new LocalIdentity(options.privateKey),
       indices: new IndexTable<IndexEntry>(),
-      byKey: new Map(),
+      peers: new Set(),
+      peerByKey: (hex) => {
+        const peer = this.directory?.byKey(hex);
+        // Under "mixed" a peer in our location has a key too, but VXLAN reaches it.
+        return peer instanceof WgPeer ? peer : undefined;
+      },
       drops: new ReasonCounters(WG_DROP_NAMES),
       handshakes,
       views: new AeadViews(options.ring.bytes, options.ring.slotCount),
@@ -87,6 +93,10 @@ export class WireguardBackend implements Backend {
     this.handshaker = new Handshaker(this.state);
     this.handshaker.onKeypair = (peer) => this.flushStaged(peer);
     this.queue = new InitiationQueue((message, address, port) => this.handshaker.answerInitiation(message, address, port));
+  }
+
+  bind(directory: PeerDirectory): void {
+    this.directory = directory;
   }
 
   get publicKey(): Uint8Array {
@@ -105,7 +115,7 @@ export class WireguardBackend implements Backend {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.queue.clear();
-    for (const peer of this.byName.values()) {
+    for (const peer of this.state.peers) {
       this.dropStaged(peer, WgDrop.HandshakeTimeout);
       clearSessions(this.state, peer);
     }
@@ -113,15 +123,8 @@ export class WireguardBackend implements Backend {
 
   // ---- outbound ----------------------------------------------------------
 
-  send(slot: number): void {
-    const state = this.state;
-    const ring = state.ring;
-    const bytes = ring.bytes;
-    const off = ring.offset[slot]!;
-    if (checkIpPacket(bytes, off, ring.length[slot]!) !== IpVerdict.Ok) return this.drop(slot, WgDrop.BadIp);
-    const v4 = bytes[off]! >> 4 === 4;
-    const peer = v4 ? this.routes.lookupV4At(bytes, off + IPV4_DST_OFFSET) : this.routes.lookupV6At(bytes, off + IPV6_DST_OFFSET);
-    if (peer === undefined) return this.drop(slot, WgDrop.NoRoute);
+  /** Seal the (checked) IP packet toward `peer` and send it, or stage it while a handshake runs. Takes the slot. */
+  encapsulate(slot: number, peer: WgPeer): void {
     const kp = this.usable(peer.current);
     if (kp === undefined || peer.endpoint === undefined) {
       if (peer.endpoint === undefined) return this.drop(slot, WgDrop.NoEndpoint);
@@ -176,8 +179,9 @@ export class WireguardBackend implements Backend {
 
   // ---- inbound -----------------------------------------------------------
 
-  receive(slot: number, fromAddress: string, fromPort: number): Received {
+  decapsulate(slot: number, fromAddress: string, fromPort: number): Received {
     const ring = this.state.ring;
+    this.sender = undefined;
     const off = ring.offset[slot]!;
     const len = ring.length[slot]!;
     const type = messageType(ring.bytes, off, len);
@@ -221,12 +225,9 @@ export class WireguardBackend implements Backend {
     if (kp === peer.next) this.handshaker.confirm(peer);
     if (r === OpenResult.Keepalive) return this.dropped(slot, -1);
     if (r === OpenResult.BadIp) return this.dropped(slot, WgDrop.BadIp);
-    const bytes = ring.bytes;
-    const ip = ring.offset[slot]!;
-    const allowed = bytes[ip]! >> 4 === 4 ? this.routes.matchesV4At(bytes, ip + IPV4_SRC_OFFSET, peer) : this.routes.matchesV6At(bytes, ip + IPV6_SRC_OFFSET, peer);
-    if (!allowed) return this.dropped(slot, WgDrop.SpoofedSource);
+    // The data plane checks the inner source against this peer's allowed IPs next.
     peer.lastDataReceivedMs = now;
-    peer.traffic.rxPackets++;
+    this.sender = peer;
     return Received.Deliver;
   }
 
@@ -254,7 +255,7 @@ export class WireguardBackend implements Backend {
     state.coarse[0] = now;
     this.handshaker.newTick();
     let eager = 0;
-    for (const peer of this.byName.values()) {
+    for (const peer of this.state.peers) {
       const due = dueActions(peer, now, state.scale);
       // Past REJECT_AFTER_TIME usable() already refuses a keypair; at three times that its keys are zeroed.
       if (due.wipeKeys) clearSessions(state, peer);
@@ -277,45 +278,34 @@ export class WireguardBackend implements Backend {
 
   // ---- peers -------------------------------------------------------------
 
-  addPeer(spec: PeerSpec): void {
-    if (this.byName.has(spec.name)) throw new WeftError('PEER_EXISTS', `peer "${spec.name}" is already configured; update it instead`);
+  createPeer(spec: PeerSpec): WgPeer {
     const key = this.requireKey(spec);
-    if (this.state.byKey.has(keyHex(key))) throw new WeftError('CONFIG_INVALID', `peer "${spec.name}": its public key already belongs to another peer`);
-    const peer = new WgPeer(spec.name, key, this.identityFor(spec, key), spec.endpoint, spec.subnets, spec.persistentKeepalive ?? 0);
+    const peer = new WgPeer(spec, key, this.identityFor(spec, key), this);
     peer.handshakeWanted = spec.endpoint !== undefined && (peer.persistentKeepaliveMs > 0 || this.inStartup());
-    this.byName.set(spec.name, peer);
-    this.state.byKey.set(keyHex(key), peer);
-    for (const cidr of spec.subnets) this.routes.insert(cidr, peer);
+    this.state.peers.add(peer);
+    return peer;
   }
 
-  updatePeer(spec: PeerSpec): void {
-    const peer = this.byName.get(spec.name);
-    if (peer === undefined) throw new WeftError('PEER_UNKNOWN', `peer "${spec.name}" is not configured; add it first`);
+  /** The table hands back only peers this encapsulation made. A new key is a new peer: its sessions mean nothing any more. */
+  updatePeer(peer: WgPeer, spec: PeerSpec): WgPeer {
     const key = this.requireKey(spec);
     if (keyHex(key) !== keyHex(peer.publicKey)) {
-      // A new key is a new peer: its sessions mean nothing any more.
-      this.removePeer(spec.name);
-      this.addPeer(spec);
-      return;
+      const fresh = this.createPeer(spec);
+      this.removePeer(peer);
+      return fresh;
     }
     const psk = spec.presharedKey ?? new Uint8Array(32);
     if (keyHex(psk) !== keyHex(peer.identity.presharedKey)) peer.identity = this.identityFor(spec, key);
     peer.endpoint = spec.endpoint;
-    peer.allowedIps = spec.subnets;
+    peer.subnets = spec.subnets;
     peer.persistentKeepaliveMs = (spec.persistentKeepalive ?? 0) * 1000;
-    this.routes.removeValue(peer);
-    for (const cidr of spec.subnets) this.routes.insert(cidr, peer);
+    return peer;
   }
 
-  removePeer(name: string): boolean {
-    const peer = this.byName.get(name);
-    if (peer === undefined) return false;
-    this.routes.removeValue(peer);
+  removePeer(peer: WgPeer): void {
     this.dropStaged(peer, WgDrop.NoRoute);
     clearSessions(this.state, peer);
-    this.byName.delete(name);
-    this.state.byKey.delete(keyHex(peer.publicKey));
-    return true;
+    this.state.peers.delete(peer);
   }
 
   /** Before start() or within STARTUP_HANDSHAKE_WINDOW of it. */
@@ -323,23 +313,13 @@ export class WireguardBackend implements Backend {
     return this.startedAtMs < 0 || this.state.now() - this.startedAtMs < STARTUP_HANDSHAKE_WINDOW * this.state.scale;
   }
 
-  peers(): WgPeerStatus[] {
-    return [...this.byName.values()].map((p) => ({
-      name: p.name,
-      endpoint: p.endpoint,
-      subnets: p.allowedIps,
-      traffic: { ...p.traffic },
-      publicKey: p.publicKey,
-      lastHandshakeWallMs: p.lastHandshakeWallMs,
-      persistentKeepalive: p.persistentKeepaliveMs / 1000,
-      presharedKey: p.identity.presharedKey.some((b) => b !== 0) ? p.identity.presharedKey : undefined,
-    }));
-  }
-
+  /** One of its peers by name (tests, tools; cold path). */
   peer(name: string): WgPeer | undefined {
-    return this.byName.get(name);
+    for (const p of this.state.peers) if (p.name === name) return p;
+    return undefined;
   }
 
+  /** Its own drops by reason (the data plane's are in Dataplane.drops). */
   drops(): Record<string, number> {
     return this.state.drops.toObject();
   }

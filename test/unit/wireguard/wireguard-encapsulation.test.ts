@@ -1,18 +1,19 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
-import { Received } from '../../../src/dataplane/backend.ts';
+import { Received } from '../../../src/dataplane/encapsulation.ts';
 import { generatePrivateKey, publicKey } from '../../../src/crypto/x25519.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
 import type { MemoryTransport } from '../../../src/transport/memory-transport.ts';
 import { parseCidr } from '../../../src/wire/addr.ts';
-import { WireguardBackend } from '../../../src/wireguard/wireguard-backend.ts';
+import { wireguardDataplane } from '../../helpers/dataplanes.ts';
+import type { WireguardDataplane } from '../../helpers/dataplanes.ts';
 import { udpPacket } from '../../helpers/packets.ts';
 
 
 interface Side {
   ring: PacketRing;
   t: MemoryTransport;
-  wg: WireguardBackend;
+  wg: WireguardDataplane;
   delivered: number[][];
   wire: number[][]; // every datagram this side received, as sent
 }
@@ -25,7 +26,7 @@ let b: Side;
 function side(address: string, priv: Uint8Array): Side {
   const ring = new PacketRing({ slots: 256 });
   const t = net.attach(ring, address, 51820);
-  const wg = new WireguardBackend({ ring, transport: t, privateKey: priv, mtu: 1420, now: () => clock, wallNow: () => 1_700_000_000_000 + clock });
+  const wg = wireguardDataplane({ ring, transport: t, privateKey: priv, mtu: 1420, now: () => clock, wallNow: () => 1_700_000_000_000 + clock });
   const s: Side = { ring, t, wg, delivered: [], wire: [] };
   t.onReceive((slot, from, port) => {
     s.wire.push(Array.from(ring.packetOf(slot)));
@@ -63,33 +64,33 @@ beforeEach(() => {
   b.wg.addPeer({ name: 'a', endpoint: { address: '192.0.2.1', port: 51820 }, subnets: [parseCidr('10.244.1.0/24')], publicKey: publicKey(privA) });
 });
 
-describe('WireguardBackend', () => {
+describe('WireguardDataplane', () => {
   it('stages the first packet, handshakes, and delivers it byte for byte; the responder confirms on data', async () => {
     const p1 = udpPacket('10.244.1.5', '10.244.2.7', [1, 2, 3]);
     inject(a, p1);
-    expect(a.wg.peer('b')!.stagedCount).toBe(1);
+    expect(a.wg.wireguard.peer('b')!.stagedCount).toBe(1);
     await settle();
     expect(b.wire[0]!.length).toBe(148); // initiation
     expect(a.wire[0]!.length).toBe(92); // response
     expect(b.delivered).toEqual([Array.from(p1)]);
-    expect(a.wg.state.handshakes).toMatchObject({ initiationsSent: 1, completed: 1 });
-    expect(b.wg.state.handshakes).toMatchObject({ responsesSent: 1, completed: 1 });
+    expect(a.wg.wireguard.state.handshakes).toMatchObject({ initiationsSent: 1, completed: 1 });
+    expect(b.wg.wireguard.state.handshakes).toMatchObject({ responsesSent: 1, completed: 1 });
     // B's keypair is confirmed, so B can answer at once without a new handshake.
     const p2 = udpPacket('10.244.2.7', '10.244.1.5', [9]);
     inject(b, p2);
     await settle();
     expect(a.delivered).toEqual([Array.from(p2)]);
-    expect(b.wg.state.handshakes.initiationsSent).toBe(0);
+    expect(b.wg.wireguard.state.handshakes.initiationsSent).toBe(0);
     expect(a.ring.free).toBe(256);
     expect(b.ring.free).toBe(256);
   });
 
   it('sends a keepalive after a handshake with nothing staged, so the responder can send', async () => {
-    a.wg.handshaker.initiate(a.wg.peer('b')!);
+    a.wg.wireguard.handshaker.initiate(a.wg.wireguard.peer('b')!);
     await settle();
-    expect(a.wg.state.handshakes.keepalivesSent).toBe(1);
+    expect(a.wg.wireguard.state.handshakes.keepalivesSent).toBe(1);
     expect(b.wire.at(-1)!.length).toBe(32);
-    expect(b.wg.peer('a')!.current).toBeDefined();
+    expect(b.wg.wireguard.peer('a')!.current).toBeDefined();
   });
 
   it('drops a replayed data message and counts it', async () => {
@@ -105,11 +106,11 @@ describe('WireguardBackend', () => {
 
   it('ignores an initiation with a bad MAC1, and one from an unknown key', async () => {
     const stranger = side('192.0.2.9', generatePrivateKey());
-    stranger.wg.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], publicKey: b.wg.publicKey });
-    stranger.wg.handshaker.initiate(stranger.wg.peer('b')!);
+    stranger.wg.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], publicKey: b.wg.wireguard.publicKey });
+    stranger.wg.wireguard.handshaker.initiate(stranger.wg.wireguard.peer('b')!);
     await settle();
     expect(b.wg.drops().unknown_peer).toBe(1);
-    a.wg.handshaker.initiate(a.wg.peer('b')!);
+    a.wg.wireguard.handshaker.initiate(a.wg.wireguard.peer('b')!);
     await settle();
     const good = Uint8Array.from(b.wire.at(-2)!); // the initiation before the keepalive
     expect(good.length).toBe(148);
@@ -139,29 +140,29 @@ describe('WireguardBackend', () => {
     b.ring.bytes.set(seen, b.ring.offset[slot]!);
     b.ring.length[slot] = seen.length;
     expect(b.wg.receive(slot, '198.51.100.4', 40000)).toBe(Received.Dropped);
-    expect(b.wg.peer('a')!.endpoint).toEqual({ address: '192.0.2.1', port: 51820 });
+    expect(b.wg.wireguard.peer('a')!.endpoint).toEqual({ address: '192.0.2.1', port: 51820 });
     const t2 = net.attach(a.ring, '198.51.100.4', 40000);
     // A moved: it now sends from its new socket.
-    (a.wg.state as { transport: unknown }).transport = t2;
+    (a.wg.wireguard.state as { transport: unknown }).transport = t2;
     inject(a, udpPacket('10.244.1.5', '10.244.2.7', [4]));
     await settle();
-    expect(b.wg.peer('a')!.endpoint).toEqual({ address: '198.51.100.4', port: 40000 });
+    expect(b.wg.wireguard.peer('a')!.endpoint).toEqual({ address: '198.51.100.4', port: 40000 });
   });
 
   it('retries an unanswered initiation after REKEY_TIMEOUT and gives up after REKEY_ATTEMPT_TIME, dropping what was staged', async () => {
     net.lossRate = 1; // nothing gets through
     inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
-    expect(a.wg.state.handshakes.initiationsSent).toBe(1);
+    expect(a.wg.wireguard.state.handshakes.initiationsSent).toBe(1);
     clock += 5_400;
-    a.wg.tick();
-    expect(a.wg.state.handshakes.initiationsSent).toBe(2);
+    a.wg.wireguard.tick();
+    expect(a.wg.wireguard.state.handshakes.initiationsSent).toBe(2);
     for (let i = 0; i < 40; i++) {
       clock += 5_400;
-      a.wg.tick();
+      a.wg.wireguard.tick();
     }
     expect(a.wg.drops().handshake_timeout).toBe(1);
-    expect(a.wg.peer('b')!.stagedCount).toBe(0);
+    expect(a.wg.wireguard.peer('b')!.stagedCount).toBe(0);
     await settle();
     expect(a.ring.free).toBe(256);
   });
@@ -169,13 +170,13 @@ describe('WireguardBackend', () => {
   it('rekeys after REKEY_AFTER_TIME as the initiator without losing traffic', async () => {
     inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
-    const first = a.wg.peer('b')!.current!;
+    const first = a.wg.wireguard.peer('b')!.current!;
     clock += 120_000;
     inject(a, udpPacket('10.244.1.5', '10.244.2.7', [2]));
-    a.wg.tick();
+    a.wg.wireguard.tick();
     await settle();
-    expect(a.wg.state.handshakes.completed).toBe(2);
-    expect(a.wg.peer('b')!.current).not.toBe(first);
+    expect(a.wg.wireguard.state.handshakes.completed).toBe(2);
+    expect(a.wg.wireguard.peer('b')!.current).not.toBe(first);
     inject(a, udpPacket('10.244.1.5', '10.244.2.7', [3]));
     await settle();
     expect(b.delivered.map((p) => p.at(-1))).toEqual([1, 2, 3]);
@@ -184,26 +185,26 @@ describe('WireguardBackend', () => {
   it('removes a peer completely: no route, no sessions, indices freed', async () => {
     inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     await settle();
-    expect(a.wg.state.indices.size).toBeGreaterThan(0);
+    expect(a.wg.wireguard.state.indices.size).toBeGreaterThan(0);
     expect(a.wg.removePeer('b')).toBe(true);
-    expect(a.wg.state.indices.size).toBe(0);
+    expect(a.wg.wireguard.state.indices.size).toBe(0);
     inject(a, udpPacket('10.244.1.5', '10.244.2.7', [1]));
     expect(a.wg.drops().no_route).toBe(1);
   });
 
   it('under load answers an initiation with a cookie reply, and accepts the retry that carries the cookie (MAC2)', async () => {
-    b.wg.handshaker.load.holdFor(clock, 10_000); // as if a flood had just been seen
-    a.wg.handshaker.initiate(a.wg.peer('b')!);
+    b.wg.wireguard.handshaker.load.holdFor(clock, 10_000); // as if a flood had just been seen
+    a.wg.wireguard.handshaker.initiate(a.wg.wireguard.peer('b')!);
     await settle();
-    expect(b.wg.state.handshakes.cookieRepliesSent).toBe(1);
+    expect(b.wg.wireguard.state.handshakes.cookieRepliesSent).toBe(1);
     expect(b.wg.drops().under_load).toBe(1);
     expect(a.wire.at(-1)!.length).toBe(64); // the cookie reply reached a
-    expect(a.wg.state.handshakes.completed).toBe(0);
+    expect(a.wg.wireguard.state.handshakes.completed).toBe(0);
     // The retry carries MAC2 and gets through although b is still under load.
-    a.wg.handshaker.initiate(a.wg.peer('b')!);
+    a.wg.wireguard.handshaker.initiate(a.wg.wireguard.peer('b')!);
     await settle();
-    expect(b.wg.handshaker.underLoad).toBe(true);
-    expect(a.wg.state.handshakes.completed).toBe(1);
-    expect(b.wg.state.handshakes.cookieRepliesSent).toBe(1);
+    expect(b.wg.wireguard.handshaker.underLoad).toBe(true);
+    expect(a.wg.wireguard.state.handshakes.completed).toBe(1);
+    expect(b.wg.wireguard.state.handshakes.cookieRepliesSent).toBe(1);
   });
 });
