@@ -16,6 +16,9 @@ import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { alive, listNamespaces, nsExec, signalAll } from '../lab/netns.ts';
 import { compiledWeft } from '../lab/paths.ts';
+import { missingContainerTools } from '../lab/podman.ts';
+import { addContainers, pingFromContainer, prepareContainers, removeContainers } from './containers.ts';
+import type { ContainerSetup } from './containers.ts';
 import { addPods, build, destroy, layout } from './topology.ts';
 import type { ClusterLayout, Impairment } from './topology.ts';
 
@@ -31,6 +34,8 @@ export interface UpOptions {
   impair: Impairment;
   /** Nodes find each other and claim subnets by gossip, instead of static peer lists and subnets. */
   gossip?: boolean;
+  /** Pods are podman containers attached through weft-cni (scripts/cluster/containers.ts). */
+  containers?: boolean;
   progress?: (line: string) => void;
 }
 
@@ -40,6 +45,8 @@ export interface ClusterState {
   /** The weft process of node i is pids[i - 1]. */
   pids: number[];
   dir: string;
+  /** Set when the pods are containers: the installed plugin and the root filesystem. */
+  containers?: ContainerSetup;
 }
 
 export function weftMain(): string {
@@ -99,8 +106,13 @@ export async function up(o: UpOptions): Promise<ClusterState> {
   save();
   try {
     const podMtu = o.backend === 'vxlan' ? 1450 : 1420;
-    say(`building ${o.nodes} nodes with ${o.pods} pods each (${o.backend}, pod MTU ${podMtu})`);
-    await build(l, podMtu, o.impair);
+    say(`building ${o.nodes} nodes with ${o.pods} ${o.containers ? 'podman containers' : 'pods'} each (${o.backend}, pod MTU ${podMtu})`);
+    if (o.containers) {
+      const missing = await missingContainerTools();
+      if (missing.length > 0) throw new Error(`--containers needs podman, runc, busybox-static and the CNI plugins; install them with: apt-get install ${missing.join(' ')}`);
+      state.containers = await prepareContainers(dir);
+    }
+    await build(l, podMtu, o.impair, !o.containers);
     const keys = l.nodes.map(() => generateKeyText());
     const clusterKey = randomBytes(32).toString('base64');
     const main = weftMain();
@@ -139,9 +151,11 @@ export async function up(o: UpOptions): Promise<ClusterState> {
           };
       writeFileSync(join(dir, `node-${n.index}.json`), JSON.stringify(config, null, 2), { mode: 0o600 });
       const ready = await startNode(state, n.index);
-      // The node's pods get addresses from the subnet it has, as the CNI host-local plugin would.
+      // The node's pods get addresses from the subnet it has: weft-cni reads it from
+      // subnet.env; hand-made pods take them as the CNI host-local plugin would.
       n.subnet = String(ready.subnet);
-      await addPods(n, podMtu);
+      if (state.containers) await addContainers(dir, o.name, n, state.containers);
+      else await addPods(n, podMtu);
       save();
       say(`node-${n.index} ready: subnet ${n.subnet}${o.gossip ? ' (claimed by gossip)' : ''}, underlay ${n.underlayIp}, pods ${n.pods.map((p) => p.ip).join(' ')}`);
     }
@@ -186,10 +200,17 @@ export interface Matrix {
   total: number;
 }
 
+/** Ping `ip` from a pod: from inside its container, or in its namespace. */
+function pingFrom(state: ClusterState, node: ClusterLayout['nodes'][number], pod: { ns: string; container?: string }, ip: string): Promise<boolean> {
+  if (pod.container !== undefined && state.containers) return pingFromContainer(state.dir, node, state.containers, pod.container, ip);
+  return nsExec(pod.ns, ['ping', '-c', '1', '-W', '1', ip], { timeoutMs: 5000 }).then((r) => r.code === 0);
+}
+
 /** Ping every pod from every pod (one echo each, 1 s to answer), a few at a time. */
 export async function check(name: string): Promise<Matrix> {
-  const l = loadState(name).layout;
-  const pods = l.nodes.flatMap((n) => n.pods.map((p) => ({ label: `n${n.index}-p${p.ns.split('-p').at(-1)}`, ns: p.ns, ip: p.ip })));
+  const state = loadState(name);
+  const l = state.layout;
+  const pods = l.nodes.flatMap((n) => n.pods.map((p) => ({ label: `n${n.index}-p${p.ns.split('-p').at(-1)}`, node: n, pod: p, ip: p.ip })));
   const ok = pods.map((_, i) => pods.map((__, j) => i === j));
   const jobs: Array<[number, number]> = [];
   for (let i = 0; i < pods.length; i++) for (let j = 0; j < pods.length; j++) if (i !== j) jobs.push([i, j]);
@@ -198,7 +219,7 @@ export async function check(name: string): Promise<Matrix> {
       const [i, j] = job;
       // Two tries: the first packet toward a new peer may wait for its handshake.
       for (let attempt = 0; attempt < 2 && !ok[i]![j]; attempt++) {
-        ok[i]![j] = (await nsExec(pods[i]!.ns, ['ping', '-c', '1', '-W', '1', pods[j]!.ip], { timeoutMs: 5000 })).code === 0;
+        ok[i]![j] = await pingFrom(state, pods[i]!.node, pods[i]!.pod, pods[j]!.ip);
       }
     }
   };
@@ -224,6 +245,8 @@ export async function down(name: string): Promise<string[]> {
     // No state file: remove whatever namespaces carry the cluster's name.
     state = { layout: layout(name, 0, 0), backend: '', pids: [], dir: stateDir(name) };
   }
+  // Containers first: podman rm runs the plugin's DEL, which needs the node's namespace.
+  if (state.containers) await removeContainers(state.dir, state.layout.nodes, state.containers);
   signalAll(state.pids, 'SIGTERM');
   for (let i = 0; i < 50 && state.pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
   const removed = await destroy(state.layout.nodes.length ? state.layout : await guessLayout(name));

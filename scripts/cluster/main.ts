@@ -5,8 +5,10 @@
 import { check, down, formatMatrix, loadState, startNode, stopNode, up } from './cluster.ts';
 
 const USAGE = `usage: cluster <command> [options]
-  up N [--pods M] [--backend vxlan|wireguard|mixed] [--locations A,B,...] [--gossip] [--loss PERCENT] [--delay MS] [--name NAME]
+  up N [--pods M] [--backend vxlan|wireguard|mixed] [--locations A,B,...] [--gossip] [--containers] [--loss PERCENT] [--delay MS] [--name NAME]
                  build N nodes with M pods each (default 2) and start weft in each;
+                 with --containers the pods are podman containers attached through weft-cni
+                 (needs podman, runc, busybox-static, containernetworking-plugins);
                  with --gossip the nodes find each other and claim their subnets by gossip;
                  --locations gives node i the i-th label (cycling): under mixed, nodes in
                  one location talk VXLAN, across locations WireGuard
@@ -18,6 +20,7 @@ const USAGE = `usage: cluster <command> [options]
                  ping every pod from every pod and print the matrix (exit 1 if any pair fails)
   down [--name NAME]
                  stop the nodes and remove every namespace
+  help           print this help
 The default name is "weft".`;
 
 function option(args: string[], flag: string, fallback: string): string {
@@ -41,7 +44,11 @@ function number(text: string, what: string, min: number, max: number): number {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
-  if (process.getuid?.() !== 0 && command !== undefined && command !== 'help') usage('needs root (it creates network namespaces)');
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (process.getuid?.() !== 0 && command !== undefined) usage('needs root (it creates network namespaces)');
   const name = option(args, '--name', 'weft');
   if (!/^[a-z][a-z0-9-]{0,15}$/u.test(name)) usage(`--name must be lowercase letters, digits and "-", at most 16, got "${name}"`);
   switch (command) {
@@ -57,6 +64,7 @@ async function main(argv: string[]): Promise<void> {
         pods: number(option(args, '--pods', '2'), '--pods', 1, 50),
         backend,
         gossip: args.includes('--gossip'),
+        containers: args.includes('--containers'),
         locations,
         impair: { lossPercent: number(option(args, '--loss', '0'), '--loss', 0, 100), delayMs: number(option(args, '--delay', '0'), '--delay', 0, 10_000) },
         progress: (line) => process.stderr.write(`${line}\n`),

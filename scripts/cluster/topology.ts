@@ -21,7 +21,8 @@ export interface ClusterNode {
   underlayIp: string;
   subnet: string;
   gateway: string;
-  pods: Array<{ ns: string; ip: string }>;
+  /** A pod is a namespace wired by hand (`ns`), or with --containers a podman container (`container`). */
+  pods: Array<{ ns: string; ip: string; container?: string }>;
 }
 
 export interface ClusterLayout {
@@ -61,8 +62,12 @@ export interface Impairment {
   delayMs: number;
 }
 
-/** Create the underlay and every node namespace (pods come with addPods, once a node's subnet is known). */
-export async function build(l: ClusterLayout, podMtu: number, impair: Impairment): Promise<void> {
+/**
+ * Create the underlay and every node namespace (pods come with addPods, once a
+ * node's subnet is known). `bridge` false leaves the pods' bridge to weft-cni,
+ * which makes it at the first container's ADD.
+ */
+export async function build(l: ClusterLayout, podMtu: number, impair: Impairment, bridge = true): Promise<void> {
   await namespace(l.underlayNs);
   await nsRun(l.underlayNs, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
   await nsRun(l.underlayNs, ['ip', 'link', 'set', 'br0', 'up']);
@@ -76,6 +81,7 @@ export async function build(l: ClusterLayout, podMtu: number, impair: Impairment
     if (impair.lossPercent > 0 || impair.delayMs > 0) {
       await nsRun(n.ns, ['tc', 'qdisc', 'add', 'dev', 'ul0', 'root', 'netem', 'loss', `${impair.lossPercent}%`, 'delay', `${impair.delayMs}ms`]);
     }
+    if (!bridge) continue;
     // The pods' bridge, as the CNI bridge plugin makes it.
     await nsRun(n.ns, ['ip', 'link', 'add', 'cni0', 'type', 'bridge']);
     await nsRun(n.ns, ['ip', 'link', 'set', 'cni0', 'mtu', String(podMtu), 'up']);

@@ -16,10 +16,12 @@ import { loadConfig } from './config-load.ts';
 export const CNI_USAGE = `  cni install [--bin-dir DIR]
                       install the weft CNI plugin as DIR/weft (default /opt/cni/bin;
                       Debian's plugins are in /usr/lib/cni)
-  cni conflist [--config FILE] [--out PATH] [--network NAME] [--cni-version V] [--portmap]
+  cni conflist [--config FILE] [--out PATH] [--network NAME] [--cni-version V]
+               [--data-dir DIR] [--portmap]
                       print (or write to PATH) the conflist that attaches containers
-                      to this node: the weft plugin, reading the node's subnet.env,
-                      then portmap if asked`;
+                      to this node: the weft plugin, reading the node's subnet.env
+                      (addresses kept in DIR, default /var/lib/weft/cni), then
+                      portmap if asked`;
 
 /** libcni before 1.2 (podman 4, containerd 1.7) refuses a conflist of a version it does not know; 1.0.0 is read by all. */
 const DEFAULT_CONFLIST_VERSION = '1.0.0';
@@ -57,11 +59,13 @@ export interface ConflistOptions {
   cniVersion: string;
   subnetEnv: string;
   controlSocket: string;
+  /** Where the plugin keeps its address reservations; undefined for its default. */
+  dataDir: string | undefined;
   portmap: boolean;
 }
 
 export function conflistText(o: ConflistOptions): string {
-  const plugins: Array<Record<string, unknown>> = [{ type: 'weft', subnetEnv: o.subnetEnv, controlSocket: o.controlSocket }];
+  const plugins: Array<Record<string, unknown>> = [{ type: 'weft', subnetEnv: o.subnetEnv, controlSocket: o.controlSocket, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) }];
   if (o.portmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });
   return `${JSON.stringify({ cniVersion: o.cniVersion, name: o.network, plugins }, null, 2)}\n`;
 }
@@ -77,7 +81,7 @@ function option(args: string[], name: string): string | undefined {
 /** Run `weft cni ...`; returns what to print. Throws WeftError for the caller to report. */
 export function cniCommand(args: string[]): string {
   const [sub, ...rest] = args;
-  const known: Record<string, string[]> = { install: ['--bin-dir'], conflist: ['--config', '--out', '--network', '--cni-version', '--portmap'] };
+  const known: Record<string, string[]> = { install: ['--bin-dir'], conflist: ['--config', '--out', '--network', '--cni-version', '--data-dir', '--portmap'] };
   if (sub === undefined || known[sub] === undefined) throw new WeftError('CONFIG_INVALID', `weft cni needs install or conflist, got ${JSON.stringify(sub ?? '')}\n${CNI_USAGE}`);
   for (const a of rest) if (a.startsWith('--') && !known[sub]!.includes(a)) throw new WeftError('CONFIG_INVALID', `unknown option for cni ${sub}: ${a}`);
   if (sub === 'install') return `installed ${installPlugin(option(rest, '--bin-dir') ?? '/opt/cni/bin')}\n`;
@@ -87,6 +91,7 @@ export function cniCommand(args: string[]): string {
     cniVersion: option(rest, '--cni-version') ?? DEFAULT_CONFLIST_VERSION,
     subnetEnv: config.subnetEnv,
     controlSocket: config.controlSocket,
+    dataDir: option(rest, '--data-dir'),
     portmap: rest.includes('--portmap'),
   });
   const out = option(rest, '--out');

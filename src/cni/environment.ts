@@ -54,15 +54,18 @@ export function readParameters(env: NodeJS.ProcessEnv): Parameters {
   for (const name of REQUIRED[command]) {
     if (env[name] === undefined || env[name] === '') throw invalid(name, `${command} needs ${name}, which is not set`);
   }
-  const containerId = env.CNI_CONTAINERID ?? '';
+  // Only what the command needs is read: libcni probes VERSION with placeholders
+  // such as CNI_NETNS=dummy, which must not fail it.
+  const needs = (name: string) => (REQUIRED[command] as readonly string[]).includes(name);
+  const containerId = needs('CNI_CONTAINERID') ? env.CNI_CONTAINERID! : '';
   if (containerId !== '' && !CONTAINER_ID.test(containerId)) {
     throw invalid('CNI_CONTAINERID', `${JSON.stringify(containerId)} must start with a letter or digit, followed by letters, digits, "_", "." or "-"`);
   }
-  const ifname = env.CNI_IFNAME ?? '';
+  const ifname = needs('CNI_IFNAME') ? env.CNI_IFNAME! : '';
   if (ifname !== '' && (!IFNAME.test(ifname) || ifname === '.' || ifname === '..')) {
     throw invalid('CNI_IFNAME', `${JSON.stringify(ifname)} is not a Linux interface name (1 to 15 characters, no "/", ":" or spaces)`);
   }
-  const netns = env.CNI_NETNS ?? '';
+  const netns = needs('CNI_NETNS') ? env.CNI_NETNS! : '';
   if (netns !== '' && !netns.startsWith('/')) {
     throw invalid('CNI_NETNS', `${JSON.stringify(netns)} must be the absolute path of a network namespace, such as /run/netns/<name>`);
   }
