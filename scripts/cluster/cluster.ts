@@ -57,6 +57,10 @@ export function stateDir(name: string): string {
   return join(STATE_ROOT, name);
 }
 
+export function saveState(state: ClusterState): void {
+  writeFileSync(join(state.dir, 'state.json'), JSON.stringify(state, null, 2));
+}
+
 export function loadState(name: string): ClusterState {
   const file = join(stateDir(name), 'state.json');
   if (!existsSync(file)) throw new Error(`no cluster "${name}" is up (no ${file}); start one with: up N --name ${name}`);
@@ -102,7 +106,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const state: ClusterState = { layout: l, backend: o.backend, pids: [], dir };
-  const save = () => writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
+  const save = () => saveState(state);
   save();
   try {
     const podMtu = o.backend === 'vxlan' ? 1450 : 1420;
@@ -176,7 +180,7 @@ export async function startNode(state: ClusterState, index: number): Promise<Rec
   const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, weftMain(), 'up', '--config', cfg], { detached: true, stdio: ['ignore', out, out] });
   child.unref();
   state.pids[index - 1] = child.pid!;
-  writeFileSync(join(state.dir, 'state.json'), JSON.stringify(state, null, 2));
+  saveState(state);
   return waitReady(log, child.pid!, 15_000);
 }
 

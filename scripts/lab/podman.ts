@@ -27,8 +27,12 @@ import type { ExecOptions, ExecResult } from './netns.ts';
 /** The CNI plugins Debian ships (containernetworking-plugins), for portmap and friends after weft. */
 export const DEBIAN_CNI_DIR = '/usr/lib/cni';
 const BUSYBOX = '/bin/busybox';
-/** Applets the containers use: a shell, ping, an HTTP server and client for a TCP stream, and checks. */
-const APPLETS = ['sh', 'sleep', 'ping', 'httpd', 'wget', 'md5sum', 'ip', 'cat', 'ls', 'wc'];
+/**
+ * Applets the containers use: a shell, ping, an HTTP server and nc as its
+ * client for a TCP stream, and checks. Not wget: the static busybox's wget
+ * crashes in glibc's resolver (static NSS) even for a literal address.
+ */
+const APPLETS = ['sh', 'sleep', 'ping', 'httpd', 'nc', 'printf', 'tail', 'md5sum', 'ip', 'cat', 'ls', 'wc'];
 /** The file the containers serve over HTTP: a TCP stream of this many bytes crosses nodes. */
 export const BLOB_BYTES = 4 * 1024 * 1024;
 /** The container's main process: serve /www on port 8080 in the foreground until removed. */
@@ -151,9 +155,14 @@ export async function containerPing(h: PodmanHost, name: string, ip: string): Pr
   return (await podman(h, ['exec', name, 'ping', '-c', '1', '-W', '2', ip], { timeoutMs: 15_000 })).code === 0;
 }
 
-/** Fetch the blob served by the container at `ip` from inside container `name`; returns the MD5 of what arrived. */
+/**
+ * Fetch the blob served by the container at `ip` from inside container
+ * `name` (HTTP/1.0 over nc: the server closes when done); returns the MD5 of
+ * the body, the stream's last BLOB_BYTES bytes after the headers.
+ */
 export async function containerFetch(h: PodmanHost, name: string, ip: string): Promise<string> {
-  const out = await podmanOk(h, ['exec', name, 'sh', '-c', `wget -q -T 20 -O - http://${ip}:${HTTP_PORT}/blob | md5sum`], { timeoutMs: 60_000 });
+  const script = `printf 'GET /blob HTTP/1.0\\r\\n\\r\\n' | nc ${ip} ${HTTP_PORT} | tail -c ${BLOB_BYTES} | md5sum`;
+  const out = await podmanOk(h, ['exec', name, 'sh', '-c', script], { timeoutMs: 60_000 });
   return out.split(' ')[0]!.trim();
 }
 

@@ -23,8 +23,14 @@ export const CNI_USAGE = `  cni install [--bin-dir DIR]
                       (addresses kept in DIR, default /var/lib/weft/cni), then
                       portmap if asked`;
 
-/** libcni before 1.2 (podman 4, containerd 1.7) refuses a conflist of a version it does not know; 1.0.0 is read by all. */
+/**
+ * libcni before 1.2 (podman 4, containerd 1.7) refuses a conflist of a
+ * version it does not know, so the conflist says 1.0.0, which all read, and
+ * lists 1.1.0 in `cniVersions` (SPEC.md, "Version considerations"): a
+ * runtime that knows 1.1.0 picks it, and with it GC and STATUS.
+ */
 const DEFAULT_CONFLIST_VERSION = '1.0.0';
+const NEGOTIATED_VERSIONS = ['1.0.0', '1.1.0'];
 
 function writeAtomic(path: string, text: string, mode: number): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
@@ -67,7 +73,8 @@ export interface ConflistOptions {
 export function conflistText(o: ConflistOptions): string {
   const plugins: Array<Record<string, unknown>> = [{ type: 'weft', subnetEnv: o.subnetEnv, controlSocket: o.controlSocket, ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }) }];
   if (o.portmap) plugins.push({ type: 'portmap', capabilities: { portMappings: true } });
-  return `${JSON.stringify({ cniVersion: o.cniVersion, name: o.network, plugins }, null, 2)}\n`;
+  const versions = o.cniVersion === DEFAULT_CONFLIST_VERSION ? { cniVersions: NEGOTIATED_VERSIONS } : {};
+  return `${JSON.stringify({ cniVersion: o.cniVersion, ...versions, name: o.network, plugins }, null, 2)}\n`;
 }
 
 function option(args: string[], name: string): string | undefined {
