@@ -241,6 +241,9 @@ export class NetnsSandbox {
   private readonly namespaces: string[] = [];
   private readonly processes = new Set<SandboxProcess>();
 
+  /** `prefix` starts every namespace name (`<prefix>-<pid>-<n>`); suites that must not meet others' names choose their own. */
+  constructor(private readonly prefix = 'weft-t') {}
+
   /** Namespaces this sandbox created, oldest first. */
   get names(): readonly string[] {
     return this.namespaces;
@@ -249,7 +252,7 @@ export class NetnsSandbox {
   /** Create a namespace with a unique name and loopback up; returns its name. */
   async create(): Promise<string> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const name = `weft-t-${process.pid}-${counter++}`;
+      const name = `${this.prefix}-${process.pid}-${counter++}`;
       const r = await addNamespace(name);
       if (r.code === 0) {
         this.namespaces.push(name);
