@@ -51,8 +51,7 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   for (const p of s.peers) {
     lines.push('');
     lines.push(`peer: ${p.name}`);
-    // Only a mixed node's peers differ in encapsulation; elsewhere the node's backend says it.
-    if (s.kind === 'mixed') lines.push(`  backend: ${p.backend}`);
+    lines.push(`  backend: ${p.backend}`);
     if (p.publicKey) lines.push(`  public key: ${p.publicKey}`);
     lines.push(`  endpoint: ${p.endpoint ?? '(none)'}`);
     lines.push(`  subnets: ${p.subnets.join(', ') || '(none)'}`);

@@ -77,8 +77,9 @@ export class PeerTable implements PeerDirectory {
     const encapsulation = this.choose(spec);
     this.checkFree(spec, encapsulation);
     const was = this.owner.get(before)!;
-    // The indexes are keyed by what the peer was; drop them before it changes.
-    this.unindex(before);
+    // The indexes are keyed by what the peer was; drop them before it changes
+    // (its name stays, so the peer keeps its place in the listing).
+    this.unindex(before, true);
     let after: Peer;
     try {
       if (was === encapsulation) after = encapsulation.updatePeer(before, spec);
@@ -138,10 +139,10 @@ export class PeerTable implements PeerDirectory {
     for (const cidr of peer.subnets) this.routes.insert(cidr, peer);
   }
 
-  private unindex(peer: Peer): void {
+  private unindex(peer: Peer, keepName = false): void {
     this.routes.removeValue(peer);
     if (peer.endpoint !== undefined && this.addresses.get(peer.endpoint.address) === peer) this.addresses.delete(peer.endpoint.address);
     if (peer.publicKey !== undefined && this.keys.get(keyHex(peer.publicKey)) === peer) this.keys.delete(keyHex(peer.publicKey));
-    this.byName.delete(peer.name);
+    if (!keepName) this.byName.delete(peer.name);
   }
 }
