@@ -34,6 +34,12 @@ function reserved(state: ClusterState, index: number): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/u.test(f)).sort() : [];
 }
 
+/** Node i's conflist, as `weft cni conflist` wrote it. */
+function conflistOf(state: ClusterState, index: number): { name: string; plugins: Array<Record<string, unknown>> } {
+  const h = hostOf(state.dir, state.layout.nodes[index - 1]!, state.containers!);
+  return JSON.parse(readFileSync(join(h.dir, 'net.d', `${NETWORK}.conflist`), 'utf8')) as { name: string; plugins: Array<Record<string, unknown>> };
+}
+
 describe.skipIf(!runnable).each(['vxlan', 'wireguard'] as const)('podman containers on weft over %s', (backend) => {
   // Names start with "wc" (this suite's prefix) and carry the pid, so parallel runs never meet.
   const name = `wc${backend === 'vxlan' ? 'v' : 'w'}${process.pid}`;
@@ -68,9 +74,16 @@ describe.skipIf(!runnable).each(['vxlan', 'wireguard'] as const)('podman contain
     expect(md5).toBe(state.containers!.blobMd5);
   });
 
-  it('a restarted weft keeps its containers reachable', async () => {
-    await stopNode(state, 2, false);
+  it('a restarted weft keeps its containers reachable; STATUS fails (50) while it is down', async () => {
+    const n2 = state.layout.nodes[1]!;
+    const conflist = conflistOf(state, 2);
+    const status = () => runPlugin({ plugin: join(state.containers!.cniBin, 'weft'), command: 'STATUS', runtimeNetns: n2.ns }, requestConfig(conflist, '1.1.0'));
+    expect(await status()).toMatchObject({ status: 0, stdout: '' });
+    // SIGKILL: weft cannot remove its subnet.env, so only its silent control socket tells.
+    await stopNode(state, 2, true);
+    expect(JSON.parse((await status()).stdout)).toMatchObject({ code: 50, msg: 'weft is not running on this node' });
     await startNode(state, 2);
+    expect(await status()).toMatchObject({ status: 0, stdout: '' });
     const m = await check(name);
     expect(m.reached, JSON.stringify(m)).toBe(m.total);
   });
@@ -90,7 +103,7 @@ describe.skipIf(!runnable).each(['vxlan', 'wireguard'] as const)('podman contain
 
   it('GC releases a leaked reservation and keeps the ones podman still has', async () => {
     const n1 = state.layout.nodes[0]!;
-    const conflist = JSON.parse(readFileSync(join(hostOf(state.dir, n1, state.containers!).dir, 'net.d', `${NETWORK}.conflist`), 'utf8')) as { name: string; plugins: Array<Record<string, unknown>> };
+    const conflist = conflistOf(state, 1);
     const plugin = join(state.containers!.cniBin, 'weft');
     // A leak: ADD for a sandbox whose runtime then died, its namespace gone, DEL never sent.
     const leakNs = `${name}-leak`;
