@@ -11,7 +11,6 @@ import { Received } from '../../src/dataplane/encapsulation.ts';
 import { newTransportStats } from '../../src/transport/transport.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import { vxlanDataplane } from '../../test/helpers/dataplanes.ts';
-import type { VxlanDataplane } from '../../test/helpers/dataplanes.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../src/wire/addr.ts';
 import { udpPacket } from '../../test/helpers/packets.ts';
 import { measure, printTable } from '../util/measure.ts';
@@ -30,10 +29,10 @@ const nullTransport: Transport = {
   onReceive: () => {},
   close: async () => {},
 };
-const backend = vxlanDataplane({ ring, transport: nullTransport, vtepMac: deriveVtepMac('bench-a'), vtepIp: parseIpv4('10.244.0.0') });
+const dataplane = vxlanDataplane({ ring, transport: nullTransport, vtepMac: deriveVtepMac('bench-a'), vtepIp: parseIpv4('10.244.0.0') });
 // A cluster of PEERS nodes, so the route lookup walks a realistic table.
 for (let i = 1; i <= PEERS; i++) {
-  backend.addPeer({
+  dataplane.addPeer({
     name: `node-${i}`,
     endpoint: { address: `192.168.${i >> 8}.${i & 255}`, port: 8472 },
     subnets: [parseCidr(`10.244.${i}.0/24`)],
@@ -56,7 +55,7 @@ async function main(): Promise<void> {
   const encap = await measure(`encap ${PACKET} B (${PEERS} peers)`, OPS, () => {
     const s = ring.acquire();
     ring.length[s] = PACKET;
-    backend.send(s);
+    dataplane.send(s);
   });
 
   // Decap: a frame from node-57; the receive path moves offset past the
@@ -71,10 +70,10 @@ async function main(): Promise<void> {
   const decap = await measure(`decap ${PACKET} B (${PEERS} peers)`, OPS, () => {
     ring.offset[slot] = start;
     ring.length[slot] = frame.length;
-    if (backend.receive(slot, '192.168.0.57', 8472) === Received.Deliver) delivered++;
+    if (dataplane.receive(slot, '192.168.0.57', 8472) === Received.Deliver) delivered++;
   });
   if (delivered < OPS) throw new Error(`decap delivered ${delivered} of ${OPS}: the benchmark measured drops`);
-  const drops = Object.entries(backend.drops()).filter(([, n]) => n > 0);
+  const drops = Object.entries(dataplane.drops()).filter(([, n]) => n > 0);
   if (drops.length > 0) throw new Error(`unexpected drops: ${JSON.stringify(drops)}`);
 
   printTable([encap, decap]);

@@ -1,7 +1,7 @@
 /**
  * WireGuard transport data per packet: seal (pad, encrypt in place, header)
  * and open (replay check, decrypt in place, trim) of 1400-byte packets in
- * ring slots, plus the whole backend send path (route lookup, seal, hand to
+ * ring slots, plus the data plane's whole send path (IP check, route lookup, seal, hand to
  * the transport) with a transport that completes at once.
  *
  *   npm run bench:wireguard
@@ -16,7 +16,6 @@ import { udpPacket } from '../../test/helpers/packets.ts';
 import { Keypair } from '../../src/wireguard/keypair.ts';
 import { OpenResult, openTransport, sealTransport } from '../../src/wireguard/transport-data.ts';
 import { wireguardDataplane } from '../../test/helpers/dataplanes.ts';
-import type { WireguardDataplane } from '../../test/helpers/dataplanes.ts';
 import { measure, printTable } from '../util/measure.ts';
 
 const PACKET = 1400;
@@ -58,20 +57,20 @@ async function main(): Promise<void> {
   });
   if (opened < OPS) throw new Error(`opened ${opened} of ${OPS}`);
 
-  // The backend's whole send path with a transport that releases at once.
+  // The data plane's whole send path with a transport that releases at once.
   const nullTransport: Transport = { ring, stats: newTransportStats(), localPort: 51820, send: (slot) => ring.release(slot), onReceive: () => {}, close: async () => {} };
   const privB = generatePrivateKey();
-  const backend = wireguardDataplane({ ring, transport: nullTransport, privateKey: generatePrivateKey(), mtu: 1420 });
-  backend.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], publicKey: publicKey(privB) });
-  const peer = backend.wireguard.peer('b')!;
+  const dataplane = wireguardDataplane({ ring, transport: nullTransport, privateKey: generatePrivateKey(), mtu: 1420 });
+  dataplane.addPeer({ name: 'b', endpoint: { address: '192.0.2.2', port: 51820 }, subnets: [parseCidr('10.244.2.0/24')], publicKey: publicKey(privB) });
+  const peer = dataplane.wireguard.peer('b')!;
   peer.current = new Keypair(k1.slice(), k2.slice(), 3, 4, true, performance.now());
-  const send = await measure(`backend.send ${PACKET} B`, OPS, () => {
+  const send = await measure(`dataplane.send ${PACKET} B`, OPS, () => {
     const s = ring.acquire();
     ring.bytes.set(pkt, ring.offset[s]!);
     ring.length[s] = PACKET;
-    backend.send(s);
+    dataplane.send(s);
   });
-  const drops = Object.entries(backend.drops()).filter(([, n]) => n > 0);
+  const drops = Object.entries(dataplane.drops()).filter(([, n]) => n > 0);
   if (drops.length) throw new Error(`unexpected drops ${JSON.stringify(drops)}`);
 
   printTable([seal, sealOpen, send]);

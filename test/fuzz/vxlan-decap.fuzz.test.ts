@@ -3,7 +3,6 @@ import { PacketRing } from '../../src/buf/packet-ring.ts';
 import { Received } from '../../src/dataplane/encapsulation.ts';
 import { MemoryNetwork } from '../../src/transport/memory-transport.ts';
 import { vxlanDataplane } from '../helpers/dataplanes.ts';
-import type { VxlanDataplane } from '../helpers/dataplanes.ts';
 import { parseCidr, parseIpv4, parseMac } from '../../src/wire/addr.ts';
 import { icmpEcho, udpDatagram } from '../helpers/packets.ts';
 import { seededRandom } from '../helpers/random.ts';

@@ -5,7 +5,6 @@ import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
 import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from '../../../src/transport/transport.ts';
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
 import { vxlanDataplane } from '../../helpers/dataplanes.ts';
-import type { VxlanDataplane } from '../../helpers/dataplanes.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
 import { ipPacket, udpPacket } from '../../helpers/packets.ts';
 

@@ -10,7 +10,6 @@ import { DgramTransport, makeEndpoint } from '../../../src/transport/dgram-trans
 import type { Transport } from '../../../src/transport/transport.ts';
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
 import { vxlanDataplane } from '../../helpers/dataplanes.ts';
-import type { VxlanDataplane } from '../../helpers/dataplanes.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 as parseIpv4Text } from '../../../src/wire/addr.ts';
 import { udpPacket } from '../../helpers/packets.ts';
 import { exchange, tick, transportContract } from './transport-contract.ts';
