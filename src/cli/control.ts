@@ -4,9 +4,7 @@
  * answer per line. Local only (a unix socket, root's directory), so it needs
  * no authentication beyond file permissions.
  */
-import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { WeftError } from '../errors.ts';
 import { controlInUse } from './config-checks.ts';
 import { listenUnix } from '../transport/unix-socket.ts';
 import type { UnixListener } from '../transport/unix-socket.ts';
@@ -80,39 +78,4 @@ function answerFrom(line: string, table: ReadonlyMap<string, () => unknown>): { 
 /** The answer to one request line, as the socket would send it (parsed back); for tests and fuzzing. */
 export function answerLine(line: string, handlers: ControlHandlers): unknown {
   return JSON.parse(reply(line, new Map(Object.entries(handlers)))) as unknown;
-}
-
-/** Ask a running node; rejects with a WeftError that says how to reach it. */
-export function request(path: string, cmd: string, timeoutMs = 5000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(path);
-    let buffered = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new WeftError('CONTROL_TIMEOUT', `no answer from ${path} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify({ cmd })}\n`));
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      const nl = buffered.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      socket.end();
-      let reply: { ok?: unknown; error?: unknown };
-      try {
-        reply = JSON.parse(buffered.slice(0, nl)) as { ok?: unknown; error?: unknown };
-      } catch {
-        return reject(new WeftError('CONTROL_ERROR', `${path} answered something other than JSON: is it a weft control socket?`));
-      }
-      if (typeof reply !== 'object' || reply === null) reject(new WeftError('CONTROL_ERROR', `${path} answered ${JSON.stringify(reply)}: is it a weft control socket?`));
-      else if (reply.error !== undefined) reject(new WeftError('CONTROL_ERROR', String(reply.error)));
-      else resolve(reply.ok);
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no weft node is running there (start one with weft up, or name it with --node or --socket)' : err.message;
-      reject(new WeftError('CONTROL_UNREACHABLE', `cannot reach ${path}: ${why}`, { cause: err }));
-    });
-  });
 }

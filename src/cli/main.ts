@@ -4,7 +4,8 @@
  * a permission, a config file), 2 a usage error.
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { CONTROL_DIR, controlPath, request } from './control.ts';
+import { CONTROL_DIR, controlPath } from './control.ts';
+import { request } from '../transport/control-client.ts';
 import { showconf } from './showconf.ts';
 import { formatStatus } from './status-format.ts';
 import type { NodeStatus } from './status-format.ts';

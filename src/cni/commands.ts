@@ -13,6 +13,7 @@ import { fromPrevious, resultJson } from './result.ts';
 import { CniError, ErrorCode, LATEST_VERSION, versionAtLeast, versionJson } from './spec.ts';
 import type { CniVersion } from './spec.ts';
 import { cidrText, readSubnetEnv } from './subnet-env.ts';
+import { request } from '../transport/control-client.ts';
 
 /** The oldest configuration version that has each command (SPEC.md: CHECK came with 0.4.0, STATUS and GC with 1.1.0). */
 const SINCE: Partial<Record<Parameters['command'], CniVersion>> = { CHECK: '0.4.0', STATUS: '1.1.0', GC: '1.1.0' };
@@ -93,8 +94,6 @@ async function status(config: NetConfig, store: AddressStore): Promise<void> {
     throw unavailable('weft is not running on this node or has no subnet yet', why);
   }
   if (config.controlSocket !== undefined) {
-    // Loaded only here: the control client is the CLI's, and ADD and DEL need none of it.
-    const { request } = await import('../cli/control.ts');
     let answer: unknown;
     try {
       answer = await request(config.controlSocket, 'status', 3000);

@@ -11,7 +11,7 @@ import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from '../../src/cli/control.ts';
+import { request } from '../../src/transport/control-client.ts';
 import { generateKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
 import type { SandboxProcess } from '../helpers/netns.ts';

@@ -8,7 +8,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { answerLine, request, serveControl } from '../../../src/cli/control.ts';
+import { answerLine, serveControl } from '../../../src/cli/control.ts';
+import { request } from '../../../src/transport/control-client.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import { seededRandom } from '../../helpers/random.ts';
 
