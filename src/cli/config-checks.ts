@@ -10,7 +10,8 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
-import type { PeerSpec } from '../dataplane/peer.ts';
+import { encapsulationKinds } from '../dataplane/peer.ts';
+import type { EncapsulationKind, PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
 import { isLive } from '../transport/unix-socket.ts';
 import { WIREGUARD_OVERHEAD_IPV4 } from '../wireguard/transport-data.ts';
@@ -22,12 +23,20 @@ import type { NodeConfig } from './config.ts';
 /** An IPv6 outer header is 20 bytes longer than IPv4's. */
 const IPV6_EXTRA = 40 - 20;
 
-/** Encapsulation overhead on this underlay: VXLAN 50 / WireGuard 60 over IPv4, 70 / 80 over IPv6; mixed carries both, so the larger. */
+/** What each encapsulation adds over an IPv4 and over an IPv6 underlay (outer IP and UDP included). */
+const OVERHEAD: Record<EncapsulationKind, readonly [number, number]> = {
+  vxlan: [VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6],
+  wireguard: [WIREGUARD_OVERHEAD_IPV4, WIREGUARD_OVERHEAD_IPV4 + IPV6_EXTRA],
+};
+
+/**
+ * Encapsulation overhead on this underlay: VXLAN 50 / WireGuard 60 over
+ * IPv4, 70 / 80 over IPv6; one TUN MTU serves every encapsulation the
+ * backend runs, so the largest decides.
+ */
 export function overheadFor(backend: NodeConfig['backend'], underlayAddress: string): number {
-  const v6 = isIP(underlayAddress) === 6;
-  const vxlan = v6 ? VXLAN_OVERHEAD_IPV6 : VXLAN_OVERHEAD_IPV4;
-  const wireguard = WIREGUARD_OVERHEAD_IPV4 + (v6 ? IPV6_EXTRA : 0);
-  return backend === 'vxlan' ? vxlan : backend === 'wireguard' ? wireguard : Math.max(vxlan, wireguard);
+  const family = isIP(underlayAddress) === 6 ? 1 : 0;
+  return Math.max(...encapsulationKinds(backend).map((kind) => OVERHEAD[kind][family]));
 }
 
 /** The underlay interface as found on this machine: the one holding the underlay address. */

@@ -24,7 +24,7 @@ import { dirname, resolve } from 'node:path';
 import { decodeKey } from '../crypto/keys.ts';
 import { parseWgConf } from '../wireguard/conf.ts';
 import { checkPeerEndpoints } from './config-checks.ts';
-import type { PeerSpec } from '../dataplane/peer.ts';
+import type { BackendName, PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
 import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
 import { cidrContains, deriveVtepMac, parseCidr, parseMac } from '../wire/addr.ts';
@@ -56,7 +56,7 @@ export interface NodeConfig {
   /** Keys, the gossip identity and the subnet lease live here. */
   stateDir: string;
   gossip: GossipConfig | undefined;
-  backend: 'vxlan' | 'wireguard' | 'mixed';
+  backend: BackendName;
   wireguard: WireguardConfig | undefined;
   underlay: { address: string; mtu: number };
   clusterCidr: Cidr;

@@ -11,6 +11,7 @@ import type { PacketRing } from '../buf/packet-ring.ts';
 import { readU32BE } from '../bytes/endian.ts';
 import { encodeKey } from '../crypto/keys.ts';
 import { Dataplane } from '../dataplane/dataplane.ts';
+import { encapsulationKinds } from '../dataplane/peer.ts';
 import type { EncapsulationKind, PeerSpec } from '../dataplane/peer.ts';
 import type { Transport } from '../transport/transport.ts';
 import { VxlanEncapsulation } from '../vxlan/vxlan-encapsulation.ts';
@@ -81,13 +82,9 @@ export interface SocketPlan {
   port: number;
 }
 
-/** The encapsulations a configuration runs, in order; the first one's socket is the node's data port. */
+/** The encapsulations a configuration runs, in order, each with its port; the first one's socket is the node's data port. */
 export function encapsulationsOf(config: NodeConfig): SocketPlan[] {
-  const vxlan: SocketPlan = { kind: 'vxlan', port: config.vxlan.port };
-  const wireguard = (): SocketPlan => ({ kind: 'wireguard', port: config.wireguard!.listenPort });
-  if (config.backend === 'vxlan') return [vxlan];
-  if (config.backend === 'wireguard') return [wireguard()];
-  return [vxlan, wireguard()];
+  return encapsulationKinds(config.backend).map((kind) => ({ kind, port: kind === 'vxlan' ? config.vxlan.port : config.wireguard!.listenPort }));
 }
 
 /** The port gossip records announce: the first encapsulation's (VXLAN's under "mixed"). */

@@ -15,6 +15,14 @@ import type { PeerTraffic } from './counters.ts';
 /** The encapsulations weft speaks. */
 export type EncapsulationKind = 'vxlan' | 'wireguard';
 
+/** A node's backend: one encapsulation, or "mixed" (both, chosen per peer by location). */
+export type BackendName = EncapsulationKind | 'mixed';
+
+/** The encapsulations a backend runs, in order: "mixed" runs both, VXLAN's socket first. */
+export function encapsulationKinds(backend: BackendName): EncapsulationKind[] {
+  return backend === 'mixed' ? ['vxlan', 'wireguard'] : [backend];
+}
+
 /** A remote node as configured. Encapsulation-specific fields are optional. */
 export interface PeerSpec {
   /** Stable node name; the key for update and remove. */
