@@ -32,8 +32,6 @@ export class PeerTable implements PeerDirectory {
   private readonly byName = new Map<string, Peer>();
   private readonly addresses = new Map<string, Peer>();
   private readonly keys = new Map<string, Peer>();
-  /** Which encapsulation made each peer. */
-  private readonly owner = new Map<Peer, Encapsulation>();
 
   constructor(
     /** The encapsulation that reaches the peer this spec describes. */
@@ -60,15 +58,11 @@ export class PeerTable implements PeerDirectory {
     return this.byName.values();
   }
 
-  encapsulationOf(peer: Peer): Encapsulation | undefined {
-    return this.owner.get(peer);
-  }
-
   add(spec: PeerSpec): void {
     if (this.byName.has(spec.name)) throw new WeftError('PEER_EXISTS', `peer "${spec.name}" is already configured; update it instead`);
     const encapsulation = this.choose(spec);
     this.checkFree(spec, encapsulation);
-    this.index(encapsulation.createPeer(spec), encapsulation);
+    this.index(encapsulation.createPeer(spec));
   }
 
   update(spec: PeerSpec): void {
@@ -76,7 +70,7 @@ export class PeerTable implements PeerDirectory {
     if (before === undefined) throw new WeftError('PEER_UNKNOWN', `peer "${spec.name}" is not configured; add it first`);
     const encapsulation = this.choose(spec);
     this.checkFree(spec, encapsulation);
-    const was = this.owner.get(before)!;
+    const was = before.encapsulation;
     // The indexes are keyed by what the peer was; drop them before it changes
     // (its name stays, so the peer keeps its place in the listing).
     this.unindex(before, true);
@@ -89,19 +83,17 @@ export class PeerTable implements PeerDirectory {
         was.removePeer(before);
       }
     } catch (err) {
-      this.index(before, was);
+      this.index(before);
       throw err;
     }
-    if (after !== before) this.owner.delete(before);
-    this.index(after, encapsulation);
+    this.index(after);
   }
 
   remove(name: string): boolean {
     const peer = this.byName.get(name);
     if (peer === undefined) return false;
     this.unindex(peer);
-    this.owner.get(peer)!.removePeer(peer);
-    this.owner.delete(peer);
+    peer.encapsulation.removePeer(peer);
     return true;
   }
 
@@ -131,10 +123,9 @@ export class PeerTable implements PeerDirectory {
     }
   }
 
-  private index(peer: Peer, encapsulation: Encapsulation): void {
+  private index(peer: Peer): void {
     this.byName.set(peer.name, peer);
-    this.owner.set(peer, encapsulation);
-    if (encapsulation.sendersByAddress && peer.endpoint !== undefined) this.addresses.set(peer.endpoint.address, peer);
+    if (peer.encapsulation.sendersByAddress && peer.endpoint !== undefined) this.addresses.set(peer.endpoint.address, peer);
     if (peer.publicKey !== undefined) this.keys.set(keyHex(peer.publicKey), peer);
     for (const cidr of peer.subnets) this.routes.insert(cidr, peer);
   }

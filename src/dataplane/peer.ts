@@ -11,6 +11,7 @@ import type { UdpEndpoint } from '../transport/transport.ts';
 import type { Cidr } from '../wire/addr.ts';
 import { newPeerTraffic } from './counters.ts';
 import type { PeerTraffic } from './counters.ts';
+import type { Encapsulation } from './encapsulation.ts';
 
 /** The encapsulations weft speaks. */
 export type EncapsulationKind = 'vxlan' | 'wireguard';
@@ -82,7 +83,8 @@ export interface PeerStatus {
  * indexes; the subclass owns the protocol state and the way out.
  */
 export abstract class Peer {
-  abstract readonly kind: EncapsulationKind;
+  /** The encapsulation that made this peer and reaches it. */
+  abstract readonly encapsulation: Encapsulation;
   /** Where its datagrams go; WireGuard moves it when the peer roams. */
   endpoint: UdpEndpoint | undefined;
   /** The subnets it owns: the table's routes to it and the inner sources accepted from it. */
@@ -106,6 +108,6 @@ export abstract class Peer {
 
   /** The status fields every peer has; subclasses add their own. */
   status(): PeerStatus {
-    return { name: this.name, endpoint: this.endpoint, subnets: this.subnets, traffic: { ...this.traffic }, backend: this.kind };
+    return { name: this.name, endpoint: this.endpoint, subnets: this.subnets, traffic: { ...this.traffic }, backend: this.encapsulation.kind };
   }
 }

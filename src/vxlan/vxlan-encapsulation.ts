@@ -99,21 +99,20 @@ export interface VxlanOptions {
 
 /** A peer reached over VXLAN: its VTEP MAC, and the way out through our socket. */
 export class VxlanPeer extends Peer {
-  readonly kind = 'vxlan';
   declare endpoint: UdpEndpoint;
 
   constructor(
     spec: PeerSpec,
     endpoint: UdpEndpoint,
     public vtepMac: Uint8Array,
-    private readonly vxlan: VxlanEncapsulation,
+    readonly encapsulation: VxlanEncapsulation,
   ) {
     super(spec.name, spec);
     this.endpoint = endpoint;
   }
 
   send(slot: number): void {
-    this.vxlan.encapsulate(slot, this);
+    this.encapsulation.encapsulate(slot, this);
   }
 }
 

@@ -21,7 +21,6 @@ import type { WireguardEncapsulation } from './wireguard-encapsulation.ts';
 
 /** The peer's subnets are its allowed IPs; the table routes them and checks inner sources against them. */
 export class WgPeer extends Peer implements PeerClock {
-  readonly kind = 'wireguard';
   declare publicKey: Uint8Array;
   persistentKeepaliveMs: number;
   current: Keypair | undefined;
@@ -58,7 +57,7 @@ export class WgPeer extends Peer implements PeerClock {
     publicKey: Uint8Array,
     /** The handshake's view of this peer (static DH, preshared key, cookies, last timestamp). */
     public identity: HandshakePeer,
-    private readonly wireguard: WireguardEncapsulation,
+    readonly encapsulation: WireguardEncapsulation,
   ) {
     super(spec.name, spec);
     this.publicKey = publicKey;
@@ -66,7 +65,7 @@ export class WgPeer extends Peer implements PeerClock {
   }
 
   send(slot: number): void {
-    this.wireguard.encapsulate(slot, this);
+    this.encapsulation.encapsulate(slot, this);
   }
 
   override status(): PeerStatus {
