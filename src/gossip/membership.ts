@@ -20,27 +20,27 @@
  */
 import { ReasonCounters } from '../dataplane/counters.ts';
 import { Admission } from './admission.ts';
-import { dataChanged, peerOf } from './events.ts';
+import { peerOf } from './events.ts';
 import type { GossipPeer, MemberEvent } from './events.ts';
 import { AntiEntropy, nameHash } from './anti-entropy.ts';
 import type { SyncHost } from './anti-entropy.ts';
 import { Awareness, lagPenalty } from './awareness.ts';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.ts';
 import type { Clock, TickHandle } from './clock.ts';
-import { ANY_RECIPIENT, FactKind, MsgType, decodeFact, decodeMessage, encodeFact, encodeMessage, factBudget } from './codec.ts';
-import type { Fact, Message } from './codec.ts';
+import { ANY_RECIPIENT, FactKind, MsgType, decodeMessage, encodeFact, encodeMessage, factBudget } from './codec.ts';
+import type { Message } from './codec.ts';
 import type { Keyring } from './keyring.ts';
-import { RecordFlag, bytesEqual, decodeRecord, signRecord, verifyRecord } from './record.ts';
-import type { NodeRecord, RecordFields, RecordVerdict } from './record.ts';
+import { RecordFlag, decodeRecord, signRecord, verifyRecord } from './record.ts';
+import type { NodeRecord, RecordFields } from './record.ts';
 import { Joiner } from './join.ts';
 import { Prober } from './prober.ts';
 import type { ProberHost } from './prober.ts';
-import { Suspicion, confirmationsWanted, suspicionMin } from './suspicion.ts';
 import type { GossipTransport } from './transport.ts';
 import { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
 import type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
 import { Member } from './member.ts';
-import { MemberTable } from './member-table.ts';
+import { MemberStates } from './member-states.ts';
+import type { MemberTable } from './member-table.ts';
 
 export { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
 export type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
@@ -58,17 +58,14 @@ export class Membership {
   readonly antiEntropy: AntiEntropy;
   readonly prober: Prober;
   readonly admission: Admission;
-  private readonly table = new MemberTable();
   private readonly queue = new BroadcastQueue();
-  private readonly suspects = new Set<Member>();
-  private readonly listeners: ((e: MemberEvent) => void)[] = [];
+  /** Every member's state as facts arrive (member-states.ts). */
+  private readonly states: MemberStates;
+  private readonly table: MemberTable;
   private readonly random: () => number;
-  private readonly verify: (body: Uint8Array, signature: Uint8Array, key: Uint8Array) => boolean;
-  private readonly decode: (bytes: Uint8Array) => RecordVerdict;
   private readonly me: Member;
   private fields: RecordFields;
   private readonly budget: number;
-  private live = 1;
   private ticker: TickHandle | null = null;
   private lastTick = 0;
   private nextGossipAt = 0;
@@ -81,16 +78,25 @@ export class Membership {
   constructor(private readonly opts: MembershipOptions) {
     this.cfg = { ...DEFAULT_CONFIG, ...opts.config };
     this.random = opts.random ?? Math.random;
-    this.verify = opts.verify ?? verifyRecord;
-    this.decode = opts.decode ?? decodeRecord;
     this.awareness = new Awareness(this.cfg.awarenessMax);
     this.fields = opts.self;
     const bytes = signRecord(opts.self, opts.incarnation ?? 0, opts.secretKey);
     const v = decodeRecord(bytes);
     if (!v.ok) throw new RangeError('own record does not decode');
     this.me = new Member(v.record, bytes, nameHash(v.record.name), 0);
-    this.me.state = MemberState.Alive;
-    this.table.add(this.me);
+    this.states = new MemberStates({
+      cfg: this.cfg,
+      drops: this.drops,
+      stats: this.stats,
+      queue: this.queue,
+      now: () => opts.clock.now(),
+      decode: opts.decode ?? decodeRecord,
+      verify: opts.verify ?? verifyRecord,
+      leaving: () => this.leaving,
+      refute: (incarnation) => this.refute(incarnation),
+      becameLive: (m) => this.prober.add(m),
+    }, this.me);
+    this.table = this.states.table;
     this.budget = factBudget(this.me.name, 'x'.repeat(63));
     this.antiEntropy = new AntiEntropy(this.syncHost());
     this.prober = new Prober(this.proberHost(), this.cfg, this.awareness);
@@ -106,7 +112,7 @@ export class Membership {
         this.send(seed.address, seed.port, { type: MsgType.Gossip, from: this.me.name, facts: [alive] }, null);
       },
       pull: (seed) => this.antiEntropy.start(seed.address, seed.port, null),
-      liveCount: () => this.live,
+      liveCount: () => this.states.live,
       knownLive: (seed) => this.table.atEndpoint(seed.address, seed.port)?.isLive === true && this.verified(seed.address, seed.port),
     });
     opts.transport.onMessage((b, a, p) => this.receive(b, a, p));
@@ -123,11 +129,11 @@ export class Membership {
   }
   /** Members alive or suspected, this node included (the N of the log N formulas). */
   get liveCount(): number {
-    return this.live;
+    return this.states.live;
   }
 
   on(listener: (e: MemberEvent) => void): void {
-    this.listeners.push(listener);
+    this.states.on(listener);
   }
 
   start(): void {
@@ -157,7 +163,7 @@ export class Membership {
    * any record pulled by anti-entropy, and none is re-gossiped.
    */
   restore(records: readonly Uint8Array[]): void {
-    for (const r of records) this.onAlive(r, true);
+    for (const r of records) this.states.alive(r, true);
   }
 
   /** Leave gracefully: a signed record marked left, told to several members at once, then gossiped. */
@@ -207,7 +213,7 @@ export class Membership {
     }
     const msg = v.msg;
     // Facts first: a probe's piggybacked news is as good as a gossip message's.
-    if ('facts' in msg) this.facts(msg.facts, msg.type === MsgType.SyncRecords);
+    if ('facts' in msg) this.states.facts(msg.facts, msg.type === MsgType.SyncRecords);
     switch (msg.type) {
       case MsgType.Ping:
         if (msg.target !== this.me.name) this.drop('wrong-target');
@@ -239,99 +245,6 @@ export class Membership {
     this.drops.add(DROP_REASONS.indexOf(reason));
   }
 
-  private facts(list: Uint8Array[], viaSync: boolean): void {
-    for (const b of list) {
-      const v = decodeFact(b);
-      if (!v.ok) this.drop('bad-fact');
-      else if (v.fact.kind === FactKind.Alive) this.onAlive(v.fact.record, viaSync);
-      else this.onClaim(v.fact, b);
-    }
-  }
-
-  private onAlive(bytes: Uint8Array, viaSync: boolean): void {
-    const v = this.decode(bytes);
-    if (!v.ok) return this.drop('bad-record');
-    const r = v.record;
-    const m = this.table.get(r.name);
-    if (m !== undefined && !bytesEqual(m.record.signingKey, r.signingKey)) return this.drop('key-mismatch');
-    if (m !== undefined && r.incarnation <= m.incarnation) {
-      if (r.incarnation < m.incarnation) this.drop('stale');
-      return;
-    }
-    if (!this.verify(v.body, v.signature, r.signingKey)) return this.drop('bad-signature');
-    // Keep a record of our own, not a view that would pin the whole received datagram.
-    if (bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
-    if (m === this.me) {
-      // Our own key, a higher incarnation than ours: what we said before a restart. Say something newer.
-      if (!this.leaving) this.refute(r.incarnation);
-      return;
-    }
-    const state = (r.flags & RecordFlag.Left) !== 0 ? MemberState.Left : MemberState.Alive;
-    if (m === undefined) {
-      const n = new Member(r, bytes, nameHash(r.name), this.opts.clock.now());
-      this.table.add(n);
-      this.setState(n, state);
-      if (state === MemberState.Alive) this.emit('peer-added', n);
-      // A record first learned by a pull is not news to the cluster (a joiner pulls 1000 of them).
-      if (!viaSync) this.queue.push(n.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
-      return;
-    }
-    const wasLive = m.isLive;
-    const before = m.record;
-    m.record = r;
-    this.table.readdressed(m, before);
-    m.bytes = bytes;
-    m.incarnation = r.incarnation;
-    this.setState(m, state);
-    if (!wasLive && m.isLive) this.emit('peer-added', m);
-    else if (wasLive && !m.isLive) this.emit('peer-removed', m, 'left');
-    else if (m.isLive && dataChanged(before, r)) this.emit('peer-changed', m);
-    this.queue.push(m.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
-  }
-
-  /** A suspect or dead claim by some member about some node. */
-  private onClaim(f: Extract<Fact, { name: string }>, bytes: Uint8Array): void {
-    // A claim is about a record: one above the signed incarnation we hold names a record nobody
-    // showed us, and believing it would let one member push a node's incarnation to 2^32 - 1.
-    // (A restarted node learns of its former self from its signed record, in onAlive.)
-    if (f.name === this.me.name) {
-      if (f.incarnation > this.me.incarnation) this.drop('ahead');
-      else if (!this.leaving && f.incarnation === this.me.incarnation) this.refute(f.incarnation);
-      return;
-    }
-    const m = this.table.get(f.name);
-    if (m === undefined) return this.drop('unknown-member');
-    if (f.incarnation < m.incarnation) return this.drop('stale');
-    if (f.incarnation > m.record.incarnation) return this.drop('ahead');
-    if (!m.isLive) return;
-    if (f.kind === FactKind.Dead) {
-      m.incarnation = f.incarnation;
-      this.declareDead(m, bytes);
-      return;
-    }
-    if (m.state === MemberState.Suspect && m.suspicion !== null) {
-      // Lifeguard: a new independent confirmation shortens the timeout; pass it on so others shorten theirs.
-      if (f.incarnation === m.incarnation && m.suspicion.confirm(f.from)) this.queue.push(m.name, bytes);
-      return;
-    }
-    m.incarnation = f.incarnation;
-    this.setState(m, MemberState.Suspect);
-    const min = suspicionMin(this.cfg.suspicionMult, this.live, this.cfg.probeIntervalMs);
-    const k = confirmationsWanted(this.cfg.indirectChecks, this.live);
-    m.suspicion = new Suspicion(this.opts.clock.now(), k, min, min * this.cfg.suspicionMaxMult, f.from);
-    this.suspects.add(m);
-    this.stats.suspicions++;
-    this.queue.push(m.name, bytes);
-  }
-
-  private declareDead(m: Member, fact: Uint8Array): void {
-    this.setState(m, MemberState.Dead);
-    this.table.bury(m);
-    this.stats.declaredDead++;
-    this.queue.push(m.name, fact);
-    this.emit('peer-removed', m, 'dead');
-  }
-
   private refute(claimed: number): void {
     this.stats.refutations++;
     // Being suspected means others could not hear us: a hint that we may be the slow one.
@@ -352,27 +265,6 @@ export class Membership {
     this.queue.push(this.me.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
   }
 
-  private setState(m: Member, s: MemberState): void {
-    const wasLive = m.isLive;
-    m.state = s;
-    m.since = this.opts.clock.now();
-    if (s !== MemberState.Suspect) {
-      m.suspicion = null;
-      this.suspects.delete(m);
-    }
-    if (wasLive !== m.isLive) this.live += m.isLive ? 1 : -1;
-    if (m.isLive && !wasLive && m !== this.me) {
-      this.prober.add(m);
-    }
-  }
-
-  private emit(type: MemberEvent['type'], m: Member, reason?: 'dead' | 'left'): void {
-    const e: MemberEvent = reason === undefined
-      ? { type, name: m.name, record: m.record, peer: peerOf(m.record) }
-      : { type, name: m.name, record: m.record, peer: peerOf(m.record), reason };
-    for (const l of this.listeners) l(e);
-  }
-
   private tick(): void {
     const now = this.opts.clock.now();
     const lag = now - this.lastTick - this.cfg.tickMs;
@@ -382,14 +274,14 @@ export class Membership {
       // deadlines out by the stall, and skip this tick so those replies are read before anyone is accused.
       this.awareness.apply(lagPenalty(lag, this.cfg.lagThresholdMs, this.cfg.probeIntervalMs));
       this.prober.stall(lag);
-      for (const m of this.suspects) m.suspicion?.extend(lag);
+      for (const m of this.states.suspects) m.suspicion?.extend(lag);
       return;
     }
     this.joiner.tick();
     this.prober.tick(now, !this.leaving);
-    for (const m of this.suspects) {
+    for (const m of this.states.suspects) {
       if (m.suspicion !== null && now >= m.suspicion.deadline) {
-        this.declareDead(m, encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
+        this.states.declareDead(m, encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
       }
     }
     if (now >= this.nextGossipAt) {
@@ -432,7 +324,7 @@ export class Membership {
   // ------------------------------------------------------------------ output
 
   private take(): Uint8Array[] {
-    return this.queue.take(this.budget, retransmitLimit(this.cfg.retransmitMult, this.live));
+    return this.queue.take(this.budget, retransmitLimit(this.cfg.retransmitMult, this.states.live));
   }
 
   /**
@@ -468,7 +360,7 @@ export class Membership {
       failed: (t) => {
         // Suspect it, or if already suspected, confirm: our failed probe is independent evidence.
         const f = { kind: FactKind.Suspect, name: t.name, incarnation: t.incarnation, from: this.me.name } as const;
-        this.onClaim(f, encodeFact(f));
+        this.states.claim(f, encodeFact(f));
       },
     };
   }

@@ -203,9 +203,9 @@ describe(`gossip receive path under hostile, well-sealed messages (seed ${SEED.t
         }
         check(m.incarnation <= selfClaims + 1, `message ${i}: our incarnation ${m.incarnation} after ${selfClaims} claims`);
         check(m.liveCount === liveOf(), `message ${i}: liveCount ${m.liveCount}, ${liveOf()} live`);
-        const internals = m as unknown as { queue: { size: number }; suspects: Set<{ state: number; name: string }>; prober: { relays: Map<number, unknown> } };
+        const internals = m as unknown as { queue: { size: number }; states: { suspects: Set<{ state: number; name: string }> }; prober: { relays: Map<number, unknown> } };
         check(internals.queue.size <= all.length, `message ${i}: ${internals.queue.size} queued facts for ${all.length} members`);
-        check(internals.suspects.size <= all.length && [...internals.suspects].every((s) => s.state === MemberState.Suspect && m.get(s.name) === s), `message ${i}: suspects`);
+        check(internals.states.suspects.size <= all.length && [...internals.states.suspects].every((s) => s.state === MemberState.Suspect && m.get(s.name) === s), `message ${i}: suspects`);
         check(internals.prober.relays.size <= 500, `message ${i}: ${internals.prober.relays.size} ping-req relays pending`);
       }
     }

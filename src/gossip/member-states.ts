@@ -1,0 +1,193 @@
+/**
+ * What facts do to members: this node's view of every other, as signed
+ * records (alive, changed, left) and claims about them (suspect, dead)
+ * arrive, and the state changes and peer events those cause. Membership
+ * owns the wire and the timers and feeds this decoded facts; this owns the
+ * member table, the suspects and the count of live members.
+ *
+ * A record is believed only when it is newer than the one held and its
+ * signature holds, under the key the name was first seen with. A claim is
+ * believed only about the incarnation whose record we hold (one above it
+ * names a record nobody showed us). Claims about this node are the
+ * host's to refute.
+ */
+import type { ReasonCounters } from '../dataplane/counters.ts';
+import { nameHash } from './anti-entropy.ts';
+import type { BroadcastQueue } from './broadcast-queue.ts';
+import { FactKind, decodeFact, encodeFact } from './codec.ts';
+import type { Fact } from './codec.ts';
+import { dataChanged, peerOf } from './events.ts';
+import type { MemberEvent } from './events.ts';
+import { DROP_REASONS, Member, MemberState } from './member.ts';
+import type { DropReason, MembershipConfig } from './member.ts';
+import { MemberTable } from './member-table.ts';
+import { RecordFlag, bytesEqual } from './record.ts';
+import type { RecordVerdict } from './record.ts';
+import { Suspicion, confirmationsWanted, suspicionMin } from './suspicion.ts';
+
+/** A claim about one member: suspect or dead, at an incarnation, by a member. */
+export type Claim = Extract<Fact, { name: string }>;
+
+export interface MemberStatesHost {
+  readonly cfg: MembershipConfig;
+  readonly drops: ReasonCounters<DropReason>;
+  readonly stats: { suspicions: number; declaredDead: number };
+  /** News to spread: the facts that changed our view. */
+  readonly queue: BroadcastQueue;
+  now(): number;
+  decode(bytes: Uint8Array): RecordVerdict;
+  verify(body: Uint8Array, signature: Uint8Array, key: Uint8Array): boolean;
+  /** True while this node leaves: it no longer refutes. */
+  leaving(): boolean;
+  /** Someone said something about us at `incarnation`: say something newer. */
+  refute(incarnation: number): void;
+  /** A member became live (the prober adds it to its round). */
+  becameLive(m: Member): void;
+}
+
+export class MemberStates {
+  readonly table = new MemberTable();
+  /** Members under suspicion, for the timers that expire or extend it. */
+  readonly suspects = new Set<Member>();
+  private readonly listeners: ((e: MemberEvent) => void)[] = [];
+  /** Members alive or suspected, this node included. */
+  private liveMembers = 1;
+
+  constructor(
+    private readonly host: MemberStatesHost,
+    /** This node, alive from the start. */
+    readonly me: Member,
+  ) {
+    me.state = MemberState.Alive;
+    this.table.add(me);
+  }
+
+  get live(): number {
+    return this.liveMembers;
+  }
+
+  on(listener: (e: MemberEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Apply a list of encoded facts; a pull's records (`viaSync`) are not news to re-gossip. */
+  facts(list: Uint8Array[], viaSync: boolean): void {
+    for (const b of list) {
+      const v = decodeFact(b);
+      if (!v.ok) this.drop('bad-fact');
+      else if (v.fact.kind === FactKind.Alive) this.alive(v.fact.record, viaSync);
+      else this.claim(v.fact, b);
+    }
+  }
+
+  /** A signed record: a member added, changed or left (or our own former self, to refute). */
+  alive(bytes: Uint8Array, viaSync: boolean): void {
+    const host = this.host;
+    const v = host.decode(bytes);
+    if (!v.ok) return this.drop('bad-record');
+    const r = v.record;
+    const m = this.table.get(r.name);
+    if (m !== undefined && !bytesEqual(m.record.signingKey, r.signingKey)) return this.drop('key-mismatch');
+    if (m !== undefined && r.incarnation <= m.incarnation) {
+      if (r.incarnation < m.incarnation) this.drop('stale');
+      return;
+    }
+    if (!host.verify(v.body, v.signature, r.signingKey)) return this.drop('bad-signature');
+    // Keep a record of our own, not a view that would pin the whole received datagram.
+    if (bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
+    if (m === this.me) {
+      // Our own key, a higher incarnation than ours: what we said before a restart. Say something newer.
+      if (!host.leaving()) host.refute(r.incarnation);
+      return;
+    }
+    const state = (r.flags & RecordFlag.Left) !== 0 ? MemberState.Left : MemberState.Alive;
+    if (m === undefined) {
+      const n = new Member(r, bytes, nameHash(r.name), host.now());
+      this.table.add(n);
+      this.setState(n, state);
+      if (state === MemberState.Alive) this.emit('peer-added', n);
+      // A record first learned by a pull is not news to the cluster (a joiner pulls 1000 of them).
+      if (!viaSync) host.queue.push(n.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
+      return;
+    }
+    const wasLive = m.isLive;
+    const before = m.record;
+    m.record = r;
+    this.table.readdressed(m, before);
+    m.bytes = bytes;
+    m.incarnation = r.incarnation;
+    this.setState(m, state);
+    if (!wasLive && m.isLive) this.emit('peer-added', m);
+    else if (wasLive && !m.isLive) this.emit('peer-removed', m, 'left');
+    else if (m.isLive && dataChanged(before, r)) this.emit('peer-changed', m);
+    host.queue.push(m.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
+  }
+
+  /** A suspect or dead claim by some member about some node. */
+  claim(f: Claim, bytes: Uint8Array): void {
+    const host = this.host;
+    // A claim is about a record: one above the signed incarnation we hold names a record nobody
+    // showed us, and believing it would let one member push a node's incarnation to 2^32 - 1.
+    // (A restarted node learns of its former self from its signed record, in alive().)
+    if (f.name === this.me.name) {
+      if (f.incarnation > this.me.incarnation) this.drop('ahead');
+      else if (!host.leaving() && f.incarnation === this.me.incarnation) host.refute(f.incarnation);
+      return;
+    }
+    const m = this.table.get(f.name);
+    if (m === undefined) return this.drop('unknown-member');
+    if (f.incarnation < m.incarnation) return this.drop('stale');
+    if (f.incarnation > m.record.incarnation) return this.drop('ahead');
+    if (!m.isLive) return;
+    if (f.kind === FactKind.Dead) {
+      m.incarnation = f.incarnation;
+      this.declareDead(m, bytes);
+      return;
+    }
+    if (m.state === MemberState.Suspect && m.suspicion !== null) {
+      // Lifeguard: a new independent confirmation shortens the timeout; pass it on so others shorten theirs.
+      if (f.incarnation === m.incarnation && m.suspicion.confirm(f.from)) host.queue.push(m.name, bytes);
+      return;
+    }
+    m.incarnation = f.incarnation;
+    this.setState(m, MemberState.Suspect);
+    const cfg = host.cfg;
+    const min = suspicionMin(cfg.suspicionMult, this.liveMembers, cfg.probeIntervalMs);
+    const k = confirmationsWanted(cfg.indirectChecks, this.liveMembers);
+    m.suspicion = new Suspicion(host.now(), k, min, min * cfg.suspicionMaxMult, f.from);
+    this.suspects.add(m);
+    host.stats.suspicions++;
+    host.queue.push(m.name, bytes);
+  }
+
+  declareDead(m: Member, fact: Uint8Array): void {
+    this.setState(m, MemberState.Dead);
+    this.table.bury(m);
+    this.host.stats.declaredDead++;
+    this.host.queue.push(m.name, fact);
+    this.emit('peer-removed', m, 'dead');
+  }
+
+  private setState(m: Member, s: MemberState): void {
+    const wasLive = m.isLive;
+    m.state = s;
+    m.since = this.host.now();
+    if (s !== MemberState.Suspect) {
+      m.suspicion = null;
+      this.suspects.delete(m);
+    }
+    if (wasLive !== m.isLive) this.liveMembers += m.isLive ? 1 : -1;
+    if (m.isLive && !wasLive && m !== this.me) this.host.becameLive(m);
+  }
+
+  private emit(type: MemberEvent['type'], m: Member, reason?: 'dead' | 'left'): void {
+    const e: MemberEvent = reason === undefined
+      ? { type, name: m.name, record: m.record, peer: peerOf(m.record) }
+      : { type, name: m.name, record: m.record, peer: peerOf(m.record), reason };
+    for (const l of this.listeners) l(e);
+  }
+
+  private drop(reason: DropReason): void {
+    this.host.drops.add(DROP_REASONS.indexOf(reason));
+  }
+}
