@@ -1,0 +1,121 @@
+/**
+ * The parts `weft up` assembles a node from, each made by one function that
+ * reads what it needs from the configuration and registers how it is undone:
+ * the packet ring (sized from the underlay and from what the other parts
+ * stage in it), one UDP socket per encapsulation, gossip, and the TUN
+ * device with its link. `up` only puts them in order (up.ts).
+ */
+import { DEFAULT_TAILROOM, MIN_HEADROOM, PacketRing, capacityFor } from '../buf/packet-ring.ts';
+import { publicKey } from '../crypto/x25519.ts';
+import { GossipControl } from '../node/gossip-control.ts';
+import { BatchUdpTransport } from '../transport/batch-udp-transport.ts';
+import { DgramTransport } from '../transport/dgram-transport.ts';
+import type { Transport } from '../transport/transport.ts';
+import { GRO_STAGING_BYTES } from '../transport/udp-gro-stage.ts';
+import { Link } from '../tun/link.ts';
+import { openTun } from '../tun/native-tun.ts';
+import type { NativeTun } from '../tun/native-tun.ts';
+import { TUN_STAGING_BYTES } from '../tun/tun-offload.ts';
+import { formatCidr, formatIpv4 } from '../wire/addr.ts';
+import type { NodeConfig, ResolvedConfig } from './config.ts';
+import { dataPort, encapsulationsOf, vtepIpOf } from './dataplane-factory.ts';
+import type { Logger } from './log.ts';
+
+/** The packet ring's slots stay within this: 4096 slots of 9.1 KiB (a 9000-byte underlay) fit; 64 KiB slots get 1000. */
+const RING_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What was made so far, each with how to undo it. A node stopping, or a
+ * start that fails half-way, unwinds it backwards, so nothing is left behind.
+ */
+export class Undo {
+  private readonly steps: Array<[string, () => void | Promise<void>]> = [];
+
+  constructor(private readonly log: Logger) {}
+
+  push(what: string, fn: () => void | Promise<void>): void {
+    this.steps.push([what, fn]);
+  }
+
+  /** Undo everything, newest first; a step that fails is logged and the rest still run. */
+  async unwind(): Promise<void> {
+    for (const [what, fn] of this.steps.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn(`cleanup step failed: ${what}`, { error: (err as Error).message });
+      }
+    }
+    this.steps.length = 0;
+  }
+}
+
+/**
+ * The ring: slots hold whatever the underlay carries (jumbo frames
+ * included), within RING_MAX_BYTES, so larger slots mean fewer of them. Its
+ * staging areas hold the TUN device's super-packets and each socket's GRO
+ * runs, so their copies into slots are memmoves.
+ */
+export function makeRing(config: NodeConfig, underlayMtu: number, log: Logger): PacketRing {
+  const sockets = encapsulationsOf(config).length;
+  const staging = (config.tun.offload ? TUN_STAGING_BYTES : 0) + (config.transport.gro ? sockets * GRO_STAGING_BYTES : 0);
+  const capacity = capacityFor(underlayMtu);
+  const slots = Math.min(config.ring.slots, Math.floor(RING_MAX_BYTES / (MIN_HEADROOM + capacity + DEFAULT_TAILROOM)));
+  if (slots < config.ring.slots) log.info('ring slots reduced for the underlay MTU', { slots, configured: config.ring.slots, slotCapacity: capacity });
+  return new PacketRing({ slots, capacity, staging });
+}
+
+/** One UDP socket per encapsulation, in encapsulationsOf's order. `step` runs after each (start-up may be aborted). */
+export async function openSockets(config: NodeConfig, ring: PacketRing, undo: Undo, step: () => void): Promise<Transport[]> {
+  const transports: Transport[] = [];
+  for (const socket of encapsulationsOf(config)) {
+    const options = { ring, bindAddress: config.underlay.address, port: socket.port };
+    const t = config.transport.type === 'batch'
+      ? await BatchUdpTransport.open({ ...options, gso: config.transport.gso, gro: config.transport.gro })
+      : await DgramTransport.open(options);
+    transports.push(t);
+    undo.push(`close the ${socket.kind} UDP socket`, () => t.close());
+    step();
+  }
+  return transports;
+}
+
+/** Join the gossip cluster, when configured: the subnet may be unknown until its map has arrived. */
+export async function joinGossip(config: NodeConfig, undo: Undo): Promise<GossipControl | undefined> {
+  if (config.gossip === undefined) return undefined;
+  const gossip = await GossipControl.start({
+    name: config.name,
+    address: config.underlay.address,
+    port: config.gossip.port,
+    seeds: config.gossip.seeds,
+    keys: config.gossip.keys,
+    stateDir: config.stateDir,
+    dataPort: dataPort(config),
+    location: config.location,
+    vtepMac: config.vxlan.vtepMac,
+    wgPublicKey: config.wireguard ? publicKey(config.wireguard.privateKey) : null,
+    cluster: config.clusterCidr,
+    configuredSubnet: config.subnet,
+  });
+  undo.push('leave the gossip cluster', () => gossip.stop());
+  return gossip;
+}
+
+/**
+ * The TUN device and its link: the MTU the preflight checked, the node's own
+ * overlay address (its subnet's network address, Flannel's VTEP
+ * convention), the cluster CIDR routed in. Received TCP segments are merged
+ * for the kernel only after a checksum check unless `verifyChecksums` is
+ * false (every encapsulation authenticated every byte already).
+ */
+export async function openDevice(config: ResolvedConfig, ring: PacketRing, mtu: number, verifyChecksums: boolean, undo: Undo): Promise<{ tun: NativeTun; link: Link }> {
+  const tun = openTun({ name: config.tun.name, ...(config.tun.offload ? { offload: { ring, verifyChecksums } } : {}) });
+  undo.push('close TUN device', () => tun.close());
+  const link = new Link(tun.name);
+  undo.push('remove addresses and routes', () => link.close());
+  await link.setMtu(mtu);
+  await link.addAddress(`${formatIpv4(vtepIpOf(config))}/32`);
+  await link.setUp();
+  await link.addRoute(formatCidr(config.clusterCidr));
+  return { tun, link };
+}
