@@ -16,6 +16,23 @@
  *      subnet count u8 + count x (IPv4 4 + prefix length 1)
  *  end signature (64) over "weft node record v1\0" || everything before it
  *
+ * v2 carries subnets of both families (dual-stack). Bytes 0..95 are v1's,
+ * with version 2 and one more flag (SUBNET6_CONFIGURED); then
+ *  96  IPv6 subnet claimed at, f64 (the conflict rule runs per family)
+ * 104  name len u8 + UTF-8, location len u8 + UTF-8,
+ *      subnet count u8 + count x (family u8 (4 or 6) + address (4 or 16)
+ *      + prefix length u8), host bits clear
+ *  end signature (64) over the same context || everything before it
+ * The version byte is inside the signed body, so nobody can relabel one
+ * version as the other.
+ *
+ * Mixed versions: a node signs v1 whenever it has no IPv6 subnet, so an
+ * IPv4-only cluster sends exactly the bytes it always did, and nodes of
+ * either version read each other. A node older than v2 drops a v2 record as
+ * malformed (counted, as any record it cannot read): it never reads an IPv6
+ * subnet as an IPv4 one or half a record as a whole. Enable IPv6 only once
+ * every node runs a version that reads v2.
+ *
  * One incarnation number serves both SWIM's refutation and the record's
  * version: any change, and any refutation, re-signs the record one higher.
  */
@@ -23,8 +40,12 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { formatIpv4, parseIpv4 } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 
+/** The version a record with no IPv6 subnet is signed as: what every weft before dual-stack reads. */
 export const RECORD_VERSION = 1;
-export const RecordFlag = { Left: 1, SubnetConfigured: 2, HasWg: 4 } as const;
+/** The version that carries subnets of both families. */
+export const RECORD_VERSION_DUAL = 2;
+/** SubnetConfigured is the IPv4 subnet's; Subnet6Configured (v2 only) the IPv6 one's. */
+export const RecordFlag = { Left: 1, SubnetConfigured: 2, HasWg: 4, Subnet6Configured: 8 } as const;
 export const SIG_LEN = 64;
 export const SIGNING_KEY_LEN = 32;
 /** Names and labels stay short so that several records fit one 1400-byte datagram. */
@@ -33,6 +54,7 @@ export const MAX_LOCATION_LEN = 63;
 /** A node owning more than 8 subnets is a configuration mistake, and the cap bounds the record size. */
 export const MAX_SUBNETS = 8;
 const FIXED_LEN = 96;
+const FIXED_LEN_DUAL = 104;
 const CONTEXT = new TextEncoder().encode('weft node record v1\0');
 
 export interface NodeRecord {
@@ -48,7 +70,10 @@ export interface NodeRecord {
   readonly dataPort: number;
   readonly vtepMac: Uint8Array;
   readonly vtepIp: string;
+  /** When the IPv4 subnet was claimed (wall-clock ms); 0 with none. */
   readonly subnetClaimedAt: number;
+  /** When the IPv6 subnet was claimed; absent (v1 records) reads as 0. */
+  readonly subnet6ClaimedAt?: number;
   readonly location: string;
   readonly subnets: readonly Cidr[];
 }
@@ -79,6 +104,11 @@ function withContext(body: Uint8Array): Uint8Array {
   return m;
 }
 
+/** Bytes one subnet takes in the subnet list of a record of `version`. */
+function entryLen(version: number, family: 4 | 6): number {
+  return version === RECORD_VERSION ? 5 : family === 4 ? 6 : 18;
+}
+
 /** Encode and sign. Throws only on a local mistake (a too-long name): our own record, never wire input. */
 export function signRecord(fields: RecordFields, incarnation: number, secretKey: Uint8Array): Uint8Array {
   const name = enc.encode(fields.name);
@@ -86,11 +116,18 @@ export function signRecord(fields: RecordFields, incarnation: number, secretKey:
   if (name.length === 0 || name.length > MAX_NAME_LEN) throw new RangeError(`node name must be 1..${MAX_NAME_LEN} bytes`);
   if (loc.length > MAX_LOCATION_LEN) throw new RangeError(`location must be at most ${MAX_LOCATION_LEN} bytes`);
   if (fields.subnets.length > MAX_SUBNETS) throw new RangeError(`at most ${MAX_SUBNETS} subnets`);
-  const bodyLen = FIXED_LEN + 1 + name.length + 1 + loc.length + 1 + 5 * fields.subnets.length;
+  // v1 whenever it can say everything: an IPv4-only node stays readable by every older node.
+  const version = fields.subnets.every((s) => s.family === 4) ? RECORD_VERSION : RECORD_VERSION_DUAL;
+  const fixed = version === RECORD_VERSION ? FIXED_LEN : FIXED_LEN_DUAL;
+  let listLen = 0;
+  for (const s of fields.subnets) listLen += entryLen(version, s.family);
+  const bodyLen = fixed + 1 + name.length + 1 + loc.length + 1 + listLen;
   const out = new Uint8Array(bodyLen + SIG_LEN);
   const v = new DataView(out.buffer);
-  out[0] = RECORD_VERSION;
-  out[1] = (fields.flags & ~RecordFlag.HasWg) | (fields.wgPublicKey !== null ? RecordFlag.HasWg : 0);
+  let flags = (fields.flags & ~RecordFlag.HasWg) | (fields.wgPublicKey !== null ? RecordFlag.HasWg : 0);
+  if (version === RECORD_VERSION) flags &= ~RecordFlag.Subnet6Configured;
+  out[0] = version;
+  out[1] = flags;
   v.setUint32(2, incarnation >>> 0);
   out.set(signingPublicKey(secretKey), 6);
   if (fields.wgPublicKey !== null) out.set(fields.wgPublicKey.subarray(0, 32), 38);
@@ -100,7 +137,8 @@ export function signRecord(fields: RecordFields, incarnation: number, secretKey:
   out.set(fields.vtepMac.subarray(0, 6), 78);
   v.setUint32(84, parseIpv4(fields.vtepIp));
   v.setFloat64(88, fields.subnetClaimedAt);
-  let o = FIXED_LEN;
+  if (version === RECORD_VERSION_DUAL) v.setFloat64(96, fields.subnet6ClaimedAt ?? 0);
+  let o = fixed;
   out[o++] = name.length;
   out.set(name, o);
   o += name.length;
@@ -109,22 +147,54 @@ export function signRecord(fields: RecordFields, incarnation: number, secretKey:
   o += loc.length;
   out[o++] = fields.subnets.length;
   for (const s of fields.subnets) {
-    if (s.family !== 4) throw new RangeError('records carry IPv4 subnets only');
+    if (version === RECORD_VERSION_DUAL) out[o++] = s.family;
     out.set(s.addr, o);
-    out[o + 4] = s.bits;
-    o += 5;
+    o += s.addr.length;
+    out[o++] = s.bits;
   }
   out.set(ed25519.sign(withContext(out.subarray(0, bodyLen)), secretKey), bodyLen);
   return out;
 }
 
+/** Whether `addr` has no bit set beyond the first `bits` (a prefix, not an address inside one). */
+function hostBitsClear(addr: Uint8Array, bits: number): boolean {
+  for (let i = 0; i < addr.length; i++) {
+    const keep = Math.max(0, Math.min(8, bits - 8 * i));
+    if ((addr[i]! & (0xff >> keep)) !== 0) return false;
+  }
+  return true;
+}
+
+/** The subnet list from `o` to exactly `end`, or null when it does not parse as `version`'s. */
+function decodeSubnets(bytes: Uint8Array, o: number, end: number, version: number): Cidr[] | null {
+  const count = bytes[o++]!;
+  if (count > MAX_SUBNETS) return null;
+  const subnets: Cidr[] = [];
+  for (let i = 0; i < count; i++) {
+    const family = version === RECORD_VERSION ? 4 : bytes[o++];
+    if (family !== 4 && family !== 6) return null;
+    const len = family === 4 ? 4 : 16;
+    if (o + len + 1 > end) return null;
+    const bits = bytes[o + len]!;
+    if (bits > 8 * len) return null;
+    const addr = bytes.slice(o, o + len);
+    if (version !== RECORD_VERSION && !hostBitsClear(addr, bits)) return null;
+    subnets.push({ family, addr, bits });
+    o += len + 1;
+  }
+  return o === end ? subnets : null;
+}
+
 /** Parse without checking the signature (membership decides whether it needs checking). Never throws. */
 export function decodeRecord(bytes: Uint8Array): RecordVerdict {
   const bad = { ok: false, reason: 'malformed' } as const;
-  if (bytes.length < FIXED_LEN + 3 + SIG_LEN || bytes[0] !== RECORD_VERSION) return bad;
+  const version = bytes[0];
+  if (version !== RECORD_VERSION && version !== RECORD_VERSION_DUAL) return bad;
+  const fixed = version === RECORD_VERSION ? FIXED_LEN : FIXED_LEN_DUAL;
+  if (bytes.length < fixed + 3 + SIG_LEN) return bad;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const bodyLen = bytes.length - SIG_LEN;
-  let o = FIXED_LEN;
+  let o = fixed;
   const nameLen = bytes[o++]!;
   if (nameLen === 0 || nameLen > MAX_NAME_LEN || o + nameLen + 2 > bodyLen) return bad;
   const nameBytes = bytes.subarray(o, o + nameLen);
@@ -133,14 +203,8 @@ export function decodeRecord(bytes: Uint8Array): RecordVerdict {
   if (locLen > MAX_LOCATION_LEN || o + locLen + 1 > bodyLen) return bad;
   const locBytes = bytes.subarray(o, o + locLen);
   o += locLen;
-  const count = bytes[o++]!;
-  if (count > MAX_SUBNETS || o + 5 * count !== bodyLen) return bad;
-  const subnets: Cidr[] = [];
-  for (let i = 0; i < count; i++, o += 5) {
-    const bits = bytes[o + 4]!;
-    if (bits > 32) return bad;
-    subnets.push({ family: 4, addr: bytes.slice(o, o + 4), bits });
-  }
+  const subnets = decodeSubnets(bytes, o, bodyLen, version);
+  if (subnets === null) return bad;
   let name: string;
   let location: string;
   try {
@@ -152,6 +216,8 @@ export function decodeRecord(bytes: Uint8Array): RecordVerdict {
   const flags = bytes[1]!;
   const claimedAt = v.getFloat64(88);
   if (!Number.isFinite(claimedAt)) return bad;
+  const claimed6At = version === RECORD_VERSION_DUAL ? v.getFloat64(96) : 0;
+  if (!Number.isFinite(claimed6At)) return bad;
   const record: NodeRecord = {
     name,
     incarnation: v.getUint32(2),
@@ -164,6 +230,7 @@ export function decodeRecord(bytes: Uint8Array): RecordVerdict {
     vtepMac: bytes.slice(78, 84),
     vtepIp: formatIpv4(v.getUint32(84)),
     subnetClaimedAt: claimedAt,
+    ...(version === RECORD_VERSION_DUAL ? { subnet6ClaimedAt: claimed6At } : {}),
     location,
     subnets,
   };

@@ -86,7 +86,10 @@ describe(`gossip receive path under hostile, well-sealed messages (seed ${SEED.t
     const ids = Array.from({ length: POOL }, (_, j) => ({ name: `node-${j}`, key: generateSigningKey(), address: `192.0.2.${10 + j}` }));
     const thief = generateSigningKey();
     const records = ids.map((id, j) => INCARNATIONS.map((inc) => signRecord(fields(id.name, {
-      address: id.address, subnets: [parseCidr(`10.244.${j}.0/24`)], flags: inc === 7 && j % 3 === 0 ? RecordFlag.Left : 0,
+      // Odd members are dual-stack (v2 records with an IPv6 subnet), even ones IPv4-only (v1).
+      address: id.address, subnets: j % 2 === 0 ? [parseCidr(`10.244.${j}.0/24`)] : [parseCidr(`10.244.${j}.0/24`), parseCidr(`fd00:10:244:${j}::/64`)],
+      ...(j % 2 === 0 ? {} : { subnet6ClaimedAt: 1_700_000_000_000 + j }),
+      flags: inc === 7 && j % 3 === 0 ? RecordFlag.Left : 0,
     }), inc, id.key.secretKey)));
     const forged = [...ids.map((id) => id.name), SELF].map((name) => signRecord(fields(name, { address: '203.0.113.66' }), 3, thief.secretKey));
     const names = [...ids.map((id) => id.name), SELF];
@@ -109,6 +112,10 @@ describe(`gossip receive path under hostile, well-sealed messages (seed ${SEED.t
       if (r < 0.3) return encodeFact({ kind: FactKind.Alive, record: f.pick(f.pick(records)) });
       if (r < 0.38) return encodeFact({ kind: FactKind.Alive, record: f.pick(forged) });
       if (r < 0.41) return encodeFact({ kind: FactKind.Alive, record: f.mutateBytes(f.pick(f.pick(records)), [], 400) }); // bad signatures, bad layouts
+      if (r < 0.43) {
+        const rec = f.pick(f.pick(records));
+        return encodeFact({ kind: FactKind.Alive, record: rec.subarray(0, f.int(rec.length)) }); // truncated, v1 and v2
+      }
       if (r < 0.75) {
         const name = randomName();
         return encodeFact({ kind: f.chance(0.5) ? FactKind.Suspect : FactKind.Dead, name, incarnation: incarnation(name), from: randomName() });
