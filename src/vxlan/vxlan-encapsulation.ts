@@ -39,7 +39,8 @@ import {
   readEtherType,
   writeEthernetHeader,
 } from '../wire/ethernet.ts';
-import { IpVerdict, checkIpPacket, ipPacketLength } from '../wire/ip.ts';
+import { IPV6_HEADER_LEN, IpVerdict, checkIpPacket, ipPacketLength } from '../wire/ip.ts';
+import { NDP_ADVERTISEMENT_LEN, isSolicitationFor, solicitationSourceMac, writeAdvertisementInPlace } from '../wire/ndp.ts';
 import {
   VXLAN_DEFAULT_VNI,
   VXLAN_HEADER_LEN,
@@ -77,9 +78,11 @@ export const VxlanDrop = {
   ArpIgnored: 6,
   /** No room in front of the packet for the headers (a ring configured with too little headroom). */
   NoHeadroom: 7,
+  /** IPv6 multicast that is not a neighbour solicitation for our VTEP address. */
+  NdpIgnored: 8,
 } as const;
 
-const DROP_NAMES = ['short', 'bad_flags', 'wrong_vni', 'unknown_ethertype', 'not_for_us', 'bad_ip', 'arp_ignored', 'no_headroom'] as const;
+const DROP_NAMES = ['short', 'bad_flags', 'wrong_vni', 'unknown_ethertype', 'not_for_us', 'bad_ip', 'arp_ignored', 'no_headroom', 'ndp_ignored'] as const;
 export type VxlanDropName = (typeof DROP_NAMES)[number];
 
 export interface VxlanOptions {
@@ -89,6 +92,8 @@ export interface VxlanOptions {
   vtepMac: Uint8Array;
   /** Our VTEP IPv4 address (Flannel: the network address of the node's subnet); the ARP target we answer. */
   vtepIp: number;
+  /** Our VTEP IPv6 address (16 bytes), when the node has an IPv6 subnet: the neighbour solicitations we answer. */
+  vtepIp6?: Uint8Array;
   /** Default 1 (Flannel's and Linux's). */
   vni?: number;
   /** The UDP port peers listen on, for replies to senders we know only by address. Default 8472. */
@@ -127,10 +132,13 @@ export class VxlanEncapsulation implements Encapsulation {
   sender: Peer | undefined = undefined;
   /** ARP requests for our VTEP that we answered. */
   arpReplies = 0;
+  /** Neighbour solicitations for our VTEP that we answered. */
+  ndpReplies = 0;
 
   private readonly ring: PacketRing;
   private readonly vtepMac: Uint8Array;
   private readonly vtepIp: number;
+  private readonly vtepIp6: Uint8Array | undefined;
   private readonly vni: number;
   private readonly port: number;
   private directory: PeerDirectory | undefined;
@@ -147,6 +155,8 @@ export class VxlanEncapsulation implements Encapsulation {
     this.transport = options.transport;
     this.vtepMac = options.vtepMac;
     this.vtepIp = options.vtepIp >>> 0;
+    if (options.vtepIp6 !== undefined && options.vtepIp6.length !== 16) throw new WeftError('CONFIG_INVALID', 'vxlan: the VTEP IPv6 address must be 16 bytes');
+    this.vtepIp6 = options.vtepIp6;
     this.vni = vni;
     this.port = options.port ?? VXLAN_PORT_LINUX_FLANNEL;
     this.sourceCheck = options.sourceCheck ?? true;
@@ -184,8 +194,11 @@ export class VxlanEncapsulation implements Encapsulation {
     if (readVni(bytes, off) !== this.vni) return this.dropped(slot, VxlanDrop.WrongVni);
     const eth = off + VXLAN_HEADER_LEN;
     const etherType = readEtherType(bytes, eth);
-    if (!macEquals(bytes, eth, this.vtepMac)) {
-      // Broadcast is for ARP only; unicast to another MAC or multicast is not ours.
+    const toUs = macEquals(bytes, eth, this.vtepMac);
+    // IPv6 multicast (33:33:...) may be a neighbour solicitation for our VTEP; checked below.
+    const multicast6 = etherType === ETHERTYPE_IPV6 && bytes[eth] === 0x33 && bytes[eth + 1] === 0x33 && this.vtepIp6 !== undefined;
+    if (!toUs && !multicast6) {
+      // Broadcast is for ARP only; unicast to another MAC or other multicast is not ours.
       if (!(etherType === ETHERTYPE_ARP && isBroadcastMac(bytes, eth))) return this.dropped(slot, VxlanDrop.NotForUs);
     }
     if (etherType === ETHERTYPE_ARP) return this.answerArp(slot, eth + ETH_HEADER_LEN, len - ENCAP_LEN, fromAddress);
@@ -194,6 +207,10 @@ export class VxlanEncapsulation implements Encapsulation {
     const ip = off + ENCAP_LEN;
     if (checkIpPacket(bytes, ip, len - ENCAP_LEN) !== IpVerdict.Ok) return this.dropped(slot, VxlanDrop.BadIp);
     if (bytes[ip]! >> 4 === 4 ? etherType !== ETHERTYPE_IPV4 : etherType !== ETHERTYPE_IPV6) return this.dropped(slot, VxlanDrop.BadIp);
+    if (this.vtepIp6 !== undefined && etherType === ETHERTYPE_IPV6 && isSolicitationFor(bytes, ip, ipPacketLength(bytes, ip), this.vtepIp6)) {
+      return this.answerSolicitation(slot, eth, ip, fromAddress);
+    }
+    if (!toUs) return this.dropped(slot, VxlanDrop.NdpIgnored);
     // Strip the headers and any Ethernet padding behind the IP packet.
     const ipTotal = ipPacketLength(bytes, ip);
     ring.offset[slot] = ip;
@@ -223,6 +240,28 @@ export class VxlanEncapsulation implements Encapsulation {
     // A kernel sends from an ephemeral source port but listens on the VXLAN port.
     const peer = this.directory!.byAddress(fromAddress);
     this.arpReplies++;
+    this.transport.send(slot, peer?.endpoint ?? { address: fromAddress, port: this.port });
+    return Received.Consumed;
+  }
+
+  /**
+   * Answer a neighbour solicitation for our VTEP address in place with an
+   * advertisement, to the MAC it asked from, and send it back.
+   */
+  private answerSolicitation(slot: number, eth: number, ip: number, fromAddress: string): Received {
+    const ring = this.ring;
+    const bytes = ring.bytes;
+    const start = ring.offset[slot]!;
+    const total = ip + IPV6_HEADER_LEN + NDP_ADVERTISEMENT_LEN - start;
+    // The advertisement may be longer than a solicitation without options.
+    if (total > ring.length[slot]! + ring.tailroomOf(slot)) return this.dropped(slot, VxlanDrop.NdpIgnored);
+    // Its destination MAC: the source link-layer option, else the frame's source.
+    if (!solicitationSourceMac(bytes, ip, ipPacketLength(bytes, ip), bytes, eth)) bytes.copyWithin(eth, eth + 6, eth + 12);
+    bytes.set(this.vtepMac, eth + 6);
+    writeAdvertisementInPlace(bytes, ip, this.vtepMac);
+    ring.length[slot] = total;
+    this.ndpReplies++;
+    const peer = this.directory!.byAddress(fromAddress);
     this.transport.send(slot, peer?.endpoint ?? { address: fromAddress, port: this.port });
     return Received.Consumed;
   }

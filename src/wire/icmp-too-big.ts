@@ -16,7 +16,7 @@
  * 2.4 e), or for a source that cannot be answered (unspecified, multicast).
  */
 import { writeU32BE } from '../bytes/endian.ts';
-import { IPV4_DST_OFFSET, IPV4_SRC_OFFSET, IPV6_DST_OFFSET, IPV6_HEADER_LEN, IPV6_SRC_OFFSET, internetChecksum, ipv4HeaderLength, writeIpv4HeaderChecksum } from './ip.ts';
+import { IPV4_DST_OFFSET, IPV4_SRC_OFFSET, IPV6_DST_OFFSET, IPV6_HEADER_LEN, IPV6_SRC_OFFSET, icmpv6Checksum, internetChecksum, ipv4HeaderLength, writeIpv4HeaderChecksum } from './ip.ts';
 
 const IPV4_ANSWER_HEADERS = 20 + 8;
 const IPV6_ANSWER_HEADERS = IPV6_HEADER_LEN + 8;
@@ -112,10 +112,7 @@ function tooBigV6(bytes: Uint8Array, off: number, len: number, mtu: number): num
   bytes[icmp + 1] = 0;
   bytes[icmp + 2] = bytes[icmp + 3] = 0;
   writeU32BE(bytes, icmp + 4, mtu);
-  // Pseudo-header (RFC 8200 8.1): both addresses, the upper-layer length, next header 58.
-  let pseudo = payload + NEXT_ICMPV6;
-  for (let i = 0; i < 32; i += 2) pseudo += (saved[i]! << 8) | saved[i + 1]!;
-  const sum = internetChecksum(bytes, icmp, payload, pseudo);
+  const sum = icmpv6Checksum(bytes, off, payload);
   bytes[icmp + 2] = sum >> 8;
   bytes[icmp + 3] = sum & 0xff;
   return IPV6_HEADER_LEN + payload;

@@ -133,6 +133,19 @@ export function internetChecksum(bytes: Uint8Array, off: number, len: number, in
   return ~sum & 0xffff;
 }
 
+/**
+ * The ICMPv6 checksum (RFC 4443 section 2.3) of the `len`-byte message
+ * behind the IPv6 header at `ip`, over the pseudo-header (RFC 8200 section
+ * 8.1) of that header's addresses as they stand. A message that carries a
+ * correct checksum sums to 0.
+ */
+export function icmpv6Checksum(bytes: Uint8Array, ip: number, len: number): number {
+  let pseudo = len + IP_PROTO_ICMPV6;
+  const end = ip + IPV6_SRC_OFFSET + 32;
+  for (let i = ip + IPV6_SRC_OFFSET; i < end; i += 2) pseudo += (bytes[i]! << 8) | bytes[i + 1]!;
+  return internetChecksum(bytes, ip + IPV6_HEADER_LEN, len, pseudo);
+}
+
 /** Does the IPv4 header at `off` carry a correct checksum? */
 export function ipv4HeaderChecksumOk(bytes: Uint8Array, off: number): boolean {
   return internetChecksum(bytes, off, ipv4HeaderLength(bytes, off)) === 0;

@@ -3,8 +3,8 @@ import { PacketRing } from '../../src/buf/packet-ring.ts';
 import { Received } from '../../src/dataplane/encapsulation.ts';
 import { MemoryNetwork } from '../../src/transport/memory-transport.ts';
 import { vxlanDataplane } from '../helpers/dataplanes.ts';
-import { parseCidr, parseIpv4, parseMac } from '../../src/wire/addr.ts';
-import { icmpEcho, udpDatagram } from '../helpers/packets.ts';
+import { parseCidr, parseIpv4, parseIpv6, parseMac } from '../../src/wire/addr.ts';
+import { icmpEcho, ipPacket, trueL4Checksum, udpDatagram } from '../helpers/packets.ts';
 import { seededRandom } from '../helpers/random.ts';
 
 
@@ -20,7 +20,7 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
     sink.onReceive((slot) => sink.ring.release(slot));
     const ourMac = parseMac('0e:00:00:00:00:0b');
     const peerMac = parseMac('0e:00:00:00:00:0a');
-    const b = vxlanDataplane({ ring, transport: t, vtepMac: ourMac, vtepIp: parseIpv4('10.244.2.0') });
+    const b = vxlanDataplane({ ring, transport: t, vtepMac: ourMac, vtepIp: parseIpv4('10.244.2.0'), vtepIp6: parseIpv6('fd00:2::') });
     b.addPeer({ name: 'a', endpoint: { address: '192.0.2.1', port: 8472 }, subnets: [parseCidr('10.244.1.0/24'), parseCidr('fd00:1::/64')], vtepMac: peerMac });
 
     // Seeds the mutator starts from: a valid IPv4 frame, a valid IPv6 frame, an ARP request for our VTEP.
@@ -31,7 +31,13 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
       8, 0, 0, 0, 0, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...peerMac, 8, 6,
       0, 1, 8, 0, 6, 4, 0, 1, ...peerMac, 10, 244, 1, 0, 0, 0, 0, 0, 0, 0, 10, 244, 2, 0,
     ]);
-    const seeds = [v4, v6, arp];
+    // A neighbour solicitation for our VTEP's IPv6 address, to the solicited-node multicast MAC.
+    const nsIp = ipPacket({ version: 6, src: 'fd00:1::', dst: 'ff02::1:ff00:0', hopLimit: 255 }, 58, [135, 0, 0, 0, 0, 0, 0, 0, ...parseIpv6('fd00:2::'), 1, 1, ...peerMac]);
+    const nsSum = trueL4Checksum(nsIp, 58, 2);
+    nsIp[42] = nsSum >> 8;
+    nsIp[43] = nsSum & 0xff;
+    const ns = Uint8Array.from([8, 0, 0, 0, 0, 0, 1, 0, 0x33, 0x33, 0xff, 0, 0, 0, ...peerMac, 0x86, 0xdd, ...nsIp]);
+    const seeds = [v4, v6, arp, ns];
     const rand = seededRandom(SEED);
     const scratch = new Uint8Array(2048);
     const verdicts = [0, 0, 0];
@@ -68,7 +74,7 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
       const verdict = b.receive(slot, senders[i & 3]!, 8472);
       verdicts[verdict]!++;
       if (verdict === Received.Deliver) ring.release(slot);
-      if ((i & 31) === 0) await Promise.resolve(); // let ARP replies complete and return their slots
+      if ((i & 31) === 0) await Promise.resolve(); // let ARP and NDP replies complete and return their slots
     }
     for (let i = 0; i < 10; i++) await Promise.resolve();
 
@@ -76,9 +82,10 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
     const dropped = Object.values(drops).reduce((s, n) => s + n, 0);
     expect(verdicts[Received.Dropped]).toBe(dropped);
     expect(verdicts[0]! + verdicts[1]! + verdicts[2]!).toBe(FRAMES);
-    expect(verdicts[Received.Consumed]).toBe(b.vxlan.arpReplies);
+    expect(verdicts[Received.Consumed]).toBe(b.vxlan.arpReplies + b.vxlan.ndpReplies);
+    expect(b.vxlan.ndpReplies).toBeGreaterThan(0);
     // The mutator reaches every receive-side reason.
-    for (const reason of ['short', 'bad_flags', 'wrong_vni', 'unknown_ethertype', 'not_for_us', 'spoofed_source', 'unknown_sender', 'bad_ip', 'arp_ignored']) {
+    for (const reason of ['short', 'bad_flags', 'wrong_vni', 'unknown_ethertype', 'not_for_us', 'spoofed_source', 'unknown_sender', 'bad_ip', 'arp_ignored', 'ndp_ignored']) {
       expect(drops[reason], reason).toBeGreaterThan(0);
     }
     expect(verdicts[Received.Deliver]).toBeGreaterThan(1000);
