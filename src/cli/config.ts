@@ -11,6 +11,8 @@
  *     "underlay": { "address": "192.168.50.1", "mtu": 1500 },
  *     "clusterCidr": "10.244.0.0/16",
  *     "subnet": "10.244.1.0/24",
+ *     (dual-stack: "clusterCidr": "10.244.0.0/16,fd00:10:244::/56" and
+ *      "subnet": "10.244.1.0/24,fd00:10:244:1::/64"; see config-network.ts)
  *     "tun": { "name": "weft0" },
  *     "vxlan": { "vni": 1, "port": 8472 },
  *     "peers": [
@@ -24,10 +26,13 @@ import { dirname, resolve } from 'node:path';
 import { decodeKey } from '../crypto/keys.ts';
 import { parseWgConf } from '../wireguard/conf.ts';
 import { checkPeerEndpoints } from './config-checks.ts';
+import { boolean, cidr, endpoint, fail, integer, mac, object, onlyKeys, overlaps, string } from './config-fields.ts';
+import type { Json } from './config-fields.ts';
+import { parsePodNetwork } from './config-network.ts';
 import type { BackendName, PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
 import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
-import { cidrContains, deriveVtepMac, parseCidr, parseMac } from '../wire/addr.ts';
+import { deriveVtepMac } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 import { VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT_LINUX_FLANNEL } from '../wire/vxlan.ts';
 
@@ -60,8 +65,12 @@ export interface NodeConfig {
   wireguard: WireguardConfig | undefined;
   underlay: { address: string; mtu: number };
   clusterCidr: Cidr;
+  /** The IPv6 cluster CIDR: set in a dual-stack cluster, undefined in an IPv4-only one. */
+  clusterCidr6: Cidr | undefined;
   /** Configured, or undefined when gossip allocates it. */
   subnet: Cidr | undefined;
+  /** The configured IPv6 subnet, or undefined (gossip allocates it, or the cluster is IPv4 only). */
+  subnet6: Cidr | undefined;
   /** offload: TCP segmentation offload through a virtio-net header (see src/tun/tun-offload.ts). */
   tun: { name: string; mtu: number | undefined; offload: boolean };
   vxlan: { vni: number; port: number; vtepMac: Uint8Array; sourceCheck: boolean };
@@ -80,83 +89,6 @@ export interface NodeConfig {
 /** A configuration whose subnet is known: configured, or allocated by gossip at start. */
 export type ResolvedConfig = NodeConfig & { subnet: Cidr };
 
-type Json = Record<string, unknown>;
-
-function fail(field: string, expected: string, got: unknown): never {
-  let shown: string | undefined;
-  try {
-    shown = typeof got === 'string' ? `"${got}"` : JSON.stringify(got);
-  } catch {
-    // A YAML alias can make a value that contains itself (a: &x [*x]); JSON cannot show it.
-    shown = 'a value that contains itself (a YAML alias loop)';
-  }
-  throw new WeftError('CONFIG_INVALID', `config field "${field}": expected ${expected}, got ${shown}`);
-}
-
-function object(v: unknown, field: string): Json {
-  if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(field, 'an object', v);
-  return v as Json;
-}
-
-function onlyKeys(o: Json, field: string, allowed: readonly string[]): void {
-  for (const key of Object.keys(o)) {
-    if (!allowed.includes(key)) {
-      const where = field ? `${field}.${key}` : key;
-      throw new WeftError('CONFIG_INVALID', `config field "${where}" is not known; valid fields here: ${allowed.join(', ')}`);
-    }
-  }
-}
-
-function string(v: unknown, field: string, example: string): string {
-  if (typeof v !== 'string' || v.length === 0) fail(field, `a non-empty string such as "${example}"`, v);
-  return v;
-}
-
-function integer(v: unknown, field: string, min: number, max: number, fallback?: number): number {
-  if (v === undefined && fallback !== undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(field, `an integer from ${min} to ${max}`, v);
-  return v;
-}
-
-function cidr(v: unknown, field: string, example: string): Cidr {
-  const text = string(v, field, example);
-  try {
-    return parseCidr(text);
-  } catch (err) {
-    fail(field, `a CIDR with no host bits set, such as ${example} (${(err as Error).message})`, v);
-  }
-}
-
-function mac(v: unknown, field: string): Uint8Array {
-  const text = string(v, field, '0e:00:00:00:00:01');
-  let bytes: Uint8Array;
-  try {
-    bytes = parseMac(text);
-  } catch {
-    fail(field, 'a MAC address such as 0e:00:00:00:00:01', v);
-  }
-  if ((bytes[0]! & 1) !== 0) fail(field, 'a unicast MAC address (the low bit of the first byte clear)', v);
-  return bytes;
-}
-
-/** "192.168.50.2:8472" or "[fd00::2]:8472"; the port defaults to `defaultPort`. */
-function endpoint(v: unknown, field: string, defaultPort: number): { address: string; port: number } {
-  const text = string(v, field, '192.168.50.2:8472');
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
-  const address = m?.[1];
-  if (address === undefined || isIP(address) === 0) fail(field, 'an IP address and optional port, such as 192.168.50.2:8472 or [fd00::2]:8472', v);
-  const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
-  if (port < 1 || port > 65535) fail(field, 'a port from 1 to 65535', v);
-  return { address, port };
-}
-
-function boolean(v: unknown, field: string, fallback: boolean): boolean {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') fail(field, 'true or false', v);
-  return v;
-}
-
 const NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
 
 function nodeName(v: unknown, field: string): string {
@@ -165,15 +97,10 @@ function nodeName(v: unknown, field: string): string {
   return text;
 }
 
-function overlaps(a: Cidr, b: Cidr): boolean {
-  if (a.family !== b.family) return false;
-  return a.bits <= b.bits ? cidrContains(a, b.addr) : cidrContains(b, a.addr);
-}
-
 /** Validate parsed JSON into a NodeConfig. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const root = object(raw, '(root)');
-  onlyKeys(root, '', ['name', 'location', 'stateDir', 'gossip', 'backend', 'underlay', 'clusterCidr', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics', 'transport']);
+  onlyKeys(root, '', ['name', 'location', 'stateDir', 'gossip', 'backend', 'underlay', 'clusterCidr', 'ipv6', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics', 'transport']);
   const name = nodeName(root.name, 'name');
   const backend = root.backend ?? 'vxlan';
   if (backend !== 'vxlan' && backend !== 'wireguard' && backend !== 'mixed') {
@@ -186,14 +113,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   if (isIP(address) === 0) fail('underlay.address', 'this node\'s underlay IP address, such as 192.168.50.1', address);
   const underlayMtu = integer(u.mtu, 'underlay.mtu', 576, 65535, 1500);
 
-  const clusterCidr = cidr(root.clusterCidr ?? '10.244.0.0/16', 'clusterCidr', '10.244.0.0/16');
   const gossip = root.gossip === undefined ? undefined : parseGossip(object(root.gossip, 'gossip'), baseDir);
-  if (root.subnet === undefined && gossip === undefined) fail('subnet', 'this node\'s pod subnet such as 10.244.1.0/24 (or a "gossip" section, which allocates one)', undefined);
-  const subnet = root.subnet === undefined ? undefined : cidr(root.subnet, 'subnet', '10.244.1.0/24');
-  if (subnet !== undefined && subnet.family !== 4) fail('subnet', 'an IPv4 subnet (the VTEP address is its network address)', root.subnet);
-  if (subnet !== undefined && (!overlaps(clusterCidr, subnet) || subnet.bits < clusterCidr.bits)) {
-    fail('subnet', `a subnet inside clusterCidr ${String(root.clusterCidr ?? '10.244.0.0/16')}`, root.subnet);
-  }
+  const { clusterCidr, clusterCidr6, subnet, subnet6 } = parsePodNetwork(root, gossip !== undefined);
   const location = root.location === undefined ? 'default' : nodeName(root.location, 'location');
 
   const t = object(root.tun, 'tun');
@@ -267,7 +188,9 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     wireguard: backend !== 'vxlan' ? { privateKey: wgSection.privateKey!, listenPort: wgSection.listenPort, timeScale: wgSection.timeScale } : undefined,
     underlay: { address, mtu: underlayMtu },
     clusterCidr,
+    clusterCidr6,
     subnet,
+    subnet6,
     tun: { name: tunName, mtu: tunMtu, offload: tunOffload },
     vxlan: { vni, port, vtepMac, sourceCheck },
     ring: { slots },

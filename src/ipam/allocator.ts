@@ -28,6 +28,16 @@ import { readLease, writeLease } from './lease-file.ts';
 
 export const DEFAULT_CLUSTER_CIDR = '10.244.0.0/16';
 export const DEFAULT_SUBNET_BITS = 24;
+/**
+ * The IPv6 cluster when IPv6 is enabled without one: a unique local prefix
+ * (RFC 4193, fd00::/8), the one kind and kubeadm's dual-stack examples use,
+ * so that its digits echo the IPv4 default. RFC 4193 asks for a random
+ * 40-bit global ID to avoid clashes between sites that later merge; a
+ * cluster joined to others should choose its own.
+ */
+export const DEFAULT_CLUSTER_CIDR6 = 'fd00:10:244::/56';
+/** /64 per node: RFC 4291's interface identifiers are 64 bits, and SLAAC and most tooling expect a /64 link. */
+export const DEFAULT_SUBNET6_BITS = 64;
 /** 5 min: longer than any detection and partition-heal time, short enough that a dead node's space is reused the same hour. */
 export const DEFAULT_GRACE_MS = 300_000;
 

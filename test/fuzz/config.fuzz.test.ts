@@ -53,13 +53,15 @@ function corpus(): Record<string, unknown>[] {
     },
     { name: 'wgq', backend: 'wireguard', underlay: { address: 'fd00::1' }, subnet: '10.244.12.0/24', wireguard: { configFile: 'wg0.conf' }, transport: { type: 'dgram' }, controlSocket: 'ctl.sock', subnetEnv: 'subnet.env' },
     { name: 'tiny', underlay: { address: '10.0.0.1' }, subnet: '10.244.0.0/24' },
+    { name: 'dual', underlay: { address: '10.0.0.2' }, clusterCidr: '10.244.0.0/16,fd00:10:244::/56', subnet: ['10.244.1.0/24', 'fd00:10:244:1::/64'] },
+    { name: 'dual-g', underlay: { address: '10.0.0.3' }, ipv6: true, gossip: { clusterKey: KEY_A } },
   ];
 }
 
 const TOKENS = [
   '"name"', '"backend"', '"wireguard"', '"mixed"', '"vxlan"', '"gossip"', '"peers"', '"subnet"', '"underlay"', '"address"', '"mtu"', '"port"',
   '"clusterKey"', '"privateKeyFile"', '"configFile"', '"stateDir"', '"__proto__"', '"constructor"', 'null', 'true', '[]', '{}', '[{}]', '""',
-  '"10.244.0.0/16"', '"fd00::/64"', '"::"', '"0.0.0.0/0"', '"999.1.1.1"', '1e308', '-1', '1.5', '0x10',
+  '"10.244.0.0/16"', '"fd00::/64"', '"ipv6"', '"clusterCidr"', '"10.244.0.0/16,fd00:10:244::/56"', '"fd00:10:244:1::/64"', '"fe80::/56"', '"::"', '"0.0.0.0/0"', '"999.1.1.1"', '1e308', '-1', '1.5', '0x10',
 ];
 const YAML_TOKENS = [
   '&a ', '*a', '&b [*b]', '<<: *a', '!!binary aGVsbG8=', '!!set ', '!!omap ', '!!str ', '!!int ', '!!float .nan', '.inf', '-.inf', '~', '---\n', '...\n',
@@ -95,6 +97,11 @@ function checkConfig(c: NodeConfig, i: number): void {
   check(c.vxlan.port >= 1 && c.vxlan.port <= 65535 && c.vxlan.vtepMac.length === 6 && (c.vxlan.vtepMac[0]! & 1) === 0, `input ${i}: vxlan`);
   check(c.ring.slots >= 64 && c.ring.slots <= 1 << 20, `input ${i}: ring`);
   check(c.subnet !== undefined || c.gossip !== undefined, `input ${i}: no subnet and no gossip`);
+  // Per family: each subnet inside its cluster, an IPv6 one only with an IPv6 cluster, and without gossip one per enabled family.
+  check(c.clusterCidr.family === 4 && (c.subnet === undefined || (c.subnet.family === 4 && c.subnet.bits >= c.clusterCidr.bits)), `input ${i}: IPv4 network`);
+  check(c.clusterCidr6 === undefined || (c.clusterCidr6.family === 6 && c.clusterCidr6.bits >= 48 && c.clusterCidr6.bits <= 64), `input ${i}: IPv6 cluster`);
+  check(c.subnet6 === undefined || (c.clusterCidr6 !== undefined && c.subnet6.family === 6 && c.subnet6.bits >= c.clusterCidr6.bits), `input ${i}: IPv6 subnet`);
+  check(c.gossip !== undefined || c.clusterCidr6 === undefined || c.subnet6 !== undefined, `input ${i}: dual-stack without an IPv6 subnet`);
   if (c.wireguard) check(c.wireguard.privateKey.length === 32 && c.wireguard.listenPort >= 1 && c.wireguard.listenPort <= 65535, `input ${i}: wireguard`);
   if (c.gossip) check(c.gossip.keys.length >= 1 && c.gossip.keys.every((k) => k.length === 32), `input ${i}: gossip keys`);
   const names = new Set(c.peers.map((p) => p.name));

@@ -1,0 +1,92 @@
+/**
+ * The pod network in the config: the cluster CIDR and this node's subnet,
+ * per address family. IPv4 is as it always was; IPv6 is added the way
+ * Kubernetes spells dual-stack (`--cluster-cidr=10.244.0.0/16,fd00:10:244::/56`):
+ *
+ *   "clusterCidr": "10.244.0.0/16"                          IPv4 only (the default)
+ *   "clusterCidr": "10.244.0.0/16,fd00:10:244::/56"         dual-stack (or a list of the two)
+ *   "ipv6": true                                            dual-stack with the default fd00:10:244::/56
+ *                                                           (Flannel's EnableIPv6)
+ *   "subnet": "10.244.1.0/24,fd00:10:244:1::/64"            this node's subnets, one per family
+ *
+ * IPv6-only is refused for now: the device, the VTEP address and the
+ * subnet.env CNI reads are IPv4-addressed, so a pod network without IPv4
+ * would start and carry nothing.
+ */
+import { DEFAULT_CLUSTER_CIDR, DEFAULT_CLUSTER_CIDR6, DEFAULT_SUBNET6_BITS } from '../ipam/allocator.ts';
+import { formatCidr, parseCidr } from '../wire/addr.ts';
+import type { Cidr } from '../wire/addr.ts';
+import { boolean, cidr, fail, overlaps } from './config-fields.ts';
+import type { Json } from './config-fields.ts';
+
+export interface PodNetwork {
+  clusterCidr: Cidr;
+  /** The IPv6 cluster CIDR, or undefined when the cluster is IPv4 only. */
+  clusterCidr6: Cidr | undefined;
+  /** Configured, or undefined when gossip allocates it. */
+  subnet: Cidr | undefined;
+  /** Configured, or undefined when gossip allocates it (or IPv6 is off). */
+  subnet6: Cidr | undefined;
+}
+
+/** The fewest bits an IPv6 cluster may have: at most 2^16 node /64s, as Kubernetes allows per node CIDR mask. */
+export const MIN_CLUSTER6_BITS = DEFAULT_SUBNET6_BITS - 16;
+
+const DUAL_EXAMPLE = '"10.244.0.0/16,fd00:10:244::/56"';
+
+/** One CIDR, a comma-separated pair or a list of two: at most one per family. */
+function perFamily(v: unknown, field: string, example: string): { 4?: Cidr; 6?: Cidr } {
+  const items = typeof v === 'string' && v.includes(',') ? v.split(',').map((x) => x.trim()) : Array.isArray(v) ? v : [v];
+  if (items.length === 0 || items.length > 2) fail(field, `one CIDR, or one IPv4 and one IPv6, such as ${example}`, v);
+  const out: { 4?: Cidr; 6?: Cidr } = {};
+  for (const [i, item] of items.entries()) {
+    const c = cidr(item, items.length > 1 && Array.isArray(v) ? `${field}[${i}]` : field, example);
+    if (out[c.family] !== undefined) fail(field, `at most one IPv${c.family} CIDR (one per family), such as ${example}`, v);
+    out[c.family] = c;
+  }
+  return out;
+}
+
+/** Prefixes a pod network must not take: multicast (ff00::/8), link-local (fe80::/10), loopback and unspecified. */
+function unusable6(c: Cidr): boolean {
+  const a = c.addr;
+  if (a[0] === 0xff || (a[0] === 0xfe && (a[1]! & 0xc0) === 0x80)) return true;
+  return a.every((b, i) => i === 15 || b === 0) && a[15]! <= 1;
+}
+
+/** Validate clusterCidr, ipv6 and subnet. `hasGossip`: subnets may be left to the allocator. */
+export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
+  const clusters = perFamily(root.clusterCidr ?? DEFAULT_CLUSTER_CIDR, 'clusterCidr', DUAL_EXAMPLE);
+  const clusterCidr = clusters[4];
+  if (clusterCidr === undefined) {
+    fail('clusterCidr', `an IPv4 CIDR, alone or with an IPv6 one, such as ${DUAL_EXAMPLE} (IPv6-only pod networks are not supported yet)`, root.clusterCidr);
+  }
+  const ipv6 = boolean(root.ipv6, 'ipv6', clusters[6] !== undefined);
+  if (!ipv6 && clusters[6] !== undefined) fail('ipv6', 'true, or leave it out, when clusterCidr lists an IPv6 CIDR', root.ipv6);
+  const clusterCidr6 = ipv6 ? (clusters[6] ?? parseCidr(DEFAULT_CLUSTER_CIDR6)) : undefined;
+  if (clusterCidr6 !== undefined && (clusterCidr6.bits < MIN_CLUSTER6_BITS || clusterCidr6.bits > DEFAULT_SUBNET6_BITS)) {
+    fail('clusterCidr', `an IPv6 CIDR from /${MIN_CLUSTER6_BITS} to /${DEFAULT_SUBNET6_BITS} (each node takes a /${DEFAULT_SUBNET6_BITS}), such as fd00:10:244::/56`, formatCidr(clusterCidr6));
+  }
+  if (clusterCidr6 !== undefined && unusable6(clusterCidr6)) {
+    fail('clusterCidr', 'a unicast IPv6 prefix, not multicast, link-local or loopback: a unique local one such as fd00:10:244::/56', formatCidr(clusterCidr6));
+  }
+
+  if (root.subnet === undefined && !hasGossip) fail('subnet', 'this node\'s pod subnet such as 10.244.1.0/24 (or a "gossip" section, which allocates one)', undefined);
+  const subnets = root.subnet === undefined ? {} : perFamily(root.subnet, 'subnet', '"10.244.1.0/24,fd00:10:244:1::/64"');
+  const subnet = subnets[4];
+  const subnet6 = subnets[6];
+  if (root.subnet !== undefined && subnet === undefined) fail('subnet', 'an IPv4 subnet, alone or with an IPv6 one (the VTEP address is the IPv4 one\'s network address)', root.subnet);
+  if (subnet !== undefined && (!overlaps(clusterCidr, subnet) || subnet.bits < clusterCidr.bits)) {
+    fail('subnet', `a subnet inside clusterCidr ${formatCidr(clusterCidr)}`, root.subnet);
+  }
+  if (subnet6 !== undefined) {
+    if (clusterCidr6 === undefined) fail('subnet', `an IPv6 subnet only in a dual-stack cluster: add an IPv6 CIDR to clusterCidr, such as ${DUAL_EXAMPLE}, or set "ipv6": true`, root.subnet);
+    if (!overlaps(clusterCidr6, subnet6) || subnet6.bits < clusterCidr6.bits) fail('subnet', `an IPv6 subnet inside ${formatCidr(clusterCidr6)}`, root.subnet);
+    // Gossip hands out /64s, so a configured one must be one of them to be compared with theirs.
+    if (hasGossip && subnet6.bits !== DEFAULT_SUBNET6_BITS) fail('subnet', `an IPv6 /${DEFAULT_SUBNET6_BITS} under gossip, such as fd00:10:244:1::/64`, root.subnet);
+  }
+  if (!hasGossip && clusterCidr6 !== undefined && subnet6 === undefined) {
+    fail('subnet', 'an IPv6 subnet as well in a dual-stack cluster without gossip, such as "10.244.1.0/24,fd00:10:244:1::/64"', root.subnet);
+  }
+  return { clusterCidr, clusterCidr6, subnet, subnet6 };
+}
