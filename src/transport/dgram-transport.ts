@@ -24,6 +24,7 @@ export interface DgramTransportOptions {
   bindAddress?: string;
   /** Local port; 0 picks a free one. */
   port: number;
+  /** The socket's family; default the bind address's, else IPv4. */
   family?: 4 | 6;
   /** Socket buffer sizes in bytes; large buffers absorb bursts a single-threaded reader cannot. */
   receiveBufferSize?: number;
@@ -82,7 +83,8 @@ export class DgramTransport implements Transport {
   }
 
   static async open(options: DgramTransportOptions): Promise<DgramTransport> {
-    const family = options.family ?? 4;
+    // An IPv6 bind address needs a udp6 socket: a udp4 one refuses it with EINVAL.
+    const family = options.family ?? (options.bindAddress !== undefined && isIP(options.bindAddress) === 6 ? 6 : 4);
     const socket = dgram.createSocket({
       type: family === 6 ? 'udp6' : 'udp4',
       // Endpoints are IP literals; skip dns.lookup and its extra tick per send.

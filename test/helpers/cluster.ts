@@ -3,6 +3,7 @@
  *
  *   pod-a (10.244.1.2) -- node-a [weft or kernel vxlan] == underlay veth == node-b [...] -- pod-b (10.244.2.2)
  *                         ul0 10.99.0.1/24                                  ul0 10.99.0.2/24
+ *                         (or fd99::1/64 and fd99::2/64 on an IPv6 underlay)
  *
  * Every address lives inside namespaces the test created. Pods reach their
  * node over a veth pair (the node side holds the subnet's .1 as gateway), as
@@ -38,7 +39,7 @@ export interface TwoNodes {
 /** The pods' MTU: VXLAN's 1450 by default; WireGuard tests pass 1420, as wg-quick uses. */
 const OVERLAY_MTU = 1450;
 
-async function node(sb: NetnsSandbox, index: number, podMtu: number): Promise<OverlayNode> {
+async function node(sb: NetnsSandbox, index: number, podMtu: number, underlay: 4 | 6): Promise<OverlayNode> {
   const ns = await sb.create();
   const podNs = await sb.create();
   const n = index + 1;
@@ -46,7 +47,7 @@ async function node(sb: NetnsSandbox, index: number, podMtu: number): Promise<Ov
     name: `node-${String.fromCharCode(96 + n)}`,
     ns,
     podNs,
-    underlayIp: `10.99.0.${n}`,
+    underlayIp: underlay === 4 ? `10.99.0.${n}` : `fd99::${n}`,
     subnet: `10.244.${n}.0/24`,
     vtepIp: `10.244.${n}.0`,
     podIp: `10.244.${n}.2`,
@@ -61,13 +62,22 @@ async function node(sb: NetnsSandbox, index: number, podMtu: number): Promise<Ov
   return node;
 }
 
-export async function twoNodes(sb: NetnsSandbox, podMtu = OVERLAY_MTU): Promise<TwoNodes> {
-  const a = await node(sb, 0, podMtu);
-  const b = await node(sb, 1, podMtu);
+/** Two nodes joined by an underlay veth; `underlay` 6 gives it IPv6 addresses only. */
+export async function twoNodes(sb: NetnsSandbox, podMtu = OVERLAY_MTU, underlay: 4 | 6 = 4): Promise<TwoNodes> {
+  const a = await node(sb, 0, podMtu, underlay);
+  const b = await node(sb, 1, podMtu, underlay);
   await sb.veth(a.ns, 'ul0', b.ns, 'ul0');
-  await sb.run(a.ns, ['ip', 'addr', 'add', `${a.underlayIp}/24`, 'dev', 'ul0']);
-  await sb.run(b.ns, ['ip', 'addr', 'add', `${b.underlayIp}/24`, 'dev', 'ul0']);
+  for (const n of [a, b]) {
+    // nodad: the address is usable at once, not after duplicate address detection.
+    const address = underlay === 4 ? [`${n.underlayIp}/24`] : [`${n.underlayIp}/64`, 'nodad'];
+    await sb.run(n.ns, ['ip', 'addr', 'add', ...address, 'dev', 'ul0']);
+  }
   return { a, b };
+}
+
+/** "address:port", with an IPv6 address in brackets. */
+export function endpointOf(n: OverlayNode, port: number): string {
+  return n.underlayIp.includes(':') ? `[${n.underlayIp}]:${port}` : `${n.underlayIp}:${port}`;
 }
 
 /** The compiled CLI; integration tests run the real `weft` binary. */
@@ -90,8 +100,8 @@ export interface PeerEntry {
  * WireGuard private key, WireGuard on 51820 with n's public key.
  */
 export function peerOf(n: OverlayNode, wireguardPrivateKey?: string): PeerEntry {
-  if (wireguardPrivateKey === undefined) return { name: n.name, endpoint: `${n.underlayIp}:8472`, subnet: n.subnet };
-  return { name: n.name, endpoint: `${n.underlayIp}:51820`, subnet: n.subnet, publicKey: publicKeyText(wireguardPrivateKey) };
+  if (wireguardPrivateKey === undefined) return { name: n.name, endpoint: endpointOf(n, 8472), subnet: n.subnet };
+  return { name: n.name, endpoint: endpointOf(n, 51820), subnet: n.subnet, publicKey: publicKeyText(wireguardPrivateKey) };
 }
 
 export interface WeftProcess {

@@ -1,11 +1,9 @@
 /**
  * weft against the Linux kernel's vxlan device, configured as Flannel
- * configures it: VNI 1, port 8472, nolearning, and for the remote node a
- * static neighbour entry (its VTEP IP -> its VTEP MAC), an FDB entry (its
- * VTEP MAC -> its underlay IP) and a route for its pod subnet via its VTEP.
- * node-a runs weft; node-b runs only the kernel. Pods ping each other and
- * move 20 MB over TCP both ways; a capture of weft's frames is checked
- * against the RFC 7348 layout byte for byte.
+ * configures it (test/helpers/kernel-vxlan.ts). node-a runs weft; node-b
+ * runs only the kernel. Pods ping each other and move 20 MB over TCP both
+ * ways; a capture of weft's frames is checked against the RFC 7348 layout
+ * byte for byte.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,30 +11,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
 import { ping, startWeft, twoNodes } from '../helpers/cluster.ts';
-import type { OverlayNode, TwoNodes, WeftProcess } from '../helpers/cluster.ts';
+import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { expectTcpIntact } from '../helpers/overlay-checks.ts';
 import { readPcap } from '../helpers/pcap.ts';
+import { KERNEL_MAC, kernelVtep } from '../helpers/kernel-vxlan.ts';
 
 const root = requireRoot();
 const MB20 = 20 * 1024 * 1024;
-const KERNEL_MAC = '0e:6b:00:00:00:02';
-
-/** Flannel's per-node set-up of flannel.1, toward one weft peer. */
-async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, peer: OverlayNode, peerMac: string, staticNeighbour: boolean): Promise<void> {
-  const ns = self.ns;
-  await sb.run(ns, ['ip', 'link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'local', self.underlayIp, 'dev', 'ul0', 'dstport', '8472', 'nolearning']);
-  await sb.run(ns, ['ip', 'link', 'set', 'flannel.1', 'address', KERNEL_MAC, 'mtu', '1450', 'up']);
-  await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp}/32`, 'dev', 'flannel.1']);
-  if (staticNeighbour) {
-    await sb.run(ns, ['ip', 'neigh', 'replace', peer.vtepIp, 'lladdr', peerMac, 'dev', 'flannel.1', 'nud', 'permanent']);
-  } else {
-    // No static neighbour: the kernel must ARP for the peer's VTEP. Broadcasts go
-    // to the all-zeros FDB entry, i.e. to weft, which answers for its VTEP.
-    await sb.run(ns, ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', 'flannel.1', 'dst', peer.underlayIp]);
-  }
-  await sb.run(ns, ['bridge', 'fdb', 'append', peerMac, 'dev', 'flannel.1', 'dst', peer.underlayIp]);
-  await sb.run(ns, ['ip', 'route', 'add', peer.subnet, 'via', peer.vtepIp, 'dev', 'flannel.1', 'onlink']);
-}
 
 function hexBytes(s: string): number[] {
   return s.split(/[:.]/u).map((x) => parseInt(x, s.includes('.') ? 10 : 16));
@@ -54,7 +35,7 @@ describe.skipIf(!root)('VXLAN: weft <-> Linux kernel vxlan (Flannel configuratio
     const { a, b } = nodes;
     weft = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet, vtepMac: KERNEL_MAC }]);
     weftMac = String(weft.ready.vtepMac);
-    await kernelVtep(sb, b, a, weftMac, true);
+    await kernelVtep(sb, b, a, weftMac);
     // A veth is not a wire: with tx checksum offload on, the kernel's vxlan hands
     // the veth inner TCP segments whose checksum is only a partial sum, which a
     // NIC would finish on the way out. A UDP socket (weft) receives them as is,
@@ -117,7 +98,7 @@ describe.skipIf(!root)('VXLAN: weft <-> Linux kernel vxlan (Flannel configuratio
   it('a kernel without a static neighbour entry resolves weft\'s VTEP by ARP through the tunnel', async () => {
     // Rebuild node-b's VTEP without the neighbour entry.
     await sb.run(nodes.b.ns, ['ip', 'link', 'del', 'flannel.1']);
-    await kernelVtep(sb, nodes.b, nodes.a, weftMac, false);
+    await kernelVtep(sb, nodes.b, nodes.a, weftMac, { staticNeighbour: false });
     expect(await ping(sb, nodes.b.podNs, nodes.a.podIp)).toBe(3);
     const neigh = await sb.run(nodes.b.ns, ['ip', 'neigh', 'show', nodes.a.vtepIp, 'dev', 'flannel.1']);
     expect(neigh).toContain(`lladdr ${weftMac}`);

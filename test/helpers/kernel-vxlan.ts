@@ -1,0 +1,41 @@
+/**
+ * A node that runs only the Linux kernel's vxlan device, set up as Flannel
+ * sets up flannel.1 (or flannel-v6.1 on an IPv6 underlay): VNI 1, port 8472,
+ * nolearning, and toward one peer a static neighbour entry (its VTEP IP ->
+ * its VTEP MAC), an FDB entry (its VTEP MAC -> its underlay IP) and a route
+ * for its pod subnet via its VTEP, onlink.
+ */
+import type { NetnsSandbox } from './netns.ts';
+import type { OverlayNode } from './cluster.ts';
+
+export const KERNEL_MAC = '0e:6b:00:00:00:02';
+
+export interface KernelVtepOptions {
+  /** The device's name; Flannel's flannel.1 by default. */
+  dev?: string;
+  /** The overlay MTU: the underlay's less 50 over IPv4, 70 over IPv6. */
+  mtu?: number;
+  /**
+   * With a static neighbour entry for the peer's VTEP (Flannel's way), or
+   * without, so that the kernel asks through the tunnel (ARP, or neighbour
+   * discovery for an IPv6 VTEP): its broadcasts go to the all-zeros FDB
+   * entry, i.e. to the peer.
+   */
+  staticNeighbour?: boolean;
+}
+
+export async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, peer: OverlayNode, peerMac: string, o: KernelVtepOptions = {}): Promise<string> {
+  const ns = self.ns;
+  const dev = o.dev ?? 'flannel.1';
+  await sb.run(ns, ['ip', 'link', 'add', dev, 'type', 'vxlan', 'id', '1', 'local', self.underlayIp, 'dev', 'ul0', 'dstport', '8472', 'nolearning']);
+  await sb.run(ns, ['ip', 'link', 'set', dev, 'address', KERNEL_MAC, 'mtu', String(o.mtu ?? 1450), 'up']);
+  await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp}/32`, 'dev', dev]);
+  if (o.staticNeighbour ?? true) {
+    await sb.run(ns, ['ip', 'neigh', 'replace', peer.vtepIp, 'lladdr', peerMac, 'dev', dev, 'nud', 'permanent']);
+  } else {
+    await sb.run(ns, ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', dev, 'dst', peer.underlayIp]);
+  }
+  await sb.run(ns, ['bridge', 'fdb', 'append', peerMac, 'dev', dev, 'dst', peer.underlayIp]);
+  await sb.run(ns, ['ip', 'route', 'add', peer.subnet, 'via', peer.vtepIp, 'dev', dev, 'onlink']);
+  return dev;
+}
