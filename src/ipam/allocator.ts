@@ -15,8 +15,14 @@
  * A dead or departed node's subnet stays taken for a grace period: its pods'
  * addresses may still be in flight or cached, and it may come back (a
  * restart reads its lease and reclaims the same subnet).
+ *
+ * Dual-stack: one allocator per address family, each over its own cluster
+ * CIDR, each reading and writing only its family's subnet, claim time and
+ * configured flag in the record (the IPv4 ones are v1's fields, the IPv6
+ * ones v2's). The rule above is applied to each family on its own, so
+ * losing an IPv6 conflict never moves a node's IPv4 subnet or its seniority
+ * there, and an IPv4-only cluster allocates exactly as before.
  */
-import { readU32BE, writeU32BE } from '../bytes/endian.ts';
 import type { Member } from '../gossip/member.ts';
 import { MemberState } from '../gossip/member.ts';
 import { RecordFlag } from '../gossip/record.ts';
@@ -52,25 +58,49 @@ export function subnetCount(cluster: Cidr, bits: number): number {
   return 2 ** (bits - cluster.bits);
 }
 
-function v4(c: Cidr): number {
-  return readU32BE(c.addr, 0);
+/** Address bits of a family. */
+function widthOf(family: 4 | 6): number {
+  return family === 4 ? 32 : 128;
 }
 
+function toBig(addr: Uint8Array): bigint {
+  let n = 0n;
+  for (const b of addr) n = (n << 8n) | BigInt(b);
+  return n;
+}
+
+function fromBig(n: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  for (let i = len - 1; i >= 0; i--, n >>= 8n) out[i] = Number(n & 0xffn);
+  return out;
+}
+
+/** The `index`th /`bits` of the cluster CIDR (either family; cold path, so BigInt for IPv6's 128 bits). */
 export function subnetAt(cluster: Cidr, bits: number, index: number): Cidr {
-  const n = (v4(cluster) + index * 2 ** (32 - bits)) >>> 0;
-  const addr = new Uint8Array(4);
-  writeU32BE(addr, 0, n);
-  return { family: 4, addr, bits };
+  const n = toBig(cluster.addr) + (BigInt(index) << BigInt(widthOf(cluster.family) - bits));
+  return { family: cluster.family, addr: fromBig(n, cluster.addr.length), bits };
 }
 
 /** The index of `subnet` in the cluster's list, or -1 when it is not one of them. */
 export function subnetIndex(cluster: Cidr, bits: number, subnet: Cidr): number {
-  if (subnet.family !== 4 || subnet.bits !== bits) return -1;
-  const off = v4(subnet) - v4(cluster);
-  const size = 2 ** (32 - bits);
-  if (off < 0 || off % size !== 0) return -1;
-  const i = off / size;
+  if (subnet.family !== cluster.family || subnet.bits !== bits) return -1;
+  const off = toBig(subnet.addr) - toBig(cluster.addr);
+  const size = 1n << BigInt(widthOf(cluster.family) - bits);
+  if (off < 0n || off % size !== 0n) return -1;
+  const i = Number(off / size);
   return i < subnetCount(cluster, bits) ? i : -1;
+}
+
+/** This family's subnet in a record (the first: gossip claims one per family). */
+export function subnetOf(record: NodeRecord, family: 4 | 6): Cidr | undefined {
+  return record.subnets.find((s) => s.family === family);
+}
+
+/** Where a record keeps each family's claim: the claim time and the configured flag. */
+function claimOf(record: NodeRecord, family: 4 | 6): { claimedAt: number; configured: boolean } {
+  return family === 4
+    ? { claimedAt: record.subnetClaimedAt, configured: (record.flags & RecordFlag.SubnetConfigured) !== 0 }
+    : { claimedAt: record.subnet6ClaimedAt ?? 0, configured: (record.flags & RecordFlag.Subnet6Configured) !== 0 };
 }
 
 /** Whether claim a beats claim b for the same subnet. Total and the same on every node. */
@@ -104,13 +134,21 @@ export interface MembershipView {
   updateSelf(patch: Partial<RecordFields>): void;
 }
 
+/** One subnet per enabled family, as a node holds them. */
+export interface FamilySubnets {
+  readonly v4: Cidr | undefined;
+  readonly v6: Cidr | undefined;
+}
+
 export interface AllocatorOptions {
   membership: MembershipView;
   /** Monotonic clock of the membership (member state times are on it). */
   now: () => number;
   /** Wall clock for claim times, which are compared across nodes. */
   wallNow: () => number;
+  /** The family's cluster CIDR (default the IPv4 10.244.0.0/16); its family is the allocator's. */
   cluster?: Cidr;
+  /** Default /24 for IPv4, /64 for IPv6. */
   subnetBits?: number;
   graceMs?: number;
   /** An operator-chosen subnet: always used, and it wins conflicts against allocated ones. */
@@ -120,6 +158,7 @@ export interface AllocatorOptions {
 
 export class SubnetAllocator {
   readonly cluster: Cidr;
+  readonly family: 4 | 6;
   readonly bits: number;
   readonly graceMs: number;
   readonly count: number;
@@ -127,10 +166,15 @@ export class SubnetAllocator {
 
   constructor(private readonly o: AllocatorOptions) {
     this.cluster = o.cluster ?? parseCidr(DEFAULT_CLUSTER_CIDR);
-    this.bits = o.subnetBits ?? DEFAULT_SUBNET_BITS;
+    this.family = this.cluster.family;
+    this.bits = o.subnetBits ?? (this.family === 4 ? DEFAULT_SUBNET_BITS : DEFAULT_SUBNET6_BITS);
     this.graceMs = o.graceMs ?? DEFAULT_GRACE_MS;
-    if (this.cluster.family !== 4 || this.bits < this.cluster.bits || this.bits > 30) {
+    if (this.family === 4 && (this.bits < this.cluster.bits || this.bits > 30)) {
       throw new WeftError('CONFIG_INVALID', `subnet size /${this.bits} must be inside the IPv4 cluster CIDR ${formatCidr(this.cluster)} and at most /30`);
+    }
+    // 2^24 subnets at most: the scan for a free one stays bounded and an index stays exact as a number.
+    if (this.family === 6 && (this.bits < this.cluster.bits || this.bits > 126 || this.bits - this.cluster.bits > 24)) {
+      throw new WeftError('CONFIG_INVALID', `subnet size /${this.bits} must be inside the IPv6 cluster CIDR ${formatCidr(this.cluster)}, at most /126 and at most 24 bits longer`);
     }
     this.count = subnetCount(this.cluster, this.bits);
     if (o.configured !== undefined && subnetIndex(this.cluster, this.bits, o.configured) < 0) {
@@ -140,7 +184,7 @@ export class SubnetAllocator {
 
   /** Our current subnet index, or -1. */
   current(): number {
-    const s = this.o.membership.record.subnets[0];
+    const s = subnetOf(this.o.membership.record, this.family);
     return s === undefined ? -1 : subnetIndex(this.cluster, this.bits, s);
   }
 
@@ -153,11 +197,11 @@ export class SubnetAllocator {
       if (!m.isLive && !(m.state === MemberState.Dead || m.state === MemberState.Left)) continue;
       if (!m.isLive && now - m.since >= this.graceMs) continue;
       const r = m.record;
-      const s = r.subnets[0];
+      const s = subnetOf(r, this.family);
       if (s === undefined) continue;
       const index = subnetIndex(this.cluster, this.bits, s);
       if (index < 0) continue;
-      out.push({ name: r.name, index, claimedAt: r.subnetClaimedAt, configured: (r.flags & RecordFlag.SubnetConfigured) !== 0 });
+      out.push({ name: r.name, index, ...claimOf(r, this.family) });
     }
     return out;
   }
@@ -180,7 +224,7 @@ export class SubnetAllocator {
     const i = this.current();
     if (i < 0) return false;
     const r = this.o.membership.record;
-    const mine: Claim = { name: r.name, index: i, claimedAt: r.subnetClaimedAt, configured: (r.flags & RecordFlag.SubnetConfigured) !== 0 };
+    const mine: Claim = { name: r.name, index: i, ...claimOf(r, this.family) };
     const claims = this.claims();
     if (!claims.some((c) => c.index === i && beats(c, mine))) return false;
     if (mine.configured) return false; // an operator's choice is kept; the other configured node holds it
@@ -198,15 +242,18 @@ export class SubnetAllocator {
 
   private claim(index: number, claimedAt: number, configured: boolean): Cidr {
     const subnet = subnetAt(this.cluster, this.bits, index);
-    const vtep = subnet.addr;
-    const flags = (this.o.membership.record.flags & ~RecordFlag.SubnetConfigured) | (configured ? RecordFlag.SubnetConfigured : 0);
-    this.o.membership.updateSelf({
-      subnets: [subnet],
-      subnetClaimedAt: claimedAt,
-      flags,
+    const r = this.o.membership.record;
+    // The other family's subnet stays; IPv4 first, as v1 records and subnets[0] readers expect.
+    const subnets = [...r.subnets.filter((s) => s.family !== this.family), subnet].sort((a, b) => a.family - b.family);
+    const flag = this.family === 4 ? RecordFlag.SubnetConfigured : RecordFlag.Subnet6Configured;
+    const flags = (r.flags & ~flag) | (configured ? flag : 0);
+    if (this.family === 4) {
+      const vtep = subnet.addr;
       // The VTEP IP is the subnet's network address, as in Flannel.
-      vtepIp: `${vtep[0]}.${vtep[1]}.${vtep[2]}.${vtep[3]}`,
-    });
+      this.o.membership.updateSelf({ subnets, subnetClaimedAt: claimedAt, flags, vtepIp: `${vtep[0]}.${vtep[1]}.${vtep[2]}.${vtep[3]}` });
+    } else {
+      this.o.membership.updateSelf({ subnets, subnet6ClaimedAt: claimedAt, flags });
+    }
     if (this.o.leaseFile !== undefined) writeLease(this.o.leaseFile, { cluster: this.cluster, subnet, claimedAt });
     return subnet;
   }

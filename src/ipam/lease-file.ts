@@ -3,6 +3,10 @@
  * node asks for the subnet it had (its pods' addresses stay valid) with its
  * original claim time (so it keeps its seniority in conflicts). Written
  * atomically: a crash mid-write leaves the old lease, never half a file.
+ *
+ * One file per family: the IPv4 lease keeps its name and format, so a lease
+ * written before dual-stack loads unchanged and an IPv4-only node writes the
+ * same file it always did; the IPv6 lease sits beside it in the same format.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +15,7 @@ import { formatCidr, parseCidr } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 
 export const LEASE_FILE = 'subnet-lease.json';
+export const LEASE_FILE_V6 = 'subnet6-lease.json';
 
 export interface Lease {
   readonly cluster: Cidr;
@@ -19,8 +24,8 @@ export interface Lease {
   readonly claimedAt: number;
 }
 
-export function leasePath(stateDir: string): string {
-  return join(stateDir, LEASE_FILE);
+export function leasePath(stateDir: string, family: 4 | 6 = 4): string {
+  return join(stateDir, family === 4 ? LEASE_FILE : LEASE_FILE_V6);
 }
 
 /**
@@ -38,7 +43,9 @@ export function readLease(path: string): Lease | null {
     const j = JSON.parse(text) as { version?: unknown; cluster?: unknown; subnet?: unknown; claimedAt?: unknown };
     if (j.version !== 1 || typeof j.cluster !== 'string' || typeof j.subnet !== 'string' || typeof j.claimedAt !== 'number') return null;
     if (!Number.isFinite(j.claimedAt)) return null;
-    return { cluster: parseCidr(j.cluster), subnet: parseCidr(j.subnet), claimedAt: j.claimedAt };
+    const lease = { cluster: parseCidr(j.cluster), subnet: parseCidr(j.subnet), claimedAt: j.claimedAt };
+    // A lease whose subnet is of the other family than its cluster was not written by weft.
+    return lease.cluster.family === lease.subnet.family ? lease : null;
   } catch {
     return null;
   }

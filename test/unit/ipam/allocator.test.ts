@@ -2,44 +2,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Member, MemberState } from '../../../src/gossip/member.ts';
+import { MemberState } from '../../../src/gossip/member.ts';
 import { RecordFlag } from '../../../src/gossip/record.ts';
-import type { NodeRecord, RecordFields } from '../../../src/gossip/record.ts';
 import { SubnetAllocator, beats, pickFree, startIndex, subnetAt, subnetCount, subnetIndex } from '../../../src/ipam/allocator.ts';
-import type { MembershipView } from '../../../src/ipam/allocator.ts';
+import { FakeView, rec } from './helpers.ts';
 import { leasePath, readLease, writeLease } from '../../../src/ipam/lease-file.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import { formatCidr, parseCidr } from '../../../src/wire/addr.ts';
 
 const cluster = parseCidr('10.244.0.0/16');
-
-function rec(name: string, subnet: string | null, claimedAt: number, flags = 0): NodeRecord {
-  return {
-    name, incarnation: 1, flags, signingKey: new Uint8Array(32), wgPublicKey: null, address: '192.0.2.1', gossipPort: 7946,
-    dataPort: 8472, vtepMac: new Uint8Array(6), vtepIp: '0.0.0.0', subnetClaimedAt: claimedAt, location: '',
-    subnets: subnet === null ? [] : [parseCidr(subnet)],
-  };
-}
-
-class FakeView implements MembershipView {
-  record: NodeRecord;
-  others: Member[] = [];
-  constructor(readonly name: string) {
-    this.record = rec(name, null, 0);
-  }
-  all(): Member[] {
-    return [new Member(this.record, new Uint8Array(0), 0, 0), ...this.others];
-  }
-  updateSelf(p: Partial<RecordFields>): void {
-    this.record = { ...this.record, ...p, incarnation: this.record.incarnation + 1 };
-  }
-  add(r: NodeRecord, state: MemberState = MemberState.Alive, since = 0): Member {
-    const m = new Member(r, new Uint8Array(0), 0, since);
-    m.state = state;
-    this.others.push(m);
-    return m;
-  }
-}
 
 const dirs: string[] = [];
 afterEach(() => {
