@@ -16,7 +16,9 @@
  * Linux 6.2 and is 128 since; 64 works on every kernel with UDP_SEGMENT. */
 #define UDP_GSO_MAX_SEGS 64
 /* A GSO message is one UDP datagram until it is cut: its payload must fit
- * the 16-bit IPv4 total length (65535 - 20 - 8 = 65507). */
+ * the 16-bit IPv4 total length (65535 - 20 - 8 = 65507). IPv6's payload
+ * length leaves 65527, but one limit for both keeps a run's cut the same
+ * whichever family carries it (and an IPv4-mapped peer takes the IPv4 path). */
 #define UDP_GSO_MAX_BYTES 65507
 
 
@@ -31,13 +33,13 @@ typedef union {
 static void send_singly(const udp_batch_args *a, int32_t first, int32_t n, send_result *res) {
   for (int32_t i = first; i < first + n; i++) {
     int32_t slot = a->b.slots[i];
-    struct sockaddr_in to;
-    fill_sockaddr(&to, a->addrs[i], a->ports[i]);
+    udp_sockaddr to;
+    socklen_t to_len = fill_sockaddr(&to, a, i);
     struct iovec iov = {a->b.buf + a->b.offsets[slot], (size_t)a->b.lengths[slot]};
     struct msghdr m;
     memset(&m, 0, sizeof m);
     m.msg_name = &to;
-    m.msg_namelen = sizeof to;
+    m.msg_namelen = to_len;
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     ssize_t r;
@@ -70,22 +72,20 @@ static bool gso_unsupported(int err) {
 void send_gso(const udp_batch_args *a, send_result *res) {
   struct mmsghdr msgs[UDP_CHUNK];
   struct iovec iov[UDP_CHUNK];
-  struct sockaddr_in to[UDP_CHUNK];
+  udp_sockaddr to[UDP_CHUNK];
   gso_cmsg cm[UDP_CHUNK];
   int32_t first[UDP_CHUNK], nseg[UDP_CHUNK];
   int32_t i = 0;
   while (i < a->b.count) {
     int32_t nmsg = 0, niov = 0;
     while (i < a->b.count && niov < UDP_CHUNK) {
-      uint32_t addr = a->addrs[i];
-      uint16_t port = a->ports[i];
       int32_t seg = a->b.lengths[a->b.slots[i]];
       int64_t total = seg;
       int32_t n = 1;
       iov[niov].iov_base = a->b.buf + a->b.offsets[a->b.slots[i]];
       iov[niov].iov_len = (size_t)seg;
       while (seg > 0 && i + n < a->b.count && niov + n < UDP_CHUNK && n < UDP_GSO_MAX_SEGS &&
-             a->addrs[i + n] == addr && a->ports[i + n] == port) {
+             same_destination(a, i, i + n)) {
         int32_t slot = a->b.slots[i + n];
         int32_t len = a->b.lengths[slot];
         if (len <= 0 || len > seg || total + len > UDP_GSO_MAX_BYTES) break;
@@ -97,9 +97,8 @@ void send_gso(const udp_batch_args *a, send_result *res) {
       }
       struct msghdr *h = &msgs[nmsg].msg_hdr;
       memset(&msgs[nmsg], 0, sizeof msgs[nmsg]);
-      fill_sockaddr(&to[nmsg], addr, port);
       h->msg_name = &to[nmsg];
-      h->msg_namelen = sizeof to[nmsg];
+      h->msg_namelen = fill_sockaddr(&to[nmsg], a, i);
       h->msg_iov = &iov[niov];
       h->msg_iovlen = (size_t)n;
       if (n > 1) {

@@ -8,9 +8,12 @@
  * datagrams; the message headers live on the C stack, so nothing here
  * allocates per datagram or per batch.
  *
- * IPv4 only for now: addresses cross to JavaScript as one uint32 each, the
- * first octet in the most significant byte (127.0.0.1 is 0x7f000001), and
- * ports as host-order uint16. udpOpen refuses family 6 with EAFNOSUPPORT.
+ * Either family, one per socket. IPv4 addresses cross to JavaScript as one
+ * uint32 each, the first octet in the most significant byte (127.0.0.1 is
+ * 0x7f000001); IPv6 addresses as 16 bytes each in network order (sin6_addr),
+ * in a Uint8Array; the array's type says which (udp-batch.h). Ports are
+ * host-order uint16. An IPv6 socket is dual-stack unless asked otherwise
+ * (IPV6_V6ONLY 0): IPv4 peers appear as ::ffff:a.b.c.d, see ipv6(7).
  *
  * Readiness uses pollStart/pollStop (poll.h) on the socket fd, as for TUN.
  *
@@ -19,7 +22,8 @@
  * message the kernel, or the NIC, cuts into datagrams after routing.
  *
  * Kernel interface: socket(2), setsockopt(2) and socket(7) (SO_RCVBUF,
- * SO_RCVBUFFORCE), bind(2), recvmmsg(2), sendmmsg(2), udp(7) and, for
+ * SO_RCVBUFFORCE), ipv6(7) (IPV6_V6ONLY), bind(2), recvmmsg(2),
+ * sendmmsg(2), udp(7) and, for
  * UDP_SEGMENT, Documentation/networking/segmentation-offloads.rst.
  */
 #ifndef __linux__
@@ -43,7 +47,7 @@
 #include "udp.h"
 
 
-/* ---- udpOpen(family, address, port, rcvbuf, sndbuf) -> { fd, port } ----- */
+/* ---- udpOpen(family, address, port, rcvbuf, sndbuf[, v6only]) -> { fd, port } */
 
 /* Set a socket buffer size, forcing past net.core.[rw]mem_max when we may
  * (root or CAP_NET_ADMIN); otherwise the kernel caps it at that sysctl. */
@@ -54,11 +58,35 @@ static int set_buffer(int fd, int force_opt, int opt, int32_t size) {
   return setsockopt(fd, SOL_SOCKET, opt, &v, sizeof v);
 }
 
+/* The bind address of `family` from text ('' = any); false if it does not parse. */
+static bool bind_address(int32_t family, const char *text, size_t len, int32_t port, udp_sockaddr *sa, socklen_t *sa_len) {
+  memset(sa, 0, sizeof *sa);
+  if (family == 4) {
+    sa->v4.sin_family = AF_INET;
+    sa->v4.sin_port = htons((uint16_t)port);
+    *sa_len = sizeof sa->v4;
+    if (len == 0) {
+      sa->v4.sin_addr.s_addr = htonl(INADDR_ANY);
+      return true;
+    }
+    return inet_pton(AF_INET, text, &sa->v4.sin_addr) == 1;
+  }
+  sa->v6.sin6_family = AF_INET6;
+  sa->v6.sin6_port = htons((uint16_t)port);
+  *sa_len = sizeof sa->v6;
+  if (len == 0) {
+    sa->v6.sin6_addr = in6addr_any;
+    return true;
+  }
+  return inet_pton(AF_INET6, text, &sa->v6.sin6_addr) == 1;
+}
+
 napi_value weft_udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  if (!get_args(env, info, argv, &argc, 5, "weft_native: udpOpen(family, address, port, rcvbuf, sndbuf)")) return NULL;
+  size_t argc = 6;
+  napi_value argv[6];
+  if (!get_args(env, info, argv, &argc, 5, "weft_native: udpOpen(family, address, port, rcvbuf, sndbuf[, v6only])")) return NULL;
   int32_t family, port, rcvbuf, sndbuf;
+  bool v6only = false;
   char address[64];
   size_t address_len = 0;
   if (!get_i32(env, argv[0], &family, "family")) return NULL;
@@ -69,28 +97,31 @@ napi_value weft_udp_open(napi_env env, napi_callback_info info) {
   if (!get_i32(env, argv[2], &port, "port") || !get_i32(env, argv[3], &rcvbuf, "rcvbuf") ||
       !get_i32(env, argv[4], &sndbuf, "sndbuf"))
     return NULL;
+  if (argc >= 6 && napi_get_value_bool(env, argv[5], &v6only) != napi_ok) {
+    napi_throw_type_error(env, NULL, "weft_native: udpOpen v6only must be a boolean");
+    return NULL;
+  }
   if (port < 0 || port > 65535) {
     napi_throw_range_error(env, NULL, "weft_native: udpOpen port must be from 0 to 65535");
     return NULL;
   }
   char subject[96];
-  snprintf(subject, sizeof subject, "%s:%d", address_len > 0 ? address : "0.0.0.0", port);
-  if (family != 4) {
-    throw_errno(env, EAFNOSUPPORT, "socket", "(the batch UDP transport supports IPv4 only)");
+  if (family == 6)
+    snprintf(subject, sizeof subject, "[%s]:%d", address_len > 0 ? address : "::", port);
+  else
+    snprintf(subject, sizeof subject, "%s:%d", address_len > 0 ? address : "0.0.0.0", port);
+  if (family != 4 && family != 6) {
+    throw_errno(env, EAFNOSUPPORT, "socket", subject);
     return NULL;
   }
-  struct sockaddr_in sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons((uint16_t)port);
-  if (address_len == 0) {
-    sa.sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (address_len >= sizeof address - 1 || inet_pton(AF_INET, address, &sa.sin_addr) != 1) {
+  udp_sockaddr sa;
+  socklen_t sa_len;
+  if (address_len >= sizeof address - 1 || !bind_address(family, address, address_len, port, &sa, &sa_len)) {
     throw_errno(env, EINVAL, "inet_pton", subject);
     return NULL;
   }
 
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     throw_errno(env, errno, "socket", subject);
     return NULL;
@@ -107,15 +138,24 @@ napi_value weft_udp_open(napi_env env, napi_callback_info info) {
     throw_errno(env, err, "setsockopt(SO_SNDBUF)", subject);
     return NULL;
   }
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+  /* Set either way: the default follows net.ipv6.bindv6only, and a socket
+   * must not change meaning with a sysctl. */
+  int only = v6only ? 1 : 0;
+  if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof only) < 0) {
+    int err = errno;
+    close(fd);
+    throw_errno(env, err, "setsockopt(IPV6_V6ONLY)", subject);
+    return NULL;
+  }
+  if (bind(fd, &sa.sa, sa_len) < 0) {
     int err = errno;
     close(fd);
     throw_errno(env, err, "bind", subject);
     return NULL;
   }
-  struct sockaddr_in bound;
+  udp_sockaddr bound;
   socklen_t bound_len = sizeof bound;
-  if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) < 0) {
+  if (getsockname(fd, &bound.sa, &bound_len) < 0) {
     int err = errno;
     close(fd);
     throw_errno(env, err, "getsockname", subject);
@@ -126,7 +166,7 @@ napi_value weft_udp_open(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_create_object(env, &result));
   NAPI_CALL(env, napi_create_int32(env, fd, &v));
   NAPI_CALL(env, napi_set_named_property(env, result, "fd", v));
-  NAPI_CALL(env, napi_create_int32(env, ntohs(bound.sin_port), &v));
+  NAPI_CALL(env, napi_create_int32(env, ntohs(family == 6 ? bound.v6.sin6_port : bound.v4.sin_port), &v));
   NAPI_CALL(env, napi_set_named_property(env, result, "port", v));
   return result;
 }
@@ -175,7 +215,8 @@ napi_value weft_udp_set_gro(napi_env env, napi_callback_info info) {
  *
  * Receives up to `count` datagrams, datagram i into `buffer` at
  * offsets[slots[i]] (at most `capacity` bytes), its size into
- * lengths[slots[i]], its sender into addrs[i] / ports[i]. Stops when the
+ * lengths[slots[i]], its sender into address i of addrs (udp-batch.h) and
+ * ports[i]. Stops when the
  * socket queue is empty. recvmmsg runs with MSG_TRUNC, so a datagram larger
  * than `capacity` reports its real size (> capacity) while only `capacity`
  * bytes were stored: the caller drops it. Returns -errno for an error before
@@ -198,8 +239,9 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
 
   struct mmsghdr msgs[UDP_CHUNK];
   struct iovec iov[UDP_CHUNK];
-  struct sockaddr_in from[UDP_CHUNK];
+  udp_sockaddr from[UDP_CHUNK];
   gro_cmsg cm[UDP_CHUNK];
+  socklen_t room = sender_room(&a);
   int32_t got = 0;
   while (got < a.b.count) {
     int32_t k = a.b.count - got < UDP_CHUNK ? a.b.count - got : UDP_CHUNK;
@@ -208,7 +250,7 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
       iov[j].iov_len = (size_t)capacity;
       memset(&msgs[j], 0, sizeof msgs[j]);
       msgs[j].msg_hdr.msg_name = &from[j];
-      msgs[j].msg_hdr.msg_namelen = sizeof from[j];
+      msgs[j].msg_hdr.msg_namelen = room;
       msgs[j].msg_hdr.msg_iov = &iov[j];
       msgs[j].msg_hdr.msg_iovlen = 1;
       if (seg_sizes != NULL) {
@@ -229,13 +271,7 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
       int32_t slot = a.b.slots[got + j];
       unsigned int len = msgs[j].msg_len;
       a.b.lengths[slot] = len > INT32_MAX ? INT32_MAX : (int32_t)len;
-      if (msgs[j].msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && from[j].sin_family == AF_INET) {
-        a.addrs[got + j] = ntohl(from[j].sin_addr.s_addr);
-        a.ports[got + j] = ntohs(from[j].sin_port);
-      } else {
-        a.addrs[got + j] = 0;
-        a.ports[got + j] = 0;
-      }
+      store_sender(&a, got + j, &from[j], msgs[j].msg_hdr.msg_namelen);
       if (seg_sizes != NULL) seg_sizes[got + j] = gro_segment_size(&msgs[j].msg_hdr);
     }
     got += r;
@@ -247,7 +283,8 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
 /* ---- udpSendBatch ---------------------------------------------------------
  * udpSendBatch(fd, buffer, offsets, lengths, slots, count, addrs, ports, status) -> sent
  *
- * Sends datagram i (offsets/lengths of slots[i]) to addrs[i]:ports[i]. The
+ * Sends datagram i (offsets/lengths of slots[i]) to address i of addrs
+ * (udp-batch.h) and ports[i]. The
  * kernel copies each datagram before sendmmsg returns, so the caller may
  * reuse every slot at once. sendmmsg stops at the first message that fails
  * and returns the count before it; that message is then retried alone, and
@@ -303,7 +340,7 @@ napi_value weft_udp_send_batch(napi_env env, napi_callback_info info) {
 
   struct mmsghdr msgs[UDP_CHUNK];
   struct iovec iov[UDP_CHUNK];
-  struct sockaddr_in to[UDP_CHUNK];
+  udp_sockaddr to[UDP_CHUNK];
   int32_t sent = 0, failed = 0, last_err = 0;
   int64_t bytes = 0;
   for (int32_t base = 0; base < a.b.count; base += UDP_CHUNK) {
@@ -312,13 +349,9 @@ napi_value weft_udp_send_batch(napi_env env, napi_callback_info info) {
       int32_t slot = a.b.slots[base + j];
       iov[j].iov_base = a.b.buf + a.b.offsets[slot];
       iov[j].iov_len = (size_t)a.b.lengths[slot];
-      memset(&to[j], 0, sizeof to[j]);
-      to[j].sin_family = AF_INET;
-      to[j].sin_addr.s_addr = htonl(a.addrs[base + j]);
-      to[j].sin_port = htons(a.ports[base + j]);
       memset(&msgs[j], 0, sizeof msgs[j]);
       msgs[j].msg_hdr.msg_name = &to[j];
-      msgs[j].msg_hdr.msg_namelen = sizeof to[j];
+      msgs[j].msg_hdr.msg_namelen = fill_sockaddr(&to[j], &a, base + j);
       msgs[j].msg_hdr.msg_iov = &iov[j];
       msgs[j].msg_hdr.msg_iovlen = 1;
     }

@@ -3,8 +3,15 @@
  * bytes (codec.ts), below any common MTU, so they are never fragmented.
  * Send errors are counted, not thrown: a peer that vanished is the protocol's
  * business (it will be suspected), not an exception on the tick.
+ *
+ * Either family: an IPv6 bind address makes a udp6 socket, dual-stack as
+ * Node makes it (IPV6_V6ONLY off), so a node bound to '::' gossips with
+ * IPv4 and IPv6 members alike. IPv4 members are named in dotted text both
+ * ways, as their records and seeds give them: a received ::ffff:a.b.c.d is
+ * unmapped, and a send to dotted text from a udp6 socket is mapped.
  */
 import dgram from 'node:dgram';
+import { isIP } from 'node:net';
 import { WeftError } from '../errors.ts';
 import type { GossipHandler, GossipTransport } from './transport.ts';
 
@@ -15,10 +22,13 @@ export class UdpGossipTransport implements GossipTransport {
     if (err !== null) this.stats.sendErrors++;
   };
 
-  private constructor(private readonly socket: dgram.Socket) {
+  private constructor(
+    private readonly socket: dgram.Socket,
+    private readonly ipv6: boolean,
+  ) {
     socket.on('message', (msg, rinfo) => {
       this.stats.received++;
-      this.handler?.(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), rinfo.address, rinfo.port);
+      this.handler?.(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), unmapped(rinfo.address), rinfo.port);
     });
     // A late ICMP error surfaces as 'error' on some platforms; counting it keeps the process up.
     socket.on('error', () => {
@@ -26,19 +36,21 @@ export class UdpGossipTransport implements GossipTransport {
     });
   }
 
-  /** Bind an IPv4 UDP socket; port 0 picks a free one (see `port`). */
+  /** Bind a UDP socket of `address`'s family (IPv6 for an IPv6 literal, else IPv4); port 0 picks a free one (see `port`). */
   static bind(address: string, port: number): Promise<UdpGossipTransport> {
+    const ipv6 = isIP(address) === 6;
     return new Promise((resolve, reject) => {
-      const socket = dgram.createSocket({ type: 'udp4' });
+      const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4' });
       const fail = (err: NodeJS.ErrnoException): void => {
         socket.close();
         const code = err.code === 'EADDRINUSE' ? 'PORT_IN_USE' : 'UDP_BIND_FAILED';
-        reject(new WeftError(code, `cannot bind gossip socket to ${address}:${port}: ${err.message}`, { cause: err }));
+        const where = ipv6 ? `[${address}]:${port}` : `${address}:${port}`;
+        reject(new WeftError(code, `cannot bind gossip socket to ${where}: ${err.message}`, { cause: err }));
       };
       socket.once('error', fail);
       socket.bind(port, address, () => {
         socket.off('error', fail);
-        resolve(new UdpGossipTransport(socket));
+        resolve(new UdpGossipTransport(socket, ipv6));
       });
     });
   }
@@ -50,7 +62,8 @@ export class UdpGossipTransport implements GossipTransport {
   send(address: string, port: number, bytes: Uint8Array): void {
     this.stats.sent++;
     try {
-      this.socket.send(bytes, port, address, this.onSent);
+      // A udp6 socket reaches an IPv4 member through its mapped address (a udp4 one fails an IPv6 send: counted).
+      this.socket.send(bytes, port, this.ipv6 && isIP(address) === 4 ? `::ffff:${address}` : address, this.onSent);
     } catch {
       this.stats.sendErrors++;
     }
@@ -68,4 +81,9 @@ export class UdpGossipTransport implements GossipTransport {
       // already closed
     }
   }
+}
+
+/** '::ffff:10.0.0.1' -> '10.0.0.1'; anything else as it is. */
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }

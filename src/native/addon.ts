@@ -101,19 +101,25 @@ export interface WeftNative {
     status: Int32Array,
   ): number;
   /**
-   * Open a UDP socket (SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC), set its
-   * receive and send buffers (SO_RCVBUFFORCE / SO_SNDBUFFORCE when allowed,
-   * else capped by net.core.[rw]mem_max; 0 leaves the default) and bind it to
-   * `address`:`port` ('' = any address, port 0 = a free one). IPv4 only:
-   * family 6 throws EAFNOSUPPORT. Throws a NativeSyscallError ('socket',
-   * 'inet_pton', 'setsockopt(...)', 'bind'; code 'EADDRINUSE' for a port in use).
+   * Open a UDP socket (SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC) of `family`,
+   * set its receive and send buffers (SO_RCVBUFFORCE / SO_SNDBUFFORCE when
+   * allowed, else capped by net.core.[rw]mem_max; 0 leaves the default) and
+   * bind it to `address`:`port` ('' = any address of the family, port 0 = a
+   * free one). An IPv6 socket gets IPV6_V6ONLY = `v6Only` (default false:
+   * dual-stack, IPv4 peers as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only
+   * says. Throws a NativeSyscallError ('socket', 'inet_pton',
+   * 'setsockopt(...)', 'bind'; code 'EADDRINUSE' for a port in use).
    */
-  udpOpen(family: 4 | 6, address: string, port: number, rcvbuf: number, sndbuf: number): UdpOpenResult;
+  udpOpen(family: 4 | 6, address: string, port: number, rcvbuf: number, sndbuf: number, v6Only?: boolean): UdpOpenResult;
   /**
    * One recvmmsg (chunks of 64): datagram i into `buffer` at offsets[slots[i]]
    * (at most `capacity` bytes), its size into lengths[slots[i]], its sender
-   * into addrs[i] (IPv4, first octet most significant: 127.0.0.1 is
-   * 0x7f000001) and ports[i]. A datagram larger than `capacity` reports its
+   * into address i of `addrs` and ports[i]. The array's type is the socket's
+   * family: a Uint32Array holds IPv4 addresses, one number each, first octet
+   * most significant (127.0.0.1 is 0x7f000001); a Uint8Array holds IPv6
+   * addresses, 16 bytes each in network order (an IPv4 sender of a
+   * dual-stack socket is ::ffff:a.b.c.d). A sender the kernel did not name
+   * reads as the zero address and port 0. A datagram larger than `capacity` reports its
    * real size (> capacity) with only `capacity` bytes stored: drop it.
    * Returns datagrams received (0 when none was queued), or -errno for an
    * error before the first one (-EINVAL if a slot would reach outside `buffer`).
@@ -126,7 +132,7 @@ export interface WeftNative {
     slots: Int32Array,
     count: number,
     capacity: number,
-    addrs: Uint32Array,
+    addrs: Uint32Array | Uint8Array,
     ports: Uint16Array,
     segSizes?: Int32Array,
   ): number;
@@ -138,8 +144,9 @@ export interface WeftNative {
    */
   udpSetGro(fd: number): number;
   /**
-   * sendmmsg datagram i (offsets/lengths of slots[i]) to addrs[i]:ports[i]
-   * (encoded as for udpRecvBatch). The kernel has copied every datagram when
+   * sendmmsg datagram i (offsets/lengths of slots[i]) to address i of
+   * `addrs` (encoded as for udpRecvBatch: Uint32Array IPv4, Uint8Array IPv6)
+   * and ports[i]. The kernel has copied every datagram when
    * this returns. A datagram that fails is skipped; EAGAIN ends the batch and
    * the rest count as failed. status[0] = failures, status[1] = last errno,
    * status[2] (if the array has it) = bytes sent, status[3] (if it has it) =
@@ -158,7 +165,7 @@ export interface WeftNative {
     lengths: Int32Array,
     slots: Int32Array,
     count: number,
-    addrs: Uint32Array,
+    addrs: Uint32Array | Uint8Array,
     ports: Uint16Array,
     status: Int32Array,
     gso?: boolean,

@@ -1,6 +1,17 @@
 /**
  * The native batch transport: one UDP socket driven through the addon's
- * recvmmsg/sendmmsg calls, straight to and from ring memory. IPv4 only.
+ * recvmmsg/sendmmsg calls, straight to and from ring memory, on IPv4 or
+ * IPv6.
+ *
+ * Family: one socket, one family, the bind address's unless `family` says
+ * otherwise (an IPv6 literal binds IPv6; '' with no family binds IPv4, as
+ * before). An IPv6 socket is dual-stack (IPV6_V6ONLY off, `ipv6Only` turns
+ * it on): bound to '::' it also reaches and hears IPv4 peers, which the
+ * socket API shows as ::ffff:a.b.c.d and this transport as dotted text
+ * (address-names.ts): what a node of a mixed cluster needs from one data
+ * port. An IPv4 socket counts a send to an IPv6 endpoint as a send
+ * error, as a socket bound to one IPv6 address does an IPv4 one (the kernel
+ * refuses it).
  *
  * What it saves over DgramTransport, per packet: the Buffer dgram makes for
  * each received datagram and the copy into a slot (recvmmsg writes into the
@@ -8,11 +19,12 @@
  * syscall per datagram each way (one per batch of up to 64 instead).
  *
  * Send: send(slot, endpoint) queues the slot (InFlight) with its destination
- * as numbers. The queue goes to the kernel in one sendmmsg when it holds
- * `batchSize` slots, when the caller says flush() (the router does after
- * each TUN batch), or at the latest in a setImmediate scheduled once per
- * batch. sendmmsg copies every datagram before it returns, so the slots are
- * released right after it: there is no completion to wait for.
+ * as numbers (udp-send-queue.ts). The queue goes to the kernel in one
+ * sendmmsg when it holds `batchSize` slots, when the caller says flush()
+ * (the router does after each TUN batch), or at the latest in a
+ * setImmediate scheduled once per batch. sendmmsg copies every datagram
+ * before it returns, so the slots are released right after it: there is no
+ * completion to wait for.
  *
  * Receive: the socket fd is watched with the addon's uv_poll (level
  * triggered, main loop). On readiness the transport takes a batch of free
@@ -29,17 +41,21 @@ import { isNativeSyscallError, loadAddon } from '../native/addon.ts';
 import type { PollHandle, WeftNative } from '../native/addon.ts';
 import type { ReceiveHandler, Transport, TransportBatchStatus, TransportStats, UdpEndpoint } from './transport.ts';
 import { bindError, newTransportStats } from './transport.ts';
-import { Ipv4Names } from './ipv4-names.ts';
+import type { AddressFamily } from './address-names.ts';
+import { Ipv4Family, Ipv6Family, ipv6BytesOf } from './address-names.ts';
 import { UdpGroStage } from './udp-gro-stage.ts';
+import { UdpSendQueue } from './udp-send-queue.ts';
 
 export interface BatchUdpTransportOptions {
   ring: PacketRing;
-  /** Local IPv4 address to bind; default 0.0.0.0 (all addresses). */
+  /** Local address to bind; default '' (all addresses of the family). */
   bindAddress?: string;
   /** Local port; 0 picks a free one. */
   port: number;
-  /** Only 4 is supported; 6 throws UDP_BIND_FAILED (errno EAFNOSUPPORT). */
+  /** The socket's family; default the bind address's (4 for ''). A bind address of the other family throws UDP_BIND_FAILED. */
   family?: 4 | 6;
+  /** IPv6 only: refuse IPv4 peers (IPV6_V6ONLY). Default false: dual-stack. */
+  ipv6Only?: boolean;
   /** Socket buffer sizes in bytes (forced past the sysctl cap when running as root). Default 4 MiB each. */
   receiveBufferSize?: number;
   sendBufferSize?: number;
@@ -66,8 +82,6 @@ export interface BatchUdpTransportOptions {
 const DEFAULT_SOCKET_BUFFER = 4 << 20;
 const DEFAULT_BATCH = 64;
 const DEFAULT_RECEIVE_BUDGET = 8;
-/** An endpoint the native path cannot send to (not IPv4); cached like a parse. */
-const NOT_IPV4 = -1;
 
 export class BatchUdpTransport implements Transport {
   readonly ring: PacketRing;
@@ -75,12 +89,8 @@ export class BatchUdpTransport implements Transport {
   /** recvmmsg failures (other than "nothing queued"); the errno of the last one. */
   receiveErrors = 0;
   lastReceiveErrno = 0;
-  /** Flushes that reached the kernel: sentPackets / sendBatches is the mean batch size. */
-  sendBatches = 0;
-  /** Messages the kernel took: a GSO message of many datagrams counts once. */
-  sendMessages = 0;
-  /** Whether sends use UDP GSO now: the option, until the kernel refuses it once. */
-  gso: boolean;
+  /** The socket's family. */
+  readonly family: 4 | 6;
 
   private readonly addon: WeftNative;
   private fd: number;
@@ -91,27 +101,15 @@ export class BatchUdpTransport implements Transport {
   private batchEnd: (() => void) | null = null;
   private poll: PollHandle | null = null;
 
-  // Send queue: slot, destination address and port per entry.
-  private readonly sendSlots: Int32Array;
-  private readonly sendAddrs: Uint32Array;
-  private readonly sendPorts: Uint16Array;
-  private queued = 0;
+  private readonly queue: UdpSendQueue;
   private flushScheduled = false;
-  /** failures, last errno, bytes, GSO refused, messages: written by udpSendBatch. */
-  private readonly sendStatus = new Int32Array(5);
-  /**
-   * Each endpoint's address parsed once: endpoints are made when a peer is
-   * configured or roams, not per packet, so a WeakMap keyed by the object
-   * turns the per-packet cost into one lookup and never holds a dead peer.
-   */
-  private readonly endpointAddrs = new WeakMap<UdpEndpoint, number>();
 
   // Receive batch.
   private readonly recvSlots: Int32Array;
-  private readonly recvAddrs: Uint32Array;
+  /** Senders in the family's native form; the handler wants text, made once per address (addresses). */
+  private readonly recvAddrs: Uint32Array | Uint8Array;
   private readonly recvPorts: Uint16Array;
-  /** The handler wants the sender as text: formatted once per address. */
-  private readonly names = new Ipv4Names();
+  private readonly addresses: AddressFamily;
   /** The receive half when the socket has UDP_GRO; null otherwise. */
   private readonly groStage: UdpGroStage | null;
   // Ring full: datagrams are received into this scratch memory and dropped.
@@ -141,20 +139,20 @@ export class BatchUdpTransport implements Transport {
     receiveBudget: number,
     gso = false,
     gro = false,
+    family: 4 | 6 = 4,
   ) {
     this.addon = addon;
-    this.gso = gso;
-    this.groStage = gro ? new UdpGroStage(addon, ring) : null;
+    this.family = family;
+    this.addresses = family === 6 ? new Ipv6Family() : new Ipv4Family();
+    this.queue = new UdpSendQueue(addon, ring, this.addresses, batchSize, gso);
+    this.groStage = gro ? new UdpGroStage(addon, ring, this.addresses) : null;
     this.fd = fd;
     this.port = port;
     this.ring = ring;
     this.batchSize = batchSize;
     this.receiveBudget = receiveBudget;
-    this.sendSlots = new Int32Array(batchSize);
-    this.sendAddrs = new Uint32Array(batchSize);
-    this.sendPorts = new Uint16Array(batchSize);
     this.recvSlots = new Int32Array(batchSize);
-    this.recvAddrs = new Uint32Array(batchSize);
+    this.recvAddrs = this.addresses.array(batchSize);
     this.recvPorts = new Uint16Array(batchSize);
     this.scratchOffsets = new Int32Array(batchSize);
     this.scratchLengths = new Int32Array(batchSize);
@@ -166,7 +164,8 @@ export class BatchUdpTransport implements Transport {
   }
 
   static async open(options: BatchUdpTransportOptions): Promise<BatchUdpTransport> {
-    const family = options.family ?? 4;
+    const bindAddress = options.bindAddress ?? '';
+    const family = options.family ?? (bindAddress.includes(':') ? 6 : 4);
     const batchSize = options.batchSize ?? DEFAULT_BATCH;
     const receiveBudget = options.receiveBudget ?? DEFAULT_RECEIVE_BUDGET;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024) {
@@ -175,12 +174,12 @@ export class BatchUdpTransport implements Transport {
     if (!Number.isInteger(receiveBudget) || receiveBudget < 1) {
       throw new WeftError('CONFIG_INVALID', `batch UDP transport receiveBudget must be a positive integer, got ${receiveBudget}`);
     }
-    const bindAddress = options.bindAddress ?? '';
-    const where = `${bindAddress === '' ? '0.0.0.0' : bindAddress}:${options.port}`;
-    if (family !== 4 || (bindAddress !== '' && parseIpv4(bindAddress) < 0)) {
+    const host = bindAddress === '' ? (family === 6 ? '::' : '0.0.0.0') : bindAddress;
+    const where = host.includes(':') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
+    if (bindAddress !== '' && !(family === 4 ? parseIpv4(bindAddress) >= 0 : parseIpv4(bindAddress) < 0 && ipv6BytesOf(bindAddress) !== null)) {
       throw new WeftError(
         'UDP_BIND_FAILED',
-        `cannot bind UDP ${where}: the batch UDP transport supports IPv4 only; use transport "dgram" for IPv6`,
+        `cannot bind UDP ${where}: not an IPv${family} address; give an IPv${family} literal, or leave family unset to follow the bind address`,
         { errno: 'EAFNOSUPPORT' },
       );
     }
@@ -188,11 +187,12 @@ export class BatchUdpTransport implements Transport {
     let opened;
     try {
       opened = addon.udpOpen(
-        4,
+        family,
         bindAddress,
         options.port,
         options.receiveBufferSize ?? DEFAULT_SOCKET_BUFFER,
         options.sendBufferSize ?? DEFAULT_SOCKET_BUFFER,
+        options.ipv6Only ?? false,
       );
     } catch (err) {
       throw bindError(where, err as Error, isNativeSyscallError(err) ? err.code : undefined);
@@ -200,7 +200,7 @@ export class BatchUdpTransport implements Transport {
     try {
       // UDP_GRO where the kernel has it (5.0+); without it, one datagram per receive as before.
       const gro = (options.gro ?? false) && addon.udpSetGro(opened.fd) === 0;
-      return new BatchUdpTransport(addon, opened.fd, opened.port, options.ring, batchSize, receiveBudget, options.gso ?? false, gro);
+      return new BatchUdpTransport(addon, opened.fd, opened.port, options.ring, batchSize, receiveBudget, options.gso ?? false, gro, family);
     } catch (err) {
       addon.closeFd(opened.fd); // pollStart failed: do not leak the bound socket
       throw err;
@@ -213,29 +213,35 @@ export class BatchUdpTransport implements Transport {
 
   /** Slots queued for the next sendmmsg. */
   get queuedCount(): number {
-    return this.queued;
+    return this.queue.queued;
+  }
+
+  /** Flushes that reached the kernel: sentPackets / sendBatches is the mean batch size. */
+  get sendBatches(): number {
+    return this.queue.sendBatches;
+  }
+
+  /** Messages the kernel took: a GSO message of many datagrams counts once. */
+  get sendMessages(): number {
+    return this.queue.sendMessages;
+  }
+
+  /** Whether sends use UDP GSO now: the option, until the kernel refuses it once. */
+  get gso(): boolean {
+    return this.queue.gso;
   }
 
   send(slot: number, to: UdpEndpoint): void {
     const ring = this.ring;
-    let addr = this.endpointAddrs.get(to);
-    if (addr === undefined) {
-      addr = parseIpv4(to.address);
-      if (addr < 0) addr = NOT_IPV4;
-      this.endpointAddrs.set(to, addr);
-    }
-    if (this.fd < 0 || addr === NOT_IPV4) {
+    const queue = this.queue;
+    // An endpoint of a family this socket cannot reach is refused before the kernel, and counted.
+    if (this.fd < 0 || !queue.push(slot, to)) {
       this.stats.sendErrors++;
       ring.release(slot);
       return;
     }
     ring.markInFlight(slot);
-    const i = this.queued;
-    this.sendSlots[i] = slot;
-    this.sendAddrs[i] = addr;
-    this.sendPorts[i] = to.port;
-    this.queued = i + 1;
-    if (this.queued === this.batchSize) this.flush();
+    if (queue.queued === this.batchSize) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.deferredFlush);
@@ -244,38 +250,12 @@ export class BatchUdpTransport implements Transport {
 
   /** Hand every queued datagram to the kernel now (one sendmmsg) and release their slots. */
   flush(): void {
-    const n = this.queued;
-    if (n === 0) return;
-    this.queued = 0;
-    const ring = this.ring;
-    const slots = this.sendSlots;
-    if (this.fd >= 0) {
-      const status = this.sendStatus;
-      const sent = this.addon.udpSendBatch(
-        this.fd,
-        ring.buffer,
-        ring.offset,
-        ring.length,
-        slots,
-        n,
-        this.sendAddrs,
-        this.sendPorts,
-        status,
-        this.gso,
-      );
-      if (status[3] === 1) this.gso = false;
-      this.sendBatches++;
-      this.sendMessages += status[4]!;
-      this.stats.sentPackets += sent;
-      this.stats.sentBytes += status[2]!;
-      this.stats.sendErrors += status[0]!;
-    } else this.stats.sendErrors += n;
-    for (let i = 0; i < n; i++) ring.release(slots[i]!);
+    this.queue.flush(this.fd, this.stats);
   }
 
   /** errno of the last failed datagram in the last flush, 0 if none failed. */
   get lastSendErrno(): number {
-    return this.sendStatus[1]!;
+    return this.queue.lastErrno;
   }
 
   onReceive(handler: ReceiveHandler | null): void {
@@ -308,7 +288,7 @@ export class BatchUdpTransport implements Transport {
   }
 
   get batch(): TransportBatchStatus {
-    return { sendBatches: this.sendBatches, gso: this.gso, gro: this.gro };
+    return { sendBatches: this.queue.sendBatches, gso: this.queue.gso, gro: this.gro };
   }
 
   /** Readiness: receive up to receiveBudget batches, then flush whatever the handlers sent. */
@@ -353,9 +333,7 @@ export class BatchUdpTransport implements Transport {
           ring.release(slot);
           continue;
         }
-        const addr = this.recvAddrs[i]!;
-        const from = this.names.nameOf(addr);
-        handler(slot, from, this.recvPorts[i]!);
+        handler(slot, this.addresses.nameAt(this.recvAddrs, i), this.recvPorts[i]!);
       }
       this.batchEnd?.();
       if (n < got) break; // the socket queue is empty
@@ -367,7 +345,7 @@ export class BatchUdpTransport implements Transport {
   /** receive() on a UDP_GRO socket: runs of datagrams through the staging buffer. */
   private receiveRuns(stage: UdpGroStage): void {
     for (let round = 0; round < this.receiveBudget && this.fd >= 0; round++) {
-      const n = stage.receive(this.fd, this.stats, this.handler, this.names.nameOf);
+      const n = stage.receive(this.fd, this.stats, this.handler);
       if (n < 0) {
         this.receiveErrors++;
         this.lastReceiveErrno = -n;

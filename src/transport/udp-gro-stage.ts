@@ -16,15 +16,23 @@
  * datagram per slot. The staging area is the ring's own (reserveStaging)
  * when it has room, so the copy is a native memmove; otherwise a buffer of
  * ours, copied by 32-bit words (copyBytes). Either way nothing is allocated.
+ *
+ * Either family: UDP_GRO and its control message are the same on IPv6
+ * sockets (udp(7)); only the senders' address array differs, and the
+ * transport's AddressFamily makes it and names what it holds. A run's
+ * payload is at most 65527 bytes over IPv6 (65507 over IPv4), so one
+ * 64 KiB stage entry holds either.
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { copyBytes } from '../bytes/copy.ts';
 import type { WeftNative } from '../native/addon.ts';
+import type { AddressFamily } from './address-names.ts';
+import { Ipv4Family } from './address-names.ts';
 import type { ReceiveHandler, TransportStats } from './transport.ts';
 
 /** Runs received per native call. */
 const STAGED = 16;
-/** The largest UDP payload over IPv4 fits; a longer run is cut (MSG_TRUNC) and dropped. */
+/** The largest UDP payload of either family fits; a longer run is cut (MSG_TRUNC) and dropped. */
 const STAGE_SIZE = 65536;
 /** Ring staging (PacketRingOptions.staging) a UdpGroStage takes. */
 export const GRO_STAGING_BYTES = STAGED * STAGE_SIZE;
@@ -38,16 +46,20 @@ export class UdpGroStage {
   private readonly offsets = new Int32Array(STAGED);
   private readonly lengths = new Int32Array(STAGED);
   private readonly slots = new Int32Array(STAGED);
-  private readonly addrs = new Uint32Array(STAGED);
+  private readonly addresses: AddressFamily;
+  private readonly addrs: Uint32Array | Uint8Array;
   private readonly ports = new Uint16Array(STAGED);
   private readonly segSizes = new Int32Array(STAGED);
   /** Runs that held more than one datagram, and the datagrams they held. */
   coalescedRuns = 0;
   coalescedDatagrams = 0;
 
-  constructor(addon: WeftNative, ring: PacketRing) {
+  /** `addresses`: the socket's family (IPv4 unless given). */
+  constructor(addon: WeftNative, ring: PacketRing, addresses: AddressFamily = new Ipv4Family()) {
     this.addon = addon;
     this.ring = ring;
+    this.addresses = addresses;
+    this.addrs = addresses.array(STAGED);
     const area = ring.stagingArea(GRO_STAGING_BYTES);
     this.stage = area.buffer;
     this.stageBytes = area.bytes;
@@ -62,7 +74,7 @@ export class UdpGroStage {
    * own and to `handler` (or straight back to the ring without one).
    * Returns the runs received, 0 when the socket had none, or -errno.
    */
-  receive(fd: number, stats: TransportStats, handler: ReceiveHandler | null, nameOf: (addr: number) => string): number {
+  receive(fd: number, stats: TransportStats, handler: ReceiveHandler | null): number {
     const n = this.addon.udpRecvBatch(fd, this.stage, this.offsets, this.lengths, this.slots, STAGED, STAGE_SIZE, this.addrs, this.ports, this.segSizes);
     if (n <= 0) return n;
     const ring = this.ring;
@@ -77,7 +89,7 @@ export class UdpGroStage {
         this.coalescedRuns++;
         this.coalescedDatagrams += Math.ceil(len / seg);
       }
-      const from = handler === null ? '' : nameOf(this.addrs[i]!);
+      const from = handler === null ? '' : this.addresses.nameAt(this.addrs, i);
       const port = this.ports[i]!;
       const base = this.offsets[i]!;
       for (let off = 0; off < len; off += seg) {

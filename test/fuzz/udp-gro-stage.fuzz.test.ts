@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PacketRing } from '../../src/buf/packet-ring.ts';
 import type { WeftNative } from '../../src/native/addon.ts';
+import { formatIpv4 } from '../../src/transport/address-names.ts';
 import { newTransportStats } from '../../src/transport/transport.ts';
 import { GRO_STAGING_BYTES, UdpGroStage } from '../../src/transport/udp-gro-stage.ts';
 import { Fuzz, fuzzCount } from './fuzz-helpers.ts';
@@ -91,7 +92,7 @@ function fuzzStage(seed: number, ringStaging: boolean): void {
   const stage = new UdpGroStage(addon, ring);
   const stats = newTransportStats();
   const held: { slot: number; copy: Uint8Array }[] = [];
-  const nameOf = (a: number) => `addr-${a}`;
+  const nameOf = formatIpv4; // the stage names senders through the transport's (here IPv4) AddressFamily
   let delivered: { slot: number; from: string; port: number; bytes: Uint8Array }[] = [];
   let holdChance = 0;
   let coalescedRuns = 0;
@@ -120,7 +121,7 @@ function fuzzStage(seed: number, ringStaging: boolean): void {
       delivered.push({ slot, from, port, bytes });
       if (f.chance(holdChance)) held.push({ slot, copy: bytes });
       else ring.release(slot);
-    } : null, nameOf);
+    } : null);
     check(got === n, `receive returned ${got} for ${n}`);
     if (n <= 0) {
       check(JSON.stringify(stats) === JSON.stringify(before), 'stats moved on an empty receive');

@@ -29,6 +29,8 @@ export interface TransportHarness<T extends Transport = Transport> {
   readonly sendAfterCloseIsError: boolean;
   /** Binding a port that is taken fails with PORT_IN_USE (transports on real sockets). */
   readonly portInUse: boolean;
+  /** How the PORT_IN_USE message names the bound address and port; default `127.0.0.1:<port>`. */
+  bindText?(port: number): string;
   /** Called after each test, once every transport it opened is closed. */
   reset?(): void;
 }
@@ -214,7 +216,8 @@ export function transportContract<T extends Transport>(h: TransportHarness<T>): 
         const a = await transport(new PacketRing({ slots: 2 }));
         const caught = await rejectionOf(transport(new PacketRing({ slots: 2 }), a.localPort));
         expect(isWeftError(caught, 'PORT_IN_USE')).toBe(true);
-        expect(String((caught as Error).message)).toContain(`127.0.0.1:${a.localPort} is already in use`);
+        const where = h.bindText?.(a.localPort) ?? `127.0.0.1:${a.localPort}`;
+        expect(String((caught as Error).message)).toContain(`${where} is already in use`);
       });
     }
   });
