@@ -125,7 +125,17 @@ export function buildDataplane(config: ResolvedConfig, ring: PacketRing, transpo
   const vxlan =
     config.backend === 'wireguard'
       ? undefined
-      : new VxlanEncapsulation({ ring, transport: transportFor('vxlan'), vtepMac: config.vxlan.vtepMac, vtepIp, vni: config.vxlan.vni, port: config.vxlan.port, sourceCheck: config.vxlan.sourceCheck });
+      : new VxlanEncapsulation({
+          ring,
+          transport: transportFor('vxlan'),
+          vtepMac: config.vxlan.vtepMac,
+          vtepIp,
+          // A dual-stack node answers neighbour solicitations for its IPv6 subnet's network address.
+          ...(config.subnet6 !== undefined ? { vtepIp6: config.subnet6.addr } : {}),
+          vni: config.vxlan.vni,
+          port: config.vxlan.port,
+          sourceCheck: config.vxlan.sourceCheck,
+        });
   const wg = config.wireguard;
   const wireguard =
     config.backend === 'vxlan' ? undefined : new WireguardEncapsulation({ ring, transport: transportFor('wireguard'), privateKey: wg!.privateKey, mtu, timeScale: wg!.timeScale });

@@ -5,6 +5,7 @@
  * stage in it), one UDP socket per encapsulation, gossip, and the TUN
  * device with its link. `up` only puts them in order (up.ts).
  */
+import { writeFileSync } from 'node:fs';
 import { DEFAULT_TAILROOM, MIN_HEADROOM, PacketRing, capacityFor } from '../buf/packet-ring.ts';
 import { publicKey } from '../crypto/x25519.ts';
 import { GossipControl } from '../node/gossip-control.ts';
@@ -16,7 +17,8 @@ import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
 import type { NativeTun } from '../tun/native-tun.ts';
 import { TUN_STAGING_BYTES } from '../tun/tun-offload.ts';
-import { formatCidr, formatIpv4 } from '../wire/addr.ts';
+import { formatCidr, formatIpv4, formatIpv6 } from '../wire/addr.ts';
+import type { Cidr } from '../wire/addr.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
 import { dataPort, encapsulationsOf, vtepIpOf } from './dataplane-factory.ts';
 import type { Logger } from './log.ts';
@@ -103,19 +105,40 @@ export async function joinGossip(config: NodeConfig, undo: Undo): Promise<Gossip
 
 /**
  * The TUN device and its link: the MTU the preflight checked, the node's own
- * overlay address (its subnet's network address, Flannel's VTEP
- * convention), the cluster CIDR routed in. Received TCP segments are merged
- * for the kernel only after a checksum check unless `verifyChecksums` is
- * false (every encapsulation authenticated every byte already).
+ * overlay address in each family (its subnet's network address, Flannel's
+ * VTEP convention), each cluster CIDR routed in, and forwarding on so pod
+ * traffic passes between the device and the pods. Received TCP segments are
+ * merged for the kernel only after a checksum check unless `verifyChecksums`
+ * is false (every encapsulation authenticated every byte already).
  */
-export async function openDevice(config: ResolvedConfig, ring: PacketRing, mtu: number, verifyChecksums: boolean, undo: Undo): Promise<{ tun: NativeTun; link: Link }> {
+export async function openDevice(config: ResolvedConfig, ring: PacketRing, mtu: number, verifyChecksums: boolean, undo: Undo, log: Logger): Promise<{ tun: NativeTun; link: Link }> {
   const tun = openTun({ name: config.tun.name, ...(config.tun.offload ? { offload: { ring, verifyChecksums } } : {}) });
   undo.push('close TUN device', () => tun.close());
   const link = new Link(tun.name);
   undo.push('remove addresses and routes', () => link.close());
   await link.setMtu(mtu);
   await link.addAddress(`${formatIpv4(vtepIpOf(config))}/32`);
+  if (config.subnet6 !== undefined) await link.addAddress(`${formatIpv6(config.subnet6.addr)}/128`);
   await link.setUp();
-  await link.addRoute(formatCidr(config.clusterCidr));
+  for (const cluster of clusterCidrsOf(config)) await link.addRoute(formatCidr(cluster));
+  enableForwarding(config.subnet6 !== undefined, log);
   return { tun, link };
+}
+
+/** The pod network's CIDRs: IPv4's, and IPv6's in a dual-stack cluster. */
+export function clusterCidrsOf(config: NodeConfig): Cidr[] {
+  return config.clusterCidr6 === undefined ? [config.clusterCidr] : [config.clusterCidr, config.clusterCidr6];
+}
+
+/** Forwarding must be on, per family, for pod traffic to pass between the TUN device and the pods. */
+function enableForwarding(ipv6: boolean, log: Logger): void {
+  const knobs = [['/proc/sys/net/ipv4/ip_forward', 'net.ipv4.ip_forward']];
+  if (ipv6) knobs.push(['/proc/sys/net/ipv6/conf/all/forwarding', 'net.ipv6.conf.all.forwarding']);
+  for (const [path, name] of knobs) {
+    try {
+      writeFileSync(path!, '1\n');
+    } catch (err) {
+      log.warn(`could not enable forwarding; set ${name}=1 yourself`, { error: (err as Error).message });
+    }
+  }
 }

@@ -8,7 +8,6 @@
  * unwinds them backwards, so a node that dies half-configured still leaves
  * no route, address or device behind.
  */
-import { writeFileSync } from 'node:fs';
 import { encodeKey } from '../crypto/keys.ts';
 import { serveControl } from './control.ts';
 import { metrics, serveMetrics } from './metrics.ts';
@@ -20,7 +19,7 @@ import { PeerRoutes } from '../node/peer-routes.ts';
 import { kernelReceiveDrops } from '../transport/kernel-drops.ts';
 import { formatCidr } from '../wire/addr.ts';
 import { buildDataplane } from './dataplane-factory.ts';
-import { Undo, joinGossip, makeRing, openDevice, openSockets } from './node-parts.ts';
+import { Undo, clusterCidrsOf, joinGossip, makeRing, openDevice, openSockets } from './node-parts.ts';
 import { preflight } from './config-checks.ts';
 import { loadConfig } from './config-load.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
@@ -41,15 +40,6 @@ function subnetEnvText(config: ResolvedConfig, mtu: number): string {
   const a = config.subnet.addr;
   const gateway = `${a[0]}.${a[1]}.${a[2]}.${a[3]! + 1}/${config.subnet.bits}`;
   return `FLANNEL_NETWORK=${formatCidr(config.clusterCidr)}\nFLANNEL_SUBNET=${gateway}\nFLANNEL_MTU=${mtu}\nFLANNEL_IPMASQ=false\n`;
-}
-
-/** Forwarding must be on for pod traffic to pass between the TUN device and the pods. */
-function enableForwarding(log: Logger): void {
-  try {
-    writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
-  } catch (err) {
-    log.warn('could not enable IPv4 forwarding; set net.ipv4.ip_forward=1 yourself', { error: (err as Error).message });
-  }
 }
 
 /**
@@ -81,11 +71,10 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     const built = buildDataplane(resolved, ring, transports, mtu, log);
     const dataplane = built.dataplane;
     const verifyChecksums = !dataplane.encapsulations.every((e) => e.authenticatesPayload);
-    const { tun, link } = await openDevice(resolved, ring, mtu, verifyChecksums, undo);
+    const { tun, link } = await openDevice(resolved, ring, mtu, verifyChecksums, undo, log);
     checkpoint();
-    enableForwarding(log);
 
-    const peerRoutes = new PeerRoutes(link, config.clusterCidr, (message) => log.error('route not applied', { error: message }));
+    const peerRoutes = new PeerRoutes(link, clusterCidrsOf(config), (message) => log.error('route not applied', { error: message }));
     const syncRoutes = () => peerRoutes.sync(dataplane.peers());
     await built.start(tun.name, () => void syncRoutes());
     undo.push('stop the data plane', () => built.stop());

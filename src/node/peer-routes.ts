@@ -1,5 +1,5 @@
 /**
- * Routes for peer subnets outside the cluster CIDR. The cluster CIDR is
+ * Routes for peer subnets outside the cluster CIDRs. Each cluster CIDR is
  * routed into the TUN device once; a peer that owns addresses elsewhere (an
  * external WireGuard machine joined with `weft showconf`, say) needs its own
  * route, as wg-quick adds one per AllowedIPs entry. The peer table
@@ -18,7 +18,8 @@ export class PeerRoutes {
 
   constructor(
     private readonly link: Link,
-    private readonly clusterCidr: Cidr,
+    /** The pod network's CIDRs (one per family), routed into the device as a whole. */
+    private readonly clusterCidrs: readonly Cidr[],
     private readonly onError: (message: string) => void,
   ) {}
 
@@ -31,7 +32,7 @@ export class PeerRoutes {
     const desired = new Set<string>();
     for (const p of peers) {
       for (const c of p.subnets) {
-        const inside = c.family === this.clusterCidr.family && c.bits >= this.clusterCidr.bits && cidrContains(this.clusterCidr, c.addr);
+        const inside = this.clusterCidrs.some((k) => c.family === k.family && c.bits >= k.bits && cidrContains(k, c.addr));
         if (!inside) desired.add(formatCidr(c));
       }
     }
