@@ -198,7 +198,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     controlSocket: root.controlSocket === undefined ? `/run/weft/${name}.sock` : resolve(baseDir, string(root.controlSocket, 'controlSocket', '/run/weft/node-a.sock')),
     subnetEnv: root.subnetEnv === undefined ? '/run/flannel/subnet.env' : resolve(baseDir, string(root.subnetEnv, 'subnetEnv', '/run/flannel/subnet.env')),
     metricsListen: metricsListen(object(root.metrics, 'metrics')),
-    transport: parseTransport(root.transport, address),
+    transport: parseTransport(root.transport),
   };
 }
 
@@ -321,21 +321,17 @@ function parseGossip(g: Json, baseDir: string): GossipConfig {
  * (UDP GSO and GRO, batch only); unset picks batch with both on an IPv4
  * underlay and dgram on IPv6.
  */
-function parseTransport(v: unknown, underlayAddress: string): { type: 'dgram' | 'batch'; gso: boolean; gro: boolean } {
-  // Unset: the fastest transport the underlay allows. The native batch
-  // transport with UDP GSO and GRO on IPv4 (each offload turns itself off
-  // on a kernel without it); Node's dgram on IPv6.
-  if (v === undefined) {
-    const fast = isIP(underlayAddress) === 4;
-    return { type: fast ? 'batch' : 'dgram', gso: fast, gro: fast };
-  }
+function parseTransport(v: unknown): { type: 'dgram' | 'batch'; gso: boolean; gro: boolean } {
+  // Unset: the fastest transport, the native batch transport with UDP GSO
+  // and GRO, on either family (each offload turns itself off on a kernel
+  // without it).
+  if (v === undefined) return { type: 'batch', gso: true, gro: true };
   const t = typeof v === 'string' ? { type: v } : object(v, 'transport');
   if (typeof v !== 'string') onlyKeys(t, 'transport', ['type', 'gso', 'gro']);
   const type = t.type ?? 'dgram';
   if (type !== 'dgram' && type !== 'batch') fail('transport.type', '"dgram" (portable) or "batch" (native recvmmsg/sendmmsg)', type);
   const gso = boolean(t.gso, 'transport.gso', false);
   const gro = boolean(t.gro, 'transport.gro', false);
-  if (type === 'batch' && isIP(underlayAddress) !== 4) fail('transport.type', '"dgram" with an IPv6 underlay: the batch transport is IPv4 only', type);
   if (gso && type !== 'batch') fail('transport.gso', 'false unless transport.type is "batch"', gso);
   if (gro && type !== 'batch') fail('transport.gro', 'false unless transport.type is "batch"', gro);
   return { type, gso, gro };

@@ -27,9 +27,9 @@ describe('parseConfig', () => {
     expect(formatCidr(c.clusterCidr)).toBe('10.244.0.0/16');
     expect(c.vxlan).toMatchObject({ vni: 1, port: 8472, sourceCheck: true });
     expect(c.tun).toEqual({ name: 'weft0', mtu: undefined, offload: true });
-    // The fastest transport an IPv4 underlay allows; dgram on IPv6, or when asked for.
+    // The fastest transport, on either underlay family; dgram when asked for.
     expect(c.transport).toEqual({ type: 'batch', gso: true, gro: true });
-    expect(parseConfig({ ...base, underlay: { address: 'fd00::1' }, peers: [] }).transport).toEqual({ type: 'dgram', gso: false, gro: false });
+    expect(parseConfig({ ...base, underlay: { address: 'fd00::1' }, peers: [] }).transport).toEqual({ type: 'batch', gso: true, gro: true });
     expect(parseConfig({ ...base, transport: 'dgram' }).transport).toEqual({ type: 'dgram', gso: false, gro: false });
     expect(parseConfig({ ...base, transport: 'batch' }).transport).toEqual({ type: 'batch', gso: false, gro: false });
     expect(c.underlay.mtu).toBe(1500);
