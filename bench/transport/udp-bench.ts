@@ -4,14 +4,16 @@
  * at 64- and 1400-byte datagrams, with the garbage collections each run saw.
  *
  *   npx tsc -p tsconfig.build.json && node --expose-gc dist/bench/transport/udp-bench.js
- *   (WEFT_BENCH_SECONDS=3 by default; no root needed; 127.0.0.1 only)
+ *   (WEFT_BENCH_SECONDS=3 by default; no root needed; 127.0.0.1 and ::1 only)
  *
  * send:    the main thread sends from a 1024-slot ring as fast as slots come
  *          back, 256 sends per event loop turn (then flush()), to a socket
  *          on 127.0.0.1 that nobody reads: the kernel drops what overflows
  *          that socket's queue, so only the send path is measured.
  *          "batch+gso" is the batch transport with UDP GSO: every datagram
- *          has one size and one destination, GSO's best case.
+ *          has one size and one destination, GSO's best case. The "6"
+ *          kinds are the batch transport on ::1 (an IPv6 socket; senders
+ *          named through the IPv6 cache, address-names.ts).
  * receive: a worker thread blasts datagrams at the transport under test with
  *          the addon's sendmmsg (64 per call), and the main thread receives
  *          and releases them; "recv/s" is what the transport delivered to
@@ -34,12 +36,16 @@ import { gcWindow, hasGc } from '../util/measure.ts';
 const SECONDS = Number(process.env.WEFT_BENCH_SECONDS ?? 3);
 const WARMUP_MS = 300;
 const SIZES = [64, 1400];
-const KINDS = ['dgram', 'batch', 'batch+gso'] as const;
+const KINDS = ['dgram', 'batch', 'batch+gso', 'batch6', 'batch6+gso'] as const;
 type Kind = (typeof KINDS)[number];
 const LOOPBACK = '127.0.0.1';
+const LOOPBACK6 = '::1';
+const isV6 = (kind: Kind): boolean => kind.startsWith('batch6');
+const loopbackOf = (kind: Kind): string => (isV6(kind) ? LOOPBACK6 : LOOPBACK);
 const BURST = 256;
 
 interface FeederData {
+  family: 4 | 6;
   port: number;
   size: number;
   ms: number;
@@ -58,18 +64,18 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function openTransport(kind: Kind, ring: PacketRing): Promise<Transport> {
-  const options = { ring, port: 0, bindAddress: LOOPBACK };
+  const options = { ring, port: 0, bindAddress: loopbackOf(kind) };
   if (kind === 'dgram') return DgramTransport.open(options);
-  return BatchUdpTransport.open({ ...options, gso: kind === 'batch+gso' });
+  return BatchUdpTransport.open({ ...options, gso: kind.endsWith('+gso') });
 }
 
 async function benchSend(kind: Kind, size: number): Promise<Row> {
   const addon = loadAddon();
   // The sink: bound, never read. Its queue overflows and the kernel drops the rest.
-  const sink = addon.udpOpen(4, LOOPBACK, 0, 0, 0);
+  const sink = addon.udpOpen(isV6(kind) ? 6 : 4, loopbackOf(kind), 0, 0, 0);
   const ring = new PacketRing({ slots: 1024 });
   const t = await openTransport(kind, ring);
-  const to = makeEndpoint(LOOPBACK, sink.port);
+  const to = makeEndpoint(loopbackOf(kind), sink.port);
   const pump = async (ms: number): Promise<void> => {
     const end = Date.now() + ms;
     while (Date.now() < end) {
@@ -113,7 +119,7 @@ async function benchReceive(kind: Kind, size: number): Promise<Row> {
     ring.release(slot);
   });
   const feeder = new Worker(new URL(import.meta.url), {
-    workerData: { port: t.localPort, size, ms: WARMUP_MS + SECONDS * 1000 + 500 } satisfies FeederData,
+    workerData: { family: isV6(kind) ? 6 : 4, port: t.localPort, size, ms: WARMUP_MS + SECONDS * 1000 + 500 } satisfies FeederData,
   });
   const feederSent = new Promise<number>((resolve, reject) => {
     feeder.once('message', (n: number) => resolve(n));
@@ -140,14 +146,16 @@ async function benchReceive(kind: Kind, size: number): Promise<Row> {
   };
 }
 
-/** Worker: blast `size`-byte datagrams at 127.0.0.1:port with sendmmsg for `ms`, then post the count. */
+/** Worker: blast `size`-byte datagrams at 127.0.0.1:port (or [::1]:port) with sendmmsg for `ms`, then post the count. */
 function runFeeder(data: FeederData): void {
   const addon = loadAddon();
-  const sock = addon.udpOpen(4, LOOPBACK, 0, 0, 4 << 20);
+  const v6 = data.family === 6;
+  const sock = addon.udpOpen(data.family, v6 ? LOOPBACK6 : LOOPBACK, 0, 0, 4 << 20);
   const batch = 64;
   const ring = new PacketRing({ slots: batch });
   const slots = new Int32Array(batch);
-  const addrs = new Uint32Array(batch).fill(0x7f000001);
+  // ::1 is fifteen zero bytes and a 1, 16 bytes per message.
+  const addrs = v6 ? new Uint8Array(16 * batch).map((_, i) => (i % 16 === 15 ? 1 : 0)) : new Uint32Array(batch).fill(0x7f000001);
   const ports = new Uint16Array(batch).fill(data.port);
   const status = new Int32Array(3);
   for (let i = 0; i < batch; i++) {
@@ -186,11 +194,11 @@ async function main(): Promise<void> {
   for (const size of SIZES) {
     for (const kind of KINDS) rows.push(await benchSend(kind, size));
   }
-  // GSO changes only the send side: the receive rows compare dgram and batch.
+  // GSO changes only the send side: the receive rows compare dgram and batch on each family.
   for (const size of SIZES) {
-    for (const kind of KINDS) if (kind !== 'batch+gso') rows.push(await benchReceive(kind, size));
+    for (const kind of KINDS) if (!kind.endsWith('+gso')) rows.push(await benchReceive(kind, size));
   }
-  console.log(`UDP over 127.0.0.1, ${SECONDS} s per case, node ${process.version}`);
+  console.log(`UDP over 127.0.0.1 (batch6: ::1), ${SECONDS} s per case, node ${process.version}`);
   printRows(rows);
   if (!hasGc()) console.log('\n(run with node --expose-gc for a collected heap before each case)');
 }
