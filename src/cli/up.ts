@@ -25,21 +25,12 @@ import { loadConfig } from './config-load.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import { saveGeneratedKey, writeSubnetEnv } from './node-files.ts';
+import { subnetEnvText } from './subnet-env.ts';
 import { WeftError } from '../errors.ts';
 
 export interface RunningNode {
   config: NodeConfig;
   stop(reason: string): Promise<void>;
-}
-
-/**
- * Flannel's subnet.env, which CNI's flannel plugin reads: the cluster network,
- * this node's subnet as its gateway address (.1), the MTU pods should use.
- */
-function subnetEnvText(config: ResolvedConfig, mtu: number): string {
-  const a = config.subnet.addr;
-  const gateway = `${a[0]}.${a[1]}.${a[2]}.${a[3]! + 1}/${config.subnet.bits}`;
-  return `FLANNEL_NETWORK=${formatCidr(config.clusterCidr)}\nFLANNEL_SUBNET=${gateway}\nFLANNEL_MTU=${mtu}\nFLANNEL_IPMASQ=false\n`;
 }
 
 /**
@@ -65,9 +56,11 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     const transport = transports[0]!;
     const gossip = await joinGossip(config, undo);
     checkpoint();
-    const subnet = config.subnet ?? (await gossip!.claimSubnet(3000, config.gossip!.seeds.length > 0));
+    // With gossip every family's subnet is claimed there (a configured one is announced as configured).
+    const claimed = gossip === undefined ? undefined : await gossip.claimSubnet(3000, config.gossip!.seeds.length > 0);
+    const subnet = claimed?.v4 ?? config.subnet!;
     checkpoint();
-    const resolved: ResolvedConfig = { ...config, subnet };
+    const resolved: ResolvedConfig = { ...config, subnet, subnet6: claimed?.v6 ?? config.subnet6 };
     const built = buildDataplane(resolved, ring, transports, mtu, log);
     const dataplane = built.dataplane;
     const verifyChecksums = !dataplane.encapsulations.every((e) => e.authenticatesPayload);

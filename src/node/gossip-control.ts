@@ -4,8 +4,11 @@
  * data plane's add / update / remove calls. Peers appear when their record
  * arrives and disappear only when they are declared dead or leave (never
  * while merely suspected), so routes follow the cluster without flapping.
+ *
+ * Dual-stack: one allocator per enabled family. A peer's spec carries every
+ * subnet its record names, IPv4 and IPv6, so the data plane routes and
+ * checks sources for both.
  */
-import { readU32BE } from '../bytes/endian.ts';
 import type { PeerControl, PeerSpec } from '../dataplane/peer.ts';
 import { RealClock } from '../gossip/clock.ts';
 import { loadOrCreateIdentity } from '../gossip/identity.ts';
@@ -14,10 +17,11 @@ import { MemberState, Membership } from '../gossip/membership.ts';
 import type { GossipPeer, MemberEvent } from '../gossip/membership.ts';
 import type { NodeRecord } from '../gossip/record.ts';
 import { UdpGossipTransport } from '../gossip/udp-transport.ts';
-import { SubnetAllocator } from '../ipam/allocator.ts';
+import { SubnetAllocator, subnetOf } from '../ipam/allocator.ts';
+import type { FamilySubnets } from '../ipam/allocator.ts';
 import { leasePath } from '../ipam/lease-file.ts';
 import type { Cidr } from '../wire/addr.ts';
-import { formatCidr, formatIpv4 } from '../wire/addr.ts';
+import { formatCidr } from '../wire/addr.ts';
 
 export interface GossipControlOptions {
   name: string;
@@ -35,6 +39,10 @@ export interface GossipControlOptions {
   cluster: Cidr;
   /** An operator-chosen subnet: announced as configured, it wins conflicts. */
   configuredSubnet: Cidr | undefined;
+  /** The IPv6 cluster CIDR of a dual-stack cluster: this node then claims an IPv6 /64 too. */
+  cluster6?: Cidr | undefined;
+  /** An operator-chosen IPv6 subnet (a /64 of cluster6). */
+  configuredSubnet6?: Cidr | undefined;
 }
 
 export interface GossipStatus {
@@ -59,7 +67,10 @@ export class GossipControl {
   private constructor(
     private readonly transport: UdpGossipTransport,
     readonly membership: Membership,
+    /** The IPv4 subnet's allocator. */
     readonly allocator: SubnetAllocator,
+    /** The IPv6 subnet's, in a dual-stack cluster. */
+    readonly allocator6: SubnetAllocator | undefined,
   ) {}
 
   static async start(o: GossipControlOptions): Promise<GossipControl> {
@@ -88,37 +99,43 @@ export class GossipControl {
         subnets: [],
       },
     });
-    const allocator = new SubnetAllocator({
+    const allocatorFor = (cluster: Cidr, configured: Cidr | undefined): SubnetAllocator => new SubnetAllocator({
       membership,
       now: () => clock.now(),
       wallNow: () => Date.now(),
-      cluster: o.cluster,
-      ...(o.configuredSubnet ? { configured: o.configuredSubnet } : {}),
-      leaseFile: leasePath(o.stateDir),
+      cluster,
+      ...(configured ? { configured } : {}),
+      leaseFile: leasePath(o.stateDir, cluster.family),
     });
+    const allocator = allocatorFor(o.cluster, o.configuredSubnet);
+    const allocator6 = o.cluster6 === undefined ? undefined : allocatorFor(o.cluster6, o.configuredSubnet6);
     membership.start();
     membership.join(o.seeds);
-    return new GossipControl(transport, membership, allocator);
+    return new GossipControl(transport, membership, allocator, allocator6);
+  }
+
+  private allocators(): SubnetAllocator[] {
+    return this.allocator6 === undefined ? [this.allocator] : [this.allocator, this.allocator6];
   }
 
   /**
-   * Claim our subnet: wait (up to `waitMs`) for the map to arrive from a
-   * seed, so the claim sees the others', then allocate. A node with no seeds
-   * (the first) claims at once.
+   * Claim our subnets, one per enabled family: wait (up to `waitMs`) for the
+   * map to arrive from a seed, so the claims see the others', then allocate
+   * (a configured subnet is announced as such). A node with no seeds (the
+   * first) claims at once. The IPv4 allocator also sets the VTEP address.
    */
-  async claimSubnet(waitMs: number, hasSeeds: boolean): Promise<Cidr> {
+  async claimSubnet(waitMs: number, hasSeeds: boolean): Promise<FamilySubnets> {
     const deadline = Date.now() + waitMs;
     while (hasSeeds && this.membership.liveCount <= 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     // One more round of anti-entropy brings the records the first contact did not carry.
     if (hasSeeds) await new Promise((r) => setTimeout(r, 300));
-    const subnet = this.allocator.allocate();
-    this.membership.updateSelf({ vtepIp: formatIpv4(readU32BE(subnet.addr, 0)) });
-    return subnet;
+    return { v4: this.allocator.allocate(), v6: this.allocator6?.allocate() };
   }
 
   /**
    * Feed the data plane: the peers known now, then every change. `changed` runs
-   * after each (routes, logs); `subnetMoved` when a conflict moved our own.
+   * after each (routes, logs); `subnetMoved` when a conflict moved one of our
+   * own (either family).
    */
   attach(dataplane: PeerControl, changed: (e: MemberEvent | null) => void, subnetMoved: (subnet: Cidr) => void, adjust: (spec: PeerSpec) => PeerSpec = (x) => x): void {
     for (const m of this.membership.all()) {
@@ -127,9 +144,10 @@ export class GossipControl {
     }
     changed(null);
     this.membership.on((e) => {
-      const before = this.membership.record.subnets[0];
-      if (this.allocator.check()) {
-        const now = this.membership.record.subnets[0];
+      for (const a of this.allocators()) {
+        const before = subnetOf(this.membership.record, a.family);
+        if (!a.check()) continue;
+        const now = subnetOf(this.membership.record, a.family);
         if (now !== undefined && (before === undefined || formatCidr(before) !== formatCidr(now))) subnetMoved(now);
       }
       this.apply(dataplane, e.type, e.name, adjust(peerSpecOf(e.peer, e.record)));
