@@ -234,13 +234,18 @@ export class BatchUdpTransport implements Transport {
   send(slot: number, to: UdpEndpoint): void {
     const ring = this.ring;
     const queue = this.queue;
-    // An endpoint of a family this socket cannot reach is refused before the kernel, and counted.
-    if (this.fd < 0 || !queue.push(slot, to)) {
+    if (this.fd < 0) {
       this.stats.sendErrors++;
       ring.release(slot);
       return;
     }
     ring.markInFlight(slot);
+    // An endpoint of a family this socket cannot reach is refused before the kernel, and counted.
+    if (!queue.push(slot, to)) {
+      this.stats.sendErrors++;
+      ring.release(slot);
+      return;
+    }
     if (queue.queued === this.batchSize) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
