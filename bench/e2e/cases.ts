@@ -12,6 +12,7 @@
  *   weft-*-batch-nooffload  the batch transport without TUN offloads and GSO:
  *                   one kernel crossing per packet on the TUN side (the lever's baseline)
  *   *-jumbo         kernel vxlan and weft (batch, offloads) over a 9000-byte underlay
+ *   *-ipv6          kernel vxlan and weft (batch, offloads) over an IPv6 underlay
  *
  * Every address is inside namespaces the bench creates; nothing leaves them.
  */
@@ -19,7 +20,8 @@ import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
-import { twoNodes, waitForLog } from '../../test/helpers/cluster.ts';
+import { endpointOf, twoNodes, waitForLog } from '../../test/helpers/cluster.ts';
+import { kernelVtep } from '../../test/helpers/kernel-vxlan.ts';
 import type { OverlayNode, PeerEntry, TwoNodes } from '../../test/helpers/cluster.ts';
 import type { NetnsSandbox, SandboxProcess } from '../../test/helpers/netns.ts';
 import { startWireguardGo } from '../../test/helpers/wireguard-go.ts';
@@ -37,6 +39,9 @@ export const CASE_NAMES = [
   'kernel-vxlan-jumbo',
   'weft-vxlan-jumbo',
   'weft-wireguard-jumbo',
+  'kernel-vxlan-ipv6',
+  'weft-vxlan-ipv6',
+  'weft-wireguard-ipv6',
 ] as const;
 export type CaseName = (typeof CASE_NAMES)[number];
 
@@ -149,20 +154,6 @@ async function minorGcs(sb: NetnsSandbox, ns: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-/** Flannel's set-up of flannel.1 on `self` toward `peer` (see test/integration/vxlan-kernel.test.ts). */
-async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, selfMac: string, peer: OverlayNode, peerMac: string, mtu = 1450): Promise<void> {
-  const ns = self.ns;
-  await sb.run(ns, ['ip', 'link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'local', self.underlayIp, 'dev', 'ul0', 'dstport', '8472', 'nolearning']);
-  await sb.run(ns, ['ip', 'link', 'set', 'flannel.1', 'address', selfMac, 'mtu', String(mtu), 'up']);
-  await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp}/32`, 'dev', 'flannel.1']);
-  await sb.run(ns, ['ip', 'neigh', 'replace', peer.vtepIp, 'lladdr', peerMac, 'dev', 'flannel.1', 'nud', 'permanent']);
-  await sb.run(ns, ['bridge', 'fdb', 'append', peerMac, 'dev', 'flannel.1', 'dst', peer.underlayIp]);
-  await sb.run(ns, ['ip', 'route', 'add', peer.subnet, 'via', peer.vtepIp, 'dev', 'flannel.1', 'onlink']);
-  // No `ethtool -K ul0 tx off` here: that is only needed when a kernel vxlan
-  // sends to a UDP socket (weft), which cannot finish a partial checksum; a
-  // kernel peer handles it, and Flannel leaves the offload on.
-}
-
 function overlay(nodes: TwoNodes, processes: OverlayProcess[], transport: string | undefined, stop: () => Promise<void>): Setup {
   return { nodes, clientNs: nodes.a.podNs, serverNs: nodes.b.podNs, serverIp: nodes.b.podIp, processes, transport, stop };
 }
@@ -176,25 +167,53 @@ const raw: CaseDef = {
   },
 };
 
-/** A 9000-byte underlay (jumbo frames, the default on large clouds): ul0 and the nodes' pod-side veths. */
-const JUMBO = 9000;
-async function jumboUnderlay(sb: NetnsSandbox, nodes: TwoNodes): Promise<void> {
-  for (const n of [nodes.a, nodes.b]) {
-    await sb.run(n.ns, ['ip', 'link', 'set', 'ul0', 'mtu', String(JUMBO)]);
-    await sb.run(n.ns, ['ip', 'link', 'set', 'pod0', 'mtu', String(JUMBO)]);
-  }
+/** The underlay a case runs over: its MTU and its family. */
+interface Underlay {
+  mtu: number;
+  family: 4 | 6;
+}
+const STANDARD: Underlay = { mtu: 1500, family: 4 };
+/** A 9000-byte underlay (jumbo frames, the default on large clouds). */
+const JUMBO: Underlay = { mtu: 9000, family: 4 };
+/** An IPv6 underlay: outer headers 20 bytes longer. */
+const IPV6: Underlay = { mtu: 1500, family: 6 };
+
+/** What an encapsulation adds over this underlay (outer IP and UDP included). */
+function overhead(backend: 'vxlan' | 'wireguard', u: Underlay): number {
+  return (backend === 'vxlan' ? 50 : 60) + (u.family === 6 ? 20 : 0);
 }
 
-function kernelVxlanCase(underlayMtu: number): CaseDef {
-  const jumbo = underlayMtu > 1500;
+/** The suffix and the words a case's name and description take from its underlay. */
+function underlayLabel(u: Underlay): { suffix: string; words: string } {
+  if (u.family === 6) return { suffix: '-ipv6', words: ', over an IPv6 underlay' };
+  if (u.mtu > 1500) return { suffix: '-jumbo', words: `, over a ${u.mtu}-byte underlay` };
+  return { suffix: '', words: '' };
+}
+
+/** Two nodes over `u`: a jumbo underlay raises ul0's and the pod-side veths' MTU. */
+async function nodesOver(sb: NetnsSandbox, u: Underlay, podMtu: number): Promise<TwoNodes> {
+  const nodes = await twoNodes(sb, podMtu, u.family);
+  if (u.mtu === 1500) return nodes;
+  for (const n of [nodes.a, nodes.b]) {
+    await sb.run(n.ns, ['ip', 'link', 'set', 'ul0', 'mtu', String(u.mtu)]);
+    await sb.run(n.ns, ['ip', 'link', 'set', 'pod0', 'mtu', String(u.mtu)]);
+  }
+  return nodes;
+}
+
+function kernelVxlanCase(u: Underlay): CaseDef {
+  const { suffix, words } = underlayLabel(u);
   return {
-    name: jumbo ? 'kernel-vxlan-jumbo' : 'kernel-vxlan',
-    description: `the kernel's vxlan device on both nodes, configured as Flannel does${jumbo ? `, over a ${underlayMtu}-byte underlay` : ''}`,
+    name: `kernel-vxlan${suffix}` as CaseName,
+    description: `the kernel's vxlan device on both nodes, configured as Flannel does${words}`,
     setup: async (sb) => {
-      const nodes = await twoNodes(sb, underlayMtu - 50);
-      if (jumbo) await jumboUnderlay(sb, nodes);
-      await kernelVtep(sb, nodes.a, KERNEL_MACS[0]!, nodes.b, KERNEL_MACS[1]!, underlayMtu - 50);
-      await kernelVtep(sb, nodes.b, KERNEL_MACS[1]!, nodes.a, KERNEL_MACS[0]!, underlayMtu - 50);
+      const mtu = u.mtu - overhead('vxlan', u);
+      const nodes = await nodesOver(sb, u, mtu);
+      // No `ethtool -K ul0 tx off` here: that is only needed when a kernel vxlan
+      // sends to a UDP socket (weft), which cannot finish a partial checksum; a
+      // kernel peer handles it, and Flannel leaves the offload on.
+      await kernelVtep(sb, nodes.a, nodes.b, KERNEL_MACS[1]!, { mac: KERNEL_MACS[0]!, mtu });
+      await kernelVtep(sb, nodes.b, nodes.a, KERNEL_MACS[0]!, { mac: KERNEL_MACS[1]!, mtu });
       return overlay(nodes, [], undefined, async () => {});
     },
   };
@@ -222,17 +241,17 @@ const wireguardGo: CaseDef = {
  * weft on both nodes with one backend and one transport; `offload` turns on
  * the TUN offloads and, for the batch transport, UDP GSO and GRO.
  */
-function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offload: boolean, underlayMtu = 1500): CaseDef {
-  const jumbo = underlayMtu > 1500;
-  const name = (jumbo ? `weft-${backend}-jumbo` : `weft-${backend}${type === 'batch' ? '-batch' : ''}${offload || type === 'dgram' ? '' : '-nooffload'}`) as CaseName;
+function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offload: boolean, u: Underlay = STANDARD): CaseDef {
+  const { suffix, words } = underlayLabel(u);
+  const name = (suffix !== '' ? `weft-${backend}${suffix}` : `weft-${backend}${type === 'batch' ? '-batch' : ''}${offload || type === 'dgram' ? '' : '-nooffload'}`) as CaseName;
   const transport = type === 'batch' && offload ? { type, gso: true, gro: true } : type;
-  const label = `${type}${type === 'batch' && offload ? '+gso+gro' : ''}, ${offload ? 'offload' : 'no offload'}${jumbo ? `, ${underlayMtu}-byte underlay` : ''}`;
+  const label = `${type}${type === 'batch' && offload ? '+gso+gro' : ''}, ${offload ? 'offload' : 'no offload'}${words}`;
+  const underlayMtu = u.mtu;
   return {
     name,
     description: `weft up with the ${backend === 'vxlan' ? 'VXLAN' : 'WireGuard'} backend on both nodes (${label})`,
     setup: async (sb) => {
-      const nodes = await twoNodes(sb, underlayMtu - (backend === 'vxlan' ? 50 : 60));
-      if (jumbo) await jumboUnderlay(sb, nodes);
+      const nodes = await nodesOver(sb, u, underlayMtu - overhead(backend, u));
       const { a, b } = nodes;
       const [keyA, keyB] = [generateKeyText(), generateKeyText()];
       const port = backend === 'vxlan' ? 8472 : 51820;
@@ -242,7 +261,7 @@ function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offlo
           : { transport, backend: 'wireguard', tun: { name: `wfb${RUN_ID}${side}`, offload }, wireguard: { privateKey: key }, underlay: { address: side === 'a' ? a.underlayIp : b.underlayIp, mtu: underlayMtu } };
       const peer = (n: typeof a, key: string) => ({
         name: n.name,
-        endpoint: `${n.underlayIp}:${port}`,
+        endpoint: endpointOf(n, port),
         subnet: n.subnet,
         ...(backend === 'wireguard' ? { publicKey: publicKeyText(key) } : {}),
       });
@@ -266,7 +285,7 @@ function weftCase(backend: 'vxlan' | 'wireguard', type: 'dgram' | 'batch', offlo
 
 export const CASES: Record<CaseName, CaseDef> = {
   raw,
-  'kernel-vxlan': kernelVxlanCase(1500),
+  'kernel-vxlan': kernelVxlanCase(STANDARD),
   'wireguard-go': wireguardGo,
   'weft-vxlan': weftCase('vxlan', 'dgram', true),
   'weft-wireguard': weftCase('wireguard', 'dgram', true),
@@ -277,6 +296,9 @@ export const CASES: Record<CaseName, CaseDef> = {
   'kernel-vxlan-jumbo': kernelVxlanCase(JUMBO),
   'weft-vxlan-jumbo': weftCase('vxlan', 'batch', true, JUMBO),
   'weft-wireguard-jumbo': weftCase('wireguard', 'batch', true, JUMBO),
+  'kernel-vxlan-ipv6': kernelVxlanCase(IPV6),
+  'weft-vxlan-ipv6': weftCase('vxlan', 'batch', true, IPV6),
+  'weft-wireguard-ipv6': weftCase('wireguard', 'batch', true, IPV6),
 };
 
 /** Parse a --cases list; throws naming the valid cases on an unknown one. */

@@ -81,6 +81,10 @@ export const RATIO_PAIRS: readonly [string, string][] = [
   ['weft-vxlan-jumbo', 'kernel-vxlan-jumbo'],
   ['weft-vxlan-jumbo', 'weft-vxlan-batch'],
   ['weft-wireguard-jumbo', 'weft-wireguard-batch'],
+  // Over an IPv6 underlay: beside the kernel there, and against weft's own IPv4 figures.
+  ['weft-vxlan-ipv6', 'kernel-vxlan-ipv6'],
+  ['weft-vxlan-ipv6', 'weft-vxlan-batch'],
+  ['weft-wireguard-ipv6', 'weft-wireguard-batch'],
 ];
 
 const RATIO_METRICS: readonly [string, (r: CaseResult) => number | undefined][] = [

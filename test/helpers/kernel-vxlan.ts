@@ -13,6 +13,8 @@ export const KERNEL_MAC = '0e:6b:00:00:00:02';
 export interface KernelVtepOptions {
   /** The device's name; Flannel's flannel.1 by default. */
   dev?: string;
+  /** Its MAC; KERNEL_MAC by default. */
+  mac?: string;
   /** The overlay MTU: the underlay's less 50 over IPv4, 70 over IPv6. */
   mtu?: number;
   /**
@@ -28,7 +30,7 @@ export async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, peer: Over
   const ns = self.ns;
   const dev = o.dev ?? 'flannel.1';
   await sb.run(ns, ['ip', 'link', 'add', dev, 'type', 'vxlan', 'id', '1', 'local', self.underlayIp, 'dev', 'ul0', 'dstport', '8472', 'nolearning']);
-  await sb.run(ns, ['ip', 'link', 'set', dev, 'address', KERNEL_MAC, 'mtu', String(o.mtu ?? 1450), 'up']);
+  await sb.run(ns, ['ip', 'link', 'set', dev, 'address', o.mac ?? KERNEL_MAC, 'mtu', String(o.mtu ?? 1450), 'up']);
   await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp}/32`, 'dev', dev]);
   if (o.staticNeighbour ?? true) {
     await sb.run(ns, ['ip', 'neigh', 'replace', peer.vtepIp, 'lladdr', peerMac, 'dev', dev, 'nud', 'permanent']);
