@@ -32,19 +32,27 @@ export interface PodNetwork {
 /** The fewest bits an IPv6 cluster may have: at most 2^16 node /64s, as Kubernetes allows per node CIDR mask. */
 export const MIN_CLUSTER6_BITS = DEFAULT_SUBNET6_BITS - 16;
 
-const DUAL_EXAMPLE = '"10.244.0.0/16,fd00:10:244::/56"';
+const DUAL_EXAMPLE = '10.244.0.0/16,fd00:10:244::/56';
 
 /** One CIDR, a comma-separated pair or a list of two: at most one per family. */
-function perFamily(v: unknown, field: string, example: string): { 4?: Cidr; 6?: Cidr } {
+export function perFamily(v: unknown, field: string, example: string): { 4?: Cidr; 6?: Cidr } {
   const items = typeof v === 'string' && v.includes(',') ? v.split(',').map((x) => x.trim()) : Array.isArray(v) ? v : [v];
-  if (items.length === 0 || items.length > 2) fail(field, `one CIDR, or one IPv4 and one IPv6, such as ${example}`, v);
+  if (items.length === 0 || items.length > 2) fail(field, `one CIDR, or one IPv4 and one IPv6, such as "${example}"`, v);
   const out: { 4?: Cidr; 6?: Cidr } = {};
   for (const [i, item] of items.entries()) {
-    const c = cidr(item, items.length > 1 && Array.isArray(v) ? `${field}[${i}]` : field, example);
-    if (out[c.family] !== undefined) fail(field, `at most one IPv${c.family} CIDR (one per family), such as ${example}`, v);
+    // A bad entry is shown a valid one of its own family.
+    const parts = example.split(',');
+    const one = typeof item === 'string' && item.includes(':') ? (parts[1] ?? parts[0]!) : parts[0]!;
+    const c = cidr(item, items.length > 1 && Array.isArray(v) ? `${field}[${i}]` : field, one);
+    if (out[c.family] !== undefined) fail(field, `at most one IPv${c.family} CIDR (one per family), such as "${example}"`, v);
     out[c.family] = c;
   }
   return out;
+}
+
+/** The CIDRs of a per-family pair, IPv4 first. */
+export function subnetsOf(pair: { 4?: Cidr; 6?: Cidr }): Cidr[] {
+  return [pair[4], pair[6]].filter((c): c is Cidr => c !== undefined);
 }
 
 /** Prefixes a pod network must not take: multicast (ff00::/8), link-local (fe80::/10), loopback and unspecified. */
@@ -59,7 +67,7 @@ export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
   const clusters = perFamily(root.clusterCidr ?? DEFAULT_CLUSTER_CIDR, 'clusterCidr', DUAL_EXAMPLE);
   const clusterCidr = clusters[4];
   if (clusterCidr === undefined) {
-    fail('clusterCidr', `an IPv4 CIDR, alone or with an IPv6 one, such as ${DUAL_EXAMPLE} (IPv6-only pod networks are not supported yet)`, root.clusterCidr);
+    fail('clusterCidr', `an IPv4 CIDR, alone or with an IPv6 one, such as "${DUAL_EXAMPLE}" (IPv6-only pod networks are not supported yet)`, root.clusterCidr);
   }
   const ipv6 = boolean(root.ipv6, 'ipv6', clusters[6] !== undefined);
   if (!ipv6 && clusters[6] !== undefined) fail('ipv6', 'true, or leave it out, when clusterCidr lists an IPv6 CIDR', root.ipv6);
@@ -72,7 +80,7 @@ export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
   }
 
   if (root.subnet === undefined && !hasGossip) fail('subnet', 'this node\'s pod subnet such as 10.244.1.0/24 (or a "gossip" section, which allocates one)', undefined);
-  const subnets = root.subnet === undefined ? {} : perFamily(root.subnet, 'subnet', '"10.244.1.0/24,fd00:10:244:1::/64"');
+  const subnets = root.subnet === undefined ? {} : perFamily(root.subnet, 'subnet', '10.244.1.0/24,fd00:10:244:1::/64');
   const subnet = subnets[4];
   const subnet6 = subnets[6];
   if (root.subnet !== undefined && subnet === undefined) fail('subnet', 'an IPv4 subnet, alone or with an IPv6 one (the VTEP address is the IPv4 one\'s network address)', root.subnet);
@@ -80,7 +88,7 @@ export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
     fail('subnet', `a subnet inside clusterCidr ${formatCidr(clusterCidr)}`, root.subnet);
   }
   if (subnet6 !== undefined) {
-    if (clusterCidr6 === undefined) fail('subnet', `an IPv6 subnet only in a dual-stack cluster: add an IPv6 CIDR to clusterCidr, such as ${DUAL_EXAMPLE}, or set "ipv6": true`, root.subnet);
+    if (clusterCidr6 === undefined) fail('subnet', `an IPv6 subnet only in a dual-stack cluster: add an IPv6 CIDR to clusterCidr, such as "${DUAL_EXAMPLE}", or set "ipv6": true`, root.subnet);
     if (!overlaps(clusterCidr6, subnet6) || subnet6.bits < clusterCidr6.bits) fail('subnet', `an IPv6 subnet inside ${formatCidr(clusterCidr6)}`, root.subnet);
     // Gossip hands out /64s, so a configured one must be one of them to be compared with theirs.
     if (hasGossip && subnet6.bits !== DEFAULT_SUBNET6_BITS) fail('subnet', `an IPv6 /${DEFAULT_SUBNET6_BITS} under gossip, such as fd00:10:244:1::/64`, root.subnet);

@@ -28,11 +28,11 @@ import { parseWgConf } from '../wireguard/conf.ts';
 import { checkPeerEndpoints } from './config-checks.ts';
 import { boolean, cidr, endpoint, fail, integer, mac, object, onlyKeys, overlaps, string } from './config-fields.ts';
 import type { Json } from './config-fields.ts';
-import { parsePodNetwork } from './config-network.ts';
+import { parsePodNetwork, perFamily, subnetsOf } from './config-network.ts';
 import type { BackendName, PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
 import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
-import { deriveVtepMac } from '../wire/addr.ts';
+import { deriveVtepMac, formatCidr } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 import { VXLAN_DEFAULT_VNI, VXLAN_MAX_VNI, VXLAN_PORT_LINUX_FLANNEL } from '../wire/vxlan.ts';
 
@@ -155,10 +155,15 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     if (seen.has(peerName)) fail(`${field}.name`, 'a name not used by another peer', peerName);
     if (!viaWireguard && p.endpoint === undefined) fail(`${field}.endpoint`, 'the peer\'s underlay address and port, such as 192.168.50.2:8472', undefined);
     const ep = p.endpoint === undefined ? undefined : endpoint(p.endpoint, `${field}.endpoint`, defaultPort);
-    const peerSubnet = cidr(p.subnet, `${field}.subnet`, '10.244.2.0/24');
-    if (subnet !== undefined && overlaps(peerSubnet, subnet)) fail(`${field}.subnet`, `a subnet that does not overlap this node's ${String(root.subnet)}`, p.subnet);
-    for (const other of peers) {
-      if (overlaps(other.subnets[0]!, peerSubnet)) fail(`${field}.subnet`, `a subnet that does not overlap peer "${other.name}"`, p.subnet);
+    // One subnet, or one per family ("10.244.2.0/24,fd00:10:244:2::/64") for a dual-stack peer.
+    const peerSubnets = subnetsOf(perFamily(p.subnet, `${field}.subnet`, '10.244.2.0/24'));
+    for (const peerSubnet of peerSubnets) {
+      for (const own of [subnet, subnet6]) {
+        if (own !== undefined && overlaps(peerSubnet, own)) fail(`${field}.subnet`, `a subnet that does not overlap this node's ${formatCidr(own)}`, p.subnet);
+      }
+      for (const other of peers) {
+        if (other.subnets.some((s) => overlaps(s, peerSubnet))) fail(`${field}.subnet`, `a subnet that does not overlap peer "${other.name}"`, p.subnet);
+      }
     }
     seen.set(peerName, field);
     const wg = viaWireguard ? peerKeys(p, field) : {};
@@ -166,7 +171,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       name: peerName,
       location: peerLocation,
       ...(ep ? { endpoint: ep } : {}),
-      subnets: [peerSubnet],
+      subnets: peerSubnets,
       // weft peers derive their VTEP MAC from their name, so a weft-only cluster need not list MACs.
       vtepMac: p.vtepMac === undefined ? deriveVtepMac(peerName) : mac(p.vtepMac, `${field}.vtepMac`),
       ...wg,

@@ -2,19 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/cli/config.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import { formatCidr } from '../../../src/wire/addr.ts';
+import { thrownBy } from '../../helpers/errors.ts';
 
 const KEY = 'YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXowMTIzNDU=';
 const base = { name: 'node-a', underlay: { address: '192.168.50.1' }, subnet: '10.244.1.0/24' };
 const gossip = { name: 'node-a', underlay: { address: '192.168.50.1' }, gossip: { clusterKey: KEY } };
 
 function errorOf(raw: unknown): string {
-  try {
-    parseConfig(raw);
-  } catch (err) {
-    expect(isWeftError(err, 'CONFIG_INVALID')).toBe(true);
-    return (err as Error).message;
-  }
-  throw new Error('expected parseConfig to reject');
+  const err = thrownBy(() => parseConfig(raw));
+  expect(isWeftError(err, 'CONFIG_INVALID')).toBe(true);
+  return (err as Error).message;
 }
 
 const text = (c: { clusterCidr: unknown; clusterCidr6: unknown; subnet: unknown; subnet6: unknown }): string[] =>
@@ -60,6 +57,35 @@ describe('pod network per family', () => {
   ];
   for (const [what, raw, message] of bad) {
     it(`rejects ${what}, naming the field and a valid value`, () => {
+      expect(errorOf(raw)).toMatch(message);
+    });
+  }
+});
+
+describe('static peers per family', () => {
+  const dual = { ...base, clusterCidr: '10.244.0.0/16,fd00:10:244::/56', subnet: '10.244.1.0/24,fd00:10:244:1::/64' };
+
+  it('takes one subnet per family for a peer, IPv4 first', () => {
+    const c = parseConfig({ ...dual, peers: [{ name: 'node-b', endpoint: '192.168.50.2', subnet: ['fd00:10:244:2::/64', '10.244.2.0/24'] }] });
+    expect(c.peers[0]!.subnets.map(formatCidr)).toEqual(['10.244.2.0/24', 'fd00:10:244:2::/64']);
+    expect(parseConfig({ ...dual, peers: [{ name: 'node-b', endpoint: '192.168.50.2', subnet: '10.244.2.0/24' }] }).peers[0]!.subnets).toHaveLength(1);
+  });
+
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['a peer overlapping our IPv6 subnet', { ...dual, peers: [{ name: 'b', endpoint: '192.168.50.2', subnet: '10.244.2.0/24,fd00:10:244:1::/64' }] }, /"peers\[0\].subnet": expected a subnet that does not overlap this node's fd00:10:244:1::\/64/],
+    ['two peers overlapping in IPv6', {
+      ...dual,
+      peers: [
+        { name: 'b', endpoint: '192.168.50.2', subnet: '10.244.2.0/24,fd00:10:244:2::/64' },
+        { name: 'c', endpoint: '192.168.50.3', subnet: '10.244.3.0/24,fd00:10:244:2::/64' },
+      ],
+    }, /"peers\[1\].subnet": expected a subnet that does not overlap peer "b"/],
+    ['a peer with two IPv4 subnets', { ...dual, peers: [{ name: 'b', endpoint: '192.168.50.2', subnet: '10.244.2.0/24,10.244.3.0/24' }] }, /"peers\[0\].subnet": expected at most one IPv4 CIDR/],
+    ['a missing peer subnet', { ...dual, peers: [{ name: 'b', endpoint: '192.168.50.2' }] }, /"peers\[0\].subnet": expected a non-empty string such as "10.244.2.0\/24"/],
+    ['a bad IPv6 entry, shown an IPv6 example', { ...dual, clusterCidr: '10.244.0.0/16,fd00:10:244::1/56' }, /"clusterCidr": expected a CIDR with no host bits set, such as fd00:10:244::\/56/],
+  ];
+  for (const [what, raw, message] of bad) {
+    it(`rejects ${what}`, () => {
       expect(errorOf(raw)).toMatch(message);
     });
   }

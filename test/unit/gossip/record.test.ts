@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { MAX_SUBNETS, RECORD_VERSION, RECORD_VERSION_DUAL, RecordFlag, decodeRecord, generateSigningKey, signRecord, verifyRecord } from '../../../src/gossip/record.ts';
+import { FactKind, encodeFact, factBudget, factCost } from '../../../src/gossip/codec.ts';
 import { formatCidr, parseCidr } from '../../../src/wire/addr.ts';
 import { fields } from './helpers.ts';
+
+/** 2000 copies of `bytes` with four random bytes changed, half of them cut short: none makes decodeRecord throw. */
+function decodesMutationsSafely(bytes: Uint8Array, seed: number): void {
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  for (let i = 0; i < 2000; i++) {
+    const b = bytes.slice();
+    for (let k = 0; k < 4; k++) b[rnd() % b.length] = rnd();
+    expect(() => decodeRecord(b.subarray(0, rnd() % 2 === 0 ? b.length : rnd() % b.length))).not.toThrow();
+  }
+}
 
 describe('node record', () => {
   const id = generateSigningKey();
@@ -59,13 +70,7 @@ describe('node record', () => {
     // One byte too many shifts the signature: decodes differently, never verifies.
     const ve = decodeRecord(extra);
     if (ve.ok) expect(verifyRecord(ve.body, ve.signature, ve.record.signingKey)).toBe(false);
-    let seed = 1;
-    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-    for (let i = 0; i < 2000; i++) {
-      const b = bytes.slice();
-      for (let k = 0; k < 4; k++) b[rnd() % b.length] = rnd();
-      expect(() => decodeRecord(b.subarray(0, rnd() % 2 === 0 ? b.length : rnd() % b.length))).not.toThrow();
-    }
+    decodesMutationsSafely(bytes, 1);
   });
 
   it('refuses to sign an over-long name (a local mistake)', () => {
@@ -116,6 +121,8 @@ describe('node record', () => {
       const big = signRecord(fields('x'.repeat(63), { location: 'y'.repeat(63), subnets: most }), 1, id.secretKey);
       // The largest v2 record: 104 fixed + 64 + 64 + 1 + 8 x 18 + 64 signature.
       expect(big.length).toBe(441);
+      // Two of them fit one gossip message between the longest names (v1's largest: three).
+      expect(2 * factCost(encodeFact({ kind: FactKind.Alive, record: big }))).toBeLessThanOrEqual(factBudget('x'.repeat(63), 'y'.repeat(63)));
       expect(decodeRecord(big).ok).toBe(true);
       expect(() => signRecord(fields('n', { subnets: [...most, parseCidr('10.0.0.0/8')] }), 1, id.secretKey)).toThrow(RangeError);
     });
@@ -140,13 +147,7 @@ describe('node record', () => {
       expect(mutate(list, MAX_SUBNETS + 1)).toBe(false);
       expect(mutate(list + 24, 64)).toBe(true); // unchanged: the control case
       for (let cut = 0; cut < bytes.length; cut++) expect(decodeRecord(bytes.subarray(0, cut)).ok).toBe(false);
-      let seed = 7;
-      const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-      for (let i = 0; i < 2000; i++) {
-        const b = bytes.slice();
-        for (let k = 0; k < 4; k++) b[rnd() % b.length] = rnd();
-        expect(() => decodeRecord(b.subarray(0, rnd() % 2 === 0 ? b.length : rnd() % b.length))).not.toThrow();
-      }
+      decodesMutationsSafely(bytes, 7);
     });
   });
 });

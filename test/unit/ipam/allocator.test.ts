@@ -1,26 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemberState } from '../../../src/gossip/member.ts';
 import { RecordFlag } from '../../../src/gossip/record.ts';
 import { SubnetAllocator, beats, pickFree, startIndex, subnetAt, subnetCount, subnetIndex } from '../../../src/ipam/allocator.ts';
-import { FakeView, rec } from './helpers.ts';
+import { FakeView, rec, tempDirs } from './helpers.ts';
 import { leasePath, readLease, writeLease } from '../../../src/ipam/lease-file.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import { formatCidr, parseCidr } from '../../../src/wire/addr.ts';
 
 const cluster = parseCidr('10.244.0.0/16');
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tmp = (): string => {
-  const d = mkdtempSync(join(tmpdir(), 'weft-ipam-'));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs('weft-ipam-');
 
 describe('subnet arithmetic', () => {
   it('enumerates /24s of a /16 and maps them back', () => {

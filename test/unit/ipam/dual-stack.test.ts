@@ -1,26 +1,17 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RecordFlag } from '../../../src/gossip/record.ts';
 import { DEFAULT_CLUSTER_CIDR6, SubnetAllocator, startIndex, subnetAt, subnetIndex, subnetOf } from '../../../src/ipam/allocator.ts';
 import { leasePath, readLease } from '../../../src/ipam/lease-file.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import { formatCidr, parseCidr } from '../../../src/wire/addr.ts';
-import { FakeView, rec } from './helpers.ts';
+import { FakeView, rec, tempDirs } from './helpers.ts';
 
 const v4 = parseCidr('10.244.0.0/16');
 const v6 = parseCidr(DEFAULT_CLUSTER_CIDR6);
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-const tmp = (): string => {
-  const d = mkdtempSync(join(tmpdir(), 'weft-ipam6-'));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs('weft-ipam6-');
 
 /** A node's two allocators over one membership view, as GossipControl makes them. */
 function node(v: FakeView, wall = { t: 1000 }, leaseDir?: string, configured6?: string) {

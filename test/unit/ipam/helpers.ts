@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { Member, MemberState } from '../../../src/gossip/member.ts';
 import type { NodeRecord, RecordFields } from '../../../src/gossip/record.ts';
 import type { MembershipView } from '../../../src/ipam/allocator.ts';
@@ -34,3 +38,16 @@ export class FakeView implements MembershipView {
   }
 }
 
+
+/** A fresh temporary directory, removed after each test of the file that calls this at its top. */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
+}
