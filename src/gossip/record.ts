@@ -16,17 +16,21 @@
  *      subnet count u8 + count x (IPv4 4 + prefix length 1)
  *  end signature (64) over "weft node record v1\0" || everything before it
  *
- * v2 carries subnets of both families (dual-stack). Bytes 0..95 are v1's,
- * with version 2 and one more flag (SUBNET6_CONFIGURED); then
+ * v2 carries subnets of both families (dual-stack) and an IPv6 underlay
+ * address. Bytes 0..95 are v1's, with version 2 and one more flag
+ * (SUBNET6_CONFIGURED); then
  *  96  IPv6 subnet claimed at, f64 (the conflict rule runs per family)
- * 104  name len u8 + UTF-8, location len u8 + UTF-8,
+ * 104  underlay IPv6 (16): all zero when the underlay is IPv4 (then the
+ *      IPv4 at 70 is the address); else the address, and the IPv4 at 70 zero
+ * 120  name len u8 + UTF-8, location len u8 + UTF-8,
  *      subnet count u8 + count x (family u8 (4 or 6) + address (4 or 16)
  *      + prefix length u8), host bits clear
  *  end signature (64) over the same context || everything before it
  * The version byte is inside the signed body, so nobody can relabel one
  * version as the other.
  *
- * Mixed versions: a node signs v1 whenever it has no IPv6 subnet, so an
+ * Mixed versions: a node signs v1 whenever it has no IPv6 subnet and an
+ * IPv4 underlay, so an
  * IPv4-only cluster sends exactly the bytes it always did, and nodes of
  * either version read each other. A node older than v2 drops a v2 record as
  * malformed (counted, as any record it cannot read): it never reads an IPv6
@@ -37,7 +41,8 @@
  * version: any change, and any refutation, re-signs the record one higher.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { formatIpv4, parseIpv4 } from '../wire/addr.ts';
+import { isIP } from 'node:net';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 
 /** The version a record with no IPv6 subnet is signed as: what every weft before dual-stack reads. */
@@ -54,7 +59,9 @@ export const MAX_LOCATION_LEN = 63;
 /** A node owning more than 8 subnets is a configuration mistake, and the cap bounds the record size. */
 export const MAX_SUBNETS = 8;
 const FIXED_LEN = 96;
-const FIXED_LEN_DUAL = 104;
+const FIXED_LEN_DUAL = 120;
+/** Where a v2 record holds an IPv6 underlay address. */
+const ADDRESS6_OFFSET = 104;
 const CONTEXT = new TextEncoder().encode('weft node record v1\0');
 
 export interface NodeRecord {
@@ -63,7 +70,7 @@ export interface NodeRecord {
   readonly flags: number;
   readonly signingKey: Uint8Array;
   readonly wgPublicKey: Uint8Array | null;
-  /** Underlay IPv4 address, dotted decimal. */
+  /** Underlay address: dotted IPv4, or IPv6 text (v2 records only). */
   readonly address: string;
   readonly gossipPort: number;
   /** The data plane's UDP port there (VXLAN 8472, WireGuard 51820, ...). */
@@ -117,7 +124,8 @@ export function signRecord(fields: RecordFields, incarnation: number, secretKey:
   if (loc.length > MAX_LOCATION_LEN) throw new RangeError(`location must be at most ${MAX_LOCATION_LEN} bytes`);
   if (fields.subnets.length > MAX_SUBNETS) throw new RangeError(`at most ${MAX_SUBNETS} subnets`);
   // v1 whenever it can say everything: an IPv4-only node stays readable by every older node.
-  const version = fields.subnets.every((s) => s.family === 4) ? RECORD_VERSION : RECORD_VERSION_DUAL;
+  const underlay6 = isIP(fields.address) === 6;
+  const version = !underlay6 && fields.subnets.every((s) => s.family === 4) ? RECORD_VERSION : RECORD_VERSION_DUAL;
   const fixed = version === RECORD_VERSION ? FIXED_LEN : FIXED_LEN_DUAL;
   let listLen = 0;
   for (const s of fields.subnets) listLen += entryLen(version, s.family);
@@ -131,7 +139,8 @@ export function signRecord(fields: RecordFields, incarnation: number, secretKey:
   v.setUint32(2, incarnation >>> 0);
   out.set(signingPublicKey(secretKey), 6);
   if (fields.wgPublicKey !== null) out.set(fields.wgPublicKey.subarray(0, 32), 38);
-  v.setUint32(70, parseIpv4(fields.address));
+  if (underlay6) out.set(parseIpv6(fields.address), ADDRESS6_OFFSET);
+  else v.setUint32(70, parseIpv4(fields.address));
   v.setUint16(74, fields.gossipPort);
   v.setUint16(76, fields.dataPort);
   out.set(fields.vtepMac.subarray(0, 6), 78);
@@ -224,7 +233,7 @@ export function decodeRecord(bytes: Uint8Array): RecordVerdict {
     flags,
     signingKey: bytes.slice(6, 38),
     wgPublicKey: (flags & RecordFlag.HasWg) !== 0 ? bytes.slice(38, 70) : null,
-    address: formatIpv4(v.getUint32(70)),
+    address: version === RECORD_VERSION_DUAL && bytes.subarray(ADDRESS6_OFFSET, ADDRESS6_OFFSET + 16).some((b) => b !== 0) ? formatIpv6(bytes, ADDRESS6_OFFSET) : formatIpv4(v.getUint32(70)),
     gossipPort: v.getUint16(74),
     dataPort: v.getUint16(76),
     vtepMac: bytes.slice(78, 84),
