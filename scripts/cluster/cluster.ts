@@ -36,6 +36,10 @@ export interface UpOptions {
   gossip?: boolean;
   /** Pods are podman containers attached through weft-cni (scripts/cluster/containers.ts). */
   containers?: boolean;
+  /** Every pod gets an IPv6 address beside its IPv4 one (a dual-stack pod network). */
+  dualStack?: boolean;
+  /** The nodes reach each other over IPv6 only. */
+  ipv6Underlay?: boolean;
   progress?: (line: string) => void;
 }
 
@@ -100,7 +104,7 @@ export function devicePrefix(name: string): string {
 export async function up(o: UpOptions): Promise<ClusterState> {
   const say = o.progress ?? (() => {});
   if (existsSync(join(stateDir(o.name), 'state.json'))) throw new Error(`cluster "${o.name}" is already up; run down --name ${o.name} first`);
-  const l = layout(o.name, o.nodes, o.pods);
+  const l = layout(o.name, o.nodes, o.pods, o.ipv6Underlay ? 6 : 4);
   const dir = stateDir(o.name);
   // Node configs hold private keys: the directory is root's alone, whatever the umask.
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -109,8 +113,10 @@ export async function up(o: UpOptions): Promise<ClusterState> {
   const save = () => saveState(state);
   save();
   try {
-    const podMtu = o.backend === 'vxlan' ? 1450 : 1420;
+    // A 1500-byte underlay less the encapsulation's overhead (20 bytes more with IPv6 outer headers).
+    const podMtu = (o.backend === 'vxlan' ? 1450 : 1420) - (o.ipv6Underlay ? 20 : 0);
     say(`building ${o.nodes} nodes with ${o.pods} ${o.containers ? 'podman containers' : 'pods'} each (${o.backend}, pod MTU ${podMtu})`);
+    if (o.containers && o.dualStack) throw new Error('--containers and --dual-stack do not go together yet: weft-cni hands out IPv4 addresses only');
     if (o.containers) {
       const missing = await missingContainerTools();
       if (missing.length > 0) throw new Error(`--containers needs podman, runc, busybox-static and the CNI plugins; install them with: apt-get install ${missing.join(' ')}`);
@@ -123,6 +129,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
     const tunPrefix = devicePrefix(o.name);
     const locationOf = (i: number) => (o.locations && o.locations.length > 0 ? o.locations[(i - 1) % o.locations.length]! : 'default');
     const wgKeys = o.backend !== 'vxlan';
+    const at = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
     for (const n of l.nodes) {
       // Under "mixed" a peer in another location is reached over WireGuard, on its port.
       const viaWireguard = (p: number) => o.backend === 'wireguard' || (o.backend === 'mixed' && locationOf(p) !== locationOf(n.index));
@@ -131,6 +138,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
         location: locationOf(n.index),
         backend: o.backend,
         underlay: { address: n.underlayIp },
+        ...(o.dualStack ? { clusterCidr: '10.244.0.0/16,fd00:10:244::/56' } : {}),
         tun: { name: `${tunPrefix}${n.index}` },
         controlSocket: join(dir, `node-${n.index}.sock`),
         subnetEnv: join(dir, `node-${n.index}.subnet.env`),
@@ -138,7 +146,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
       };
       const config = o.gossip
         ? // Gossip: no subnet, no peers; node-1 is everyone's seed, and the key is the cluster's.
-          { ...common, gossip: { seeds: n.index === 1 ? [] : [`${l.nodes[0]!.underlayIp}:7946`], clusterKey } }
+          { ...common, gossip: { seeds: n.index === 1 ? [] : [at(l.nodes[0]!.underlayIp, 7946)], clusterKey } }
         : {
             ...common,
             subnet: n.subnet,
@@ -148,7 +156,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
               .map((p) => ({
                 name: `node-${p.index}`,
                 location: locationOf(p.index),
-                endpoint: `${p.underlayIp}:${viaWireguard(p.index) ? 51820 : 8472}`,
+                endpoint: at(p.underlayIp, viaWireguard(p.index) ? 51820 : 8472),
                 subnet: p.subnet,
                 ...(wgKeys ? { publicKey: publicKeyText(keys[p.index - 1]!) } : {}),
               })),
@@ -158,10 +166,12 @@ export async function up(o: UpOptions): Promise<ClusterState> {
       // The node's pods get addresses from the subnet it has: weft-cni reads it from
       // subnet.env; hand-made pods take them as the CNI host-local plugin would.
       n.subnet = String(ready.subnet);
+      if (ready.subnet6 !== undefined) n.subnet6 = String(ready.subnet6);
       if (state.containers) await addContainers(dir, o.name, n, state.containers);
       else await addPods(n, podMtu);
       save();
-      say(`node-${n.index} ready: subnet ${n.subnet}${o.gossip ? ' (claimed by gossip)' : ''}, underlay ${n.underlayIp}, pods ${n.pods.map((p) => p.ip).join(' ')}`);
+      const subnets = n.subnet6 === undefined ? n.subnet : `${n.subnet} ${n.subnet6}`;
+      say(`node-${n.index} ready: subnet ${subnets}${o.gossip ? ' (claimed by gossip)' : ''}, underlay ${n.underlayIp}, pods ${n.pods.flatMap((p) => (p.ip6 ? [p.ip, p.ip6] : [p.ip])).join(' ')}`);
     }
     return state;
   } catch (err) {
@@ -198,7 +208,7 @@ export async function stopNode(state: ClusterState, index: number, kill: boolean
 
 export interface Matrix {
   pods: string[];
-  /** ok[i][j]: pod i reached pod j (the diagonal is true). */
+  /** ok[i][j]: address i's pod reached address j (true where both are one pod's, which are no pair). */
   ok: boolean[][];
   reached: number;
   total: number;
@@ -214,10 +224,19 @@ function pingFrom(state: ClusterState, node: ClusterLayout['nodes'][number], pod
 export async function check(name: string): Promise<Matrix> {
   const state = loadState(name);
   const l = state.layout;
-  const pods = l.nodes.flatMap((n) => n.pods.map((p) => ({ label: `n${n.index}-p${p.ns.split('-p').at(-1)}`, node: n, pod: p, ip: p.ip })));
-  const ok = pods.map((_, i) => pods.map((__, j) => i === j));
+  // Every pod address is a target: a dual-stack pod is reached on both families.
+  const pods = l.nodes.flatMap((n) =>
+    n.pods.flatMap((p) => {
+      const label = `n${n.index}-p${p.ns.split('-p').at(-1)}`;
+      const v4 = { label, node: n, pod: p, ip: p.ip };
+      return p.ip6 === undefined ? [v4] : [v4, { label: `${label}/6`, node: n, pod: p, ip: p.ip6 }];
+    }),
+  );
+  // A pod and its own addresses are not a pair: marked like the diagonal, never pinged.
+  const same = (i: number, j: number) => pods[i]!.pod === pods[j]!.pod;
+  const ok = pods.map((_, i) => pods.map((__, j) => same(i, j)));
   const jobs: Array<[number, number]> = [];
-  for (let i = 0; i < pods.length; i++) for (let j = 0; j < pods.length; j++) if (i !== j) jobs.push([i, j]);
+  for (let i = 0; i < pods.length; i++) for (let j = 0; j < pods.length; j++) if (!same(i, j)) jobs.push([i, j]);
   const worker = async () => {
     for (let job = jobs.shift(); job; job = jobs.shift()) {
       const [i, j] = job;
@@ -227,16 +246,19 @@ export async function check(name: string): Promise<Matrix> {
       }
     }
   };
+  const total = jobs.length;
+  const unpaired = pods.length * pods.length - total;
   await Promise.all(Array.from({ length: 6 }, worker));
-  const total = pods.length * (pods.length - 1);
-  const reached = ok.flat().filter(Boolean).length - pods.length;
+  const reached = ok.flat().filter(Boolean).length - unpaired;
   return { pods: pods.map((p) => p.label), ok, reached, total };
 }
 
 export function formatMatrix(m: Matrix): string {
   const w = Math.max(...m.pods.map((p) => p.length)) + 2;
   const head = ' '.repeat(w) + m.pods.map((p) => p.padStart(w)).join('');
-  const rows = m.pods.map((p, i) => p.padEnd(w) + m.ok[i]!.map((v, j) => (i === j ? '-' : v ? 'ok' : 'FAIL').padStart(w)).join(''));
+  // A pod's own addresses (n1-p1 and n1-p1/6) are no pair.
+  const pod = (label: string) => label.replace(/\/6$/u, '');
+  const rows = m.pods.map((p, i) => p.padEnd(w) + m.ok[i]!.map((v, j) => (pod(m.pods[i]!) === pod(m.pods[j]!) ? '-' : v ? 'ok' : 'FAIL').padStart(w)).join(''));
   return [head, ...rows, '', `${m.reached} of ${m.total} pod pairs reached`].join('\n');
 }
 

@@ -5,13 +5,17 @@
 import { check, down, formatMatrix, loadState, startNode, stopNode, up } from './cluster.ts';
 
 const USAGE = `usage: cluster <command> [options]
-  up N [--pods M] [--backend vxlan|wireguard|mixed] [--locations A,B,...] [--gossip] [--containers] [--loss PERCENT] [--delay MS] [--name NAME]
+  up N [--pods M] [--backend vxlan|wireguard|mixed] [--locations A,B,...] [--gossip] [--containers]
+       [--dual-stack] [--ipv6-underlay] [--loss PERCENT] [--delay MS] [--name NAME]
                  build N nodes with M pods each (default 2) and start weft in each;
                  with --containers the pods are podman containers attached through weft-cni
                  (needs podman, runc, busybox-static, containernetworking-plugins);
                  with --gossip the nodes find each other and claim their subnets by gossip;
                  --locations gives node i the i-th label (cycling): under mixed, nodes in
-                 one location talk VXLAN, across locations WireGuard
+                 one location talk VXLAN, across locations WireGuard;
+                 --dual-stack (with --gossip) gives every pod an IPv6 address too, from the
+                 /64 its node claims in fd00:10:244::/56; --ipv6-underlay joins the nodes
+                 over IPv6 only
   stop-node I [--kill] [--name NAME]
                  stop node I's weft (SIGTERM: it leaves the cluster; --kill: SIGKILL, it just dies)
   start-node I [--name NAME]
@@ -58,6 +62,8 @@ async function main(argv: string[]): Promise<void> {
       if (backend !== 'vxlan' && backend !== 'wireguard' && backend !== 'mixed') usage(`--backend must be vxlan, wireguard or mixed, got "${backend}"`);
       const locations = option(args, '--locations', '').split(',').filter((x) => x !== '');
       if (locations.some((x) => !/^[a-z0-9][a-z0-9-]{0,30}$/u.test(x))) usage('--locations takes labels of lowercase letters, digits and "-", separated by commas');
+      // Static peer lists carry one subnet per peer; gossip records carry one per family.
+      if (args.includes('--dual-stack') && !args.includes('--gossip')) usage('--dual-stack needs --gossip: the nodes claim their IPv6 subnets there');
       await up({
         name,
         nodes,
@@ -65,6 +71,8 @@ async function main(argv: string[]): Promise<void> {
         backend,
         gossip: args.includes('--gossip'),
         containers: args.includes('--containers'),
+        dualStack: args.includes('--dual-stack'),
+        ipv6Underlay: args.includes('--ipv6-underlay'),
         locations,
         impair: { lossPercent: number(option(args, '--loss', '0'), '--loss', 0, 100), delayMs: number(option(args, '--delay', '0'), '--delay', 0, 10_000) },
         progress: (line) => process.stderr.write(`${line}\n`),

@@ -2,9 +2,12 @@
  * A test cluster on one machine, built from network namespaces:
  *
  *   <name>-ul        the underlay: a bridge (br0) every node plugs into
- *   <name>-n<i>      node i: ul0 (10.99.0.<i>/24) on the underlay, cni0 (10.244.<i>.1/24)
- *                    the pods' bridge, and weft routing 10.244.0.0/16 into its TUN device
- *   <name>-n<i>-p<j> pod j of node i: eth0 10.244.<i>.<j+1>/24, default route via cni0
+ *   <name>-n<i>      node i: ul0 (10.99.0.<i>/24, or fd99::<i>/64 on an IPv6 underlay)
+ *                    on the underlay, cni0 (10.244.<i>.1/24, and the IPv6 subnet's ::1
+ *                    when dual-stack) the pods' bridge, and weft routing the cluster
+ *                    CIDRs into its TUN device
+ *   <name>-n<i>-p<j> pod j of node i: eth0 10.244.<i>.<j+1>/24 (and <subnet6>::<j+1>),
+ *                    default routes via cni0
  *
  * Pods are attached as the CNI bridge and host-local plugins would attach
  * them: a veth pair with one end on the node's bridge. Every address lives in
@@ -21,8 +24,10 @@ export interface ClusterNode {
   underlayIp: string;
   subnet: string;
   gateway: string;
-  /** A pod is a namespace wired by hand (`ns`), or with --containers a podman container (`container`). */
-  pods: Array<{ ns: string; ip: string; container?: string }>;
+  /** The node's IPv6 subnet, in a dual-stack cluster (known once its weft is ready). */
+  subnet6?: string;
+  /** A pod is a namespace wired by hand (`ns`), or with --containers a podman container (`container`); `ip6` when dual-stack. */
+  pods: Array<{ ns: string; ip: string; ip6?: string; container?: string }>;
 }
 
 export interface ClusterLayout {
@@ -37,7 +42,8 @@ async function namespace(name: string): Promise<void> {
   if (r.code !== 0) throw new Error(`ip netns add ${name} failed: ${r.stderr.trim()}`);
 }
 
-export function layout(name: string, nodes: number, pods: number): ClusterLayout {
+/** `underlay` 6: the nodes reach each other over IPv6 only. */
+export function layout(name: string, nodes: number, pods: number, underlay: 4 | 6 = 4): ClusterLayout {
   return {
     name,
     underlayNs: `${name}-ul`,
@@ -46,7 +52,7 @@ export function layout(name: string, nodes: number, pods: number): ClusterLayout
       return {
         index: i,
         ns: `${name}-n${i}`,
-        underlayIp: `10.99.0.${i}`,
+        underlayIp: underlay === 4 ? `10.99.0.${i}` : `fd99::${i}`,
         subnet: `10.244.${i}.0/24`,
         gateway: `10.244.${i}.1`,
         pods: Array.from({ length: pods }, (_, j) => ({ ns: `${name}-n${i}-p${j + 1}`, ip: `10.244.${i}.${j + 2}` })),
@@ -73,11 +79,12 @@ export async function build(l: ClusterLayout, podMtu: number, impair: Impairment
   await nsRun(l.underlayNs, ['ip', 'link', 'set', 'br0', 'up']);
   for (const n of l.nodes) {
     await namespace(n.ns);
-    await nsRun(n.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    await nsRun(n.ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv6.conf.all.forwarding=1']);
     // Underlay: ul0 in the node, its peer on the shared bridge.
     await addVeth(n.ns, 'ul0', l.underlayNs, `ul${n.index}`);
     await nsRun(l.underlayNs, ['ip', 'link', 'set', `ul${n.index}`, 'master', 'br0']);
-    await nsRun(n.ns, ['ip', 'addr', 'add', `${n.underlayIp}/24`, 'dev', 'ul0']);
+    // nodad: an IPv6 address is usable at once, not after duplicate address detection.
+    await nsRun(n.ns, ['ip', 'addr', 'add', ...(n.underlayIp.includes(':') ? [`${n.underlayIp}/64`, 'nodad'] : [`${n.underlayIp}/24`]), 'dev', 'ul0']);
     if (impair.lossPercent > 0 || impair.delayMs > 0) {
       await nsRun(n.ns, ['tc', 'qdisc', 'add', 'dev', 'ul0', 'root', 'netem', 'loss', `${impair.lossPercent}%`, 'delay', `${impair.delayMs}ms`]);
     }
@@ -107,6 +114,19 @@ export async function addPods(n: ClusterNode, podMtu: number): Promise<void> {
     await nsRun(n.ns, ['ip', 'link', 'set', hostEnd, 'master', 'cni0']);
     await nsRun(pod.ns, ['ip', 'addr', 'add', `${pod.ip}/${bits}`, 'dev', 'eth0']);
     await nsRun(pod.ns, ['ip', 'route', 'add', 'default', 'via', n.gateway]);
+  }
+  if (n.subnet6 !== undefined) await addPods6(n);
+}
+
+/** A dual-stack node's pods get an IPv6 address too: the subnet's ::1 on the bridge, ::2 onward for pods. */
+async function addPods6(n: ClusterNode): Promise<void> {
+  const [prefix, bits] = n.subnet6!.split('/') as [string, string];
+  const base = prefix.endsWith('::') ? prefix : `${prefix}::`;
+  await nsRun(n.ns, ['ip', 'addr', 'add', `${base}1/${bits}`, 'dev', 'cni0', 'nodad']);
+  for (const [j, pod] of n.pods.entries()) {
+    pod.ip6 = `${base}${(j + 2).toString(16)}`;
+    await nsRun(pod.ns, ['ip', 'addr', 'add', `${pod.ip6}/${bits}`, 'dev', 'eth0', 'nodad']);
+    await nsRun(pod.ns, ['ip', '-6', 'route', 'add', 'default', 'via', `${base}1`]);
   }
 }
 

@@ -98,6 +98,9 @@ export async function joinGossip(config: NodeConfig, undo: Undo): Promise<Gossip
     wgPublicKey: config.wireguard ? publicKey(config.wireguard.privateKey) : null,
     cluster: config.clusterCidr,
     configuredSubnet: config.subnet,
+    // A dual-stack node claims an IPv6 /64 beside its IPv4 subnet.
+    cluster6: config.clusterCidr6,
+    configuredSubnet6: config.subnet6,
   });
   undo.push('leave the gossip cluster', () => gossip.stop());
   return gossip;

@@ -156,6 +156,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       tun: tun.name,
       mtu,
       subnet: formatCidr(subnet),
+      ...(resolved.subnet6 !== undefined ? { subnet6: formatCidr(resolved.subnet6) } : {}),
       underlay: `${config.underlay.address}:${transport.localPort}`,
       transport: config.transport.type,
       peers: config.peers.length,

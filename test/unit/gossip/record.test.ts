@@ -119,12 +119,19 @@ describe('node record', () => {
       expect(six.ok && six.record.subnets.map(formatCidr)).toEqual(['fd00:10:244:9::/64']);
       const most = Array.from({ length: MAX_SUBNETS }, (_, i) => parseCidr(`fd00:10:244:${i}::/64`));
       const big = signRecord(fields('x'.repeat(63), { location: 'y'.repeat(63), subnets: most }), 1, id.secretKey);
-      // The largest v2 record: 104 fixed + 64 + 64 + 1 + 8 x 18 + 64 signature.
-      expect(big.length).toBe(441);
+      // The largest v2 record: 120 fixed + 64 + 64 + 1 + 8 x 18 + 64 signature.
+      expect(big.length).toBe(457);
       // Two of them fit one gossip message between the longest names (v1's largest: three).
       expect(2 * factCost(encodeFact({ kind: FactKind.Alive, record: big }))).toBeLessThanOrEqual(factBudget('x'.repeat(63), 'y'.repeat(63)));
       expect(decodeRecord(big).ok).toBe(true);
       expect(() => signRecord(fields('n', { subnets: [...most, parseCidr('10.0.0.0/8')] }), 1, id.secretKey)).toThrow(RangeError);
+    });
+
+    it('carries an IPv6 underlay address (v2 even with IPv4 subnets only), and an IPv4 one beside IPv6 subnets', () => {
+      const v6 = decodeRecord(signRecord(fields('n', { address: 'fd99::7', subnets: [parseCidr('10.244.7.0/24')] }), 1, id.secretKey));
+      expect(v6.ok && [v6.record.address, v6.body[0]]).toEqual(['fd99::7', 2]);
+      const v4 = decodeRecord(signRecord(fields('n', { address: '10.99.0.7', subnets: [parseCidr('fd00:10:244:7::/64')] }), 1, id.secretKey));
+      expect(v4.ok && [v4.record.address, v4.body[0]]).toEqual(['10.99.0.7', 2]);
     });
 
     it('drops malformed subnet lists with a verdict: bad family, prefix, host bits, count, length', () => {
