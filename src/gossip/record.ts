@@ -30,12 +30,15 @@
  * version as the other.
  *
  * Mixed versions: a node signs v1 whenever it has no IPv6 subnet and an
- * IPv4 underlay, so an
- * IPv4-only cluster sends exactly the bytes it always did, and nodes of
- * either version read each other. A node older than v2 drops a v2 record as
- * malformed (counted, as any record it cannot read): it never reads an IPv6
- * subnet as an IPv4 one or half a record as a whole. Enable IPv6 only once
- * every node runs a version that reads v2.
+ * IPv4 underlay, so an IPv4-only cluster sends exactly the bytes it always
+ * did, and nodes of either version read each other. A node older than v2
+ * drops a v2 record as malformed (counted, as any record it cannot read): it
+ * never reads an IPv6 subnet as an IPv4 one or half a record as a whole. It
+ * keeps the last v1 record it had of that node, and acks keep the node
+ * alive there, but it cannot take the node's refutations any more (they are
+ * v2), so a suspicion ends in a death on the old node. Enable IPv6 only once
+ * every node runs a version that reads v2. (No layout could do better: the
+ * v1 decoder takes version 1 at exactly the v1 length and nothing else.)
  *
  * One incarnation number serves both SWIM's refutation and the record's
  * version: any change, and any refutation, re-signs the record one higher.
