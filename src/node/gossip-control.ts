@@ -25,7 +25,7 @@ import { formatCidr } from '../wire/addr.ts';
 
 export interface GossipControlOptions {
   name: string;
-  /** This node's underlay IPv4 address: where peers send both gossip and data. */
+  /** This node's underlay address (IPv4 or IPv6): where peers send both gossip and data. */
   address: string;
   port: number;
   seeds: ReadonlyArray<{ address: string; port: number }>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/cli/config.ts';
+import { loadConfig } from '../../../src/cli/config-load.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import { formatCidr } from '../../../src/wire/addr.ts';
 import { thrownBy } from '../../helpers/errors.ts';
@@ -28,6 +29,13 @@ describe('pod network per family', () => {
     expect(text(parseConfig(pair))).toEqual(['10.244.0.0/16', 'fd00:10:244::/56', '10.244.1.0/24', 'fd00:10:244:1::/64']);
     const list = { ...base, clusterCidr: ['fd00:10:244::/56', '10.244.0.0/16'], subnet: ['fd00:10:244:1::/64', '10.244.1.0/24'] };
     expect(text(parseConfig(list))).toEqual(['10.244.0.0/16', 'fd00:10:244::/56', '10.244.1.0/24', 'fd00:10:244:1::/64']);
+  });
+
+  it('takes the pair from --cluster-cidr and --subnet (or WEFT_CLUSTER_CIDR and WEFT_SUBNET), as kube-controller-manager does', () => {
+    const flags = { '--name': 'solo', '--underlay-address': '192.0.2.9', '--metrics': 'off', '--cluster-cidr': '10.244.0.0/16,fd00:10:244::/56', '--subnet': '10.244.9.0/24,fd00:10:244:9::/64' };
+    expect(text(loadConfig(undefined, flags, {}))).toEqual(['10.244.0.0/16', 'fd00:10:244::/56', '10.244.9.0/24', 'fd00:10:244:9::/64']);
+    const env = { WEFT_NAME: 'solo', WEFT_UNDERLAY_ADDRESS: '192.0.2.9', WEFT_METRICS: 'off', WEFT_CLUSTER_CIDR: '10.244.0.0/16,fd00:10:244::/56', WEFT_SUBNET: '10.244.9.0/24,fd00:10:244:9::/64' };
+    expect(text(loadConfig(undefined, {}, env))[3]).toBe('fd00:10:244:9::/64');
   });
 
   it('"ipv6": true turns on the default ULA; gossip allocates what is not configured', () => {
