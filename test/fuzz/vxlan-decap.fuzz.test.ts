@@ -41,7 +41,10 @@ describe(`VXLAN decapsulation under hostile input (seed ${SEED.toString(16)})`, 
     const rand = seededRandom(SEED);
     const scratch = new Uint8Array(2048);
     const verdicts = [0, 0, 0];
-    const senders = ['192.0.2.1', '192.0.2.1', '192.0.2.1', '198.51.100.7'];
+    // Senders over both underlay families: the peer, a peer known at an IPv6 endpoint (whose
+    // subnets the seeds' inner sources are not in), and an IPv6 stranger.
+    b.addPeer({ name: 'c', endpoint: { address: 'fd99::3', port: 8472 }, subnets: [parseCidr('10.244.3.0/24')], vtepMac: parseMac('0e:00:00:00:00:0c') });
+    const senders = ['192.0.2.1', '192.0.2.1', 'fd99::3', 'fd99::7'];
 
     for (let i = 0; i < FRAMES; i++) {
       let len: number;
