@@ -29,6 +29,11 @@ export interface OverlayNode {
   vtepIp: string;
   podIp: string;
   gatewayIp: string;
+  /** Dual-stack nodes: the IPv6 subnet (fd00:10:244:<n>::/64), its network address as VTEP, the pod's and the gateway's addresses. */
+  subnet6?: string;
+  vtepIp6?: string;
+  podIp6?: string;
+  gatewayIp6?: string;
 }
 
 export interface TwoNodes {
@@ -39,7 +44,7 @@ export interface TwoNodes {
 /** The pods' MTU: VXLAN's 1450 by default; WireGuard tests pass 1420, as wg-quick uses. */
 const OVERLAY_MTU = 1450;
 
-async function node(sb: NetnsSandbox, index: number, podMtu: number, underlay: 4 | 6): Promise<OverlayNode> {
+async function node(sb: NetnsSandbox, index: number, podMtu: number, underlay: 4 | 6, dualStack: boolean): Promise<OverlayNode> {
   const ns = await sb.create();
   const podNs = await sb.create();
   const n = index + 1;
@@ -59,13 +64,24 @@ async function node(sb: NetnsSandbox, index: number, podMtu: number, underlay: 4
   await sb.run(podNs, ['ip', 'addr', 'add', `${node.podIp}/24`, 'dev', 'eth0']);
   await sb.run(podNs, ['ip', 'route', 'add', 'default', 'via', node.gatewayIp]);
   await sb.run(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+  if (dualStack) {
+    Object.assign(node, { subnet6: `fd00:10:244:${n}::/64`, vtepIp6: `fd00:10:244:${n}::`, podIp6: `fd00:10:244:${n}::2`, gatewayIp6: `fd00:10:244:${n}::1` });
+    // nodad: usable at once, not after duplicate address detection.
+    await sb.run(ns, ['ip', 'addr', 'add', `${node.gatewayIp6}/64`, 'dev', 'pod0', 'nodad']);
+    await sb.run(podNs, ['ip', 'addr', 'add', `${node.podIp6}/64`, 'dev', 'eth0', 'nodad']);
+    await sb.run(podNs, ['ip', '-6', 'route', 'add', 'default', 'via', node.gatewayIp6!]);
+    await sb.run(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+  }
   return node;
 }
 
-/** Two nodes joined by an underlay veth; `underlay` 6 gives it IPv6 addresses only. */
-export async function twoNodes(sb: NetnsSandbox, podMtu = OVERLAY_MTU, underlay: 4 | 6 = 4): Promise<TwoNodes> {
-  const a = await node(sb, 0, podMtu, underlay);
-  const b = await node(sb, 1, podMtu, underlay);
+/**
+ * Two nodes joined by an underlay veth; `underlay` 6 gives it IPv6 addresses
+ * only; `dualStack` gives each pod an IPv6 address too.
+ */
+export async function twoNodes(sb: NetnsSandbox, podMtu = OVERLAY_MTU, underlay: 4 | 6 = 4, dualStack = false): Promise<TwoNodes> {
+  const a = await node(sb, 0, podMtu, underlay, dualStack);
+  const b = await node(sb, 1, podMtu, underlay, dualStack);
   await sb.veth(a.ns, 'ul0', b.ns, 'ul0');
   for (const n of [a, b]) {
     // nodad: the address is usable at once, not after duplicate address detection.

@@ -39,5 +39,11 @@ export async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, peer: Over
   }
   await sb.run(ns, ['bridge', 'fdb', 'append', peerMac, 'dev', dev, 'dst', peer.underlayIp]);
   await sb.run(ns, ['ip', 'route', 'add', peer.subnet, 'via', peer.vtepIp, 'dev', dev, 'onlink']);
+  if (self.vtepIp6 !== undefined && peer.vtepIp6 !== undefined && peer.subnet6 !== undefined) {
+    // Dual-stack: the same facts for IPv6 (without a static entry the kernel asks by neighbour discovery).
+    await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp6}/128`, 'dev', dev, 'nodad']);
+    if (o.staticNeighbour ?? true) await sb.run(ns, ['ip', 'neigh', 'replace', peer.vtepIp6, 'lladdr', peerMac, 'dev', dev, 'nud', 'permanent']);
+    await sb.run(ns, ['ip', 'route', 'add', peer.subnet6, 'via', peer.vtepIp6, 'dev', dev, 'onlink']);
+  }
   return dev;
 }

@@ -19,6 +19,7 @@ export interface WireguardGo {
 export interface WireguardGoPeer {
   publicKey: string;
   endpoint: string;
+  /** Comma-separated, as wg(8) takes them. */
   allowedIps: string;
 }
 
@@ -65,8 +66,10 @@ export async function startWireguardGo(sb: NetnsSandbox, n: OverlayNode, ifname:
     rmSync(dir, { recursive: true, force: true });
   }
   await sb.run(n.ns, ['ip', 'addr', 'add', `${n.vtepIp}/32`, 'dev', ifname]);
+  if (n.vtepIp6 !== undefined) await sb.run(n.ns, ['ip', 'addr', 'add', `${n.vtepIp6}/128`, 'dev', ifname, 'nodad']);
   await sb.run(n.ns, ['ip', 'link', 'set', ifname, 'mtu', '1420', 'up']);
-  await sb.run(n.ns, ['ip', 'route', 'add', peer.allowedIps, 'dev', ifname]);
+  // As wg-quick does: a route into the device per allowed IP (a dual-stack peer has one per family).
+  for (const allowed of peer.allowedIps.split(',')) await sb.run(n.ns, ['ip', 'route', 'add', allowed, 'dev', ifname]);
   return {
     ifname,
     proc,

@@ -2,9 +2,12 @@
  * weft against the Linux kernel's vxlan device over an IPv6 underlay, as
  * Flannel configures flannel-v6.1 (`local` an IPv6 address, the FDB's `dst`
  * the peer's): the outer headers are IPv6, so the overlay MTU is the
- * underlay's less 70. node-a runs weft, node-b only the kernel; IPv4 pods
- * ping each other (full-size included) and move 20 MB over TCP both ways,
- * and a capture checks that weft's datagrams leave over IPv6 to port 8472.
+ * underlay's less 70. node-a runs weft, node-b only the kernel, both
+ * dual-stack: pods ping each other on both families (full-size included) and
+ * move 20 MB over TCP both ways on each, a capture checks that weft's
+ * datagrams leave over IPv6 to port 8472, and a kernel without static
+ * neighbour entries finds weft's VTEP by ARP and by neighbour discovery,
+ * through the tunnel.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,9 +32,12 @@ describe.skipIf(!root)('VXLAN over an IPv6 underlay: weft <-> Linux kernel vxlan
   const dir = mkdtempSync(join(tmpdir(), 'weft-vxlan-kernel6-'));
 
   beforeAll(async () => {
-    nodes = await twoNodes(sb, MTU, 6);
+    nodes = await twoNodes(sb, MTU, 6, true);
     const { a, b } = nodes;
-    weft = await startWeft(sb, a, [{ name: b.name, endpoint: endpointOf(b, 8472), subnet: b.subnet, vtepMac: KERNEL_MAC }]);
+    weft = await startWeft(sb, a, [{ name: b.name, endpoint: endpointOf(b, 8472), subnet: `${b.subnet},${b.subnet6}`, vtepMac: KERNEL_MAC }], {
+      clusterCidr: '10.244.0.0/16,fd00:10:244::/56',
+      subnet: `${a.subnet},${a.subnet6}`,
+    });
     await kernelVtep(sb, b, a, String(weft.ready.vtepMac), { dev: 'flannel-v6.1', mtu: MTU });
     // As on IPv4 (vxlan-kernel.test.ts): a veth does not finish the partial checksums the kernel leaves.
     await sb.run(b.ns, ['ethtool', '-K', 'ul0', 'tx', 'off']);
@@ -57,6 +63,18 @@ describe.skipIf(!root)('VXLAN over an IPv6 underlay: weft <-> Linux kernel vxlan
 
   it('moves 20 MB over TCP from the kernel pod to the weft pod, byte for byte', () => expectTcpIntact(sb, nodes.b, nodes.a, MB20, 5202));
 
+  it('IPv6 pods ping each other in both directions, full-size packets included', async () => {
+    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp6!)).toBe(3);
+    expect(await ping(sb, nodes.b.podNs, nodes.a.podIp6!)).toBe(3);
+    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp6!, 3, MTU - 48)).toBe(3);
+    expect(await ping(sb, nodes.b.podNs, nodes.a.podIp6!, 3, MTU - 48)).toBe(3);
+  });
+
+  it('moves 20 MB over TCP between the IPv6 pods both ways, byte for byte', async () => {
+    await expectTcpIntact(sb, nodes.a, nodes.b, MB20, 5203, nodes.b.podIp6);
+    await expectTcpIntact(sb, nodes.b, nodes.a, MB20, 5204, nodes.a.podIp6);
+  });
+
   it('sends its datagrams over IPv6 from and to port 8472', async () => {
     const file = join(dir, 'weft6.pcap');
     const dump = sb.spawn(nodes.b.ns, ['tcpdump', '-i', 'ul0', '-n', '-U', '-s', '0', '-w', file, '-c', '3', `ip6 and udp and src host ${nodes.a.underlayIp} and dst port 8472`]);
@@ -80,10 +98,14 @@ describe.skipIf(!root)('VXLAN over an IPv6 underlay: weft <-> Linux kernel vxlan
     }
   });
 
-  it('a kernel without a static neighbour entry resolves weft\'s VTEP by ARP, through the IPv6 tunnel', async () => {
+  it('a kernel without static neighbour entries resolves weft\'s VTEP by ARP and by neighbour discovery, through the IPv6 tunnel', async () => {
     await sb.run(nodes.b.ns, ['ip', 'link', 'del', 'flannel-v6.1']);
     await kernelVtep(sb, nodes.b, nodes.a, String(weft.ready.vtepMac), { dev: 'flannel-v6.1', mtu: MTU, staticNeighbour: false });
     expect(await ping(sb, nodes.b.podNs, nodes.a.podIp)).toBe(3);
+    expect(await ping(sb, nodes.b.podNs, nodes.a.podIp6!)).toBe(3);
+    const neigh = await sb.run(nodes.b.ns, ['ip', '-6', 'neigh', 'show', nodes.a.vtepIp6!, 'dev', 'flannel-v6.1']);
+    expect(neigh).toContain(`lladdr ${String(weft.ready.vtepMac)}`);
+    expect(neigh).not.toContain('PERMANENT');
   });
 
   it('stops cleanly', async () => {

@@ -2,8 +2,9 @@
  * weft's WireGuard against Debian's wireguard-go over an IPv6 underlay: the
  * endpoints are IPv6 (`[fd99::2]:51820` as wg(8) writes it), so the outer
  * headers cost 80 bytes and a 1500-byte underlay leaves the 1420 that
- * wireguard-go's device uses. IPv4 pods ping each other at full size and
- * move 20 MB over TCP both ways; wg show reads the IPv6 endpoint from weft.
+ * wireguard-go's device uses. Dual-stack pods ping each other at full size
+ * and move 20 MB over TCP both ways on each family; wg show reads the IPv6
+ * endpoint and both allowed IPs from weft.
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,14 +34,16 @@ describe.skipIf(!root)('WireGuard over an IPv6 underlay: weft <-> wireguard-go',
   let wggo: WireguardGo;
 
   beforeAll(async () => {
-    nodes = await twoNodes(sb, MTU, 6);
+    nodes = await twoNodes(sb, MTU, 6, true);
     const { a, b } = nodes;
-    weft = await startWeft(sb, a, [{ name: b.name, endpoint: endpointOf(b, 51820), subnet: b.subnet, publicKey: publicKeyText(goPriv) }], {
+    weft = await startWeft(sb, a, [{ name: b.name, endpoint: endpointOf(b, 51820), subnet: `${b.subnet},${b.subnet6}`, publicKey: publicKeyText(goPriv) }], {
+      clusterCidr: '10.244.0.0/16,fd00:10:244::/56',
+      subnet: `${a.subnet},${a.subnet6}`,
       backend: 'wireguard',
       tun: { name: WEFT_TUN },
       wireguard: { privateKey: weftPriv },
     });
-    wggo = await startWireguardGo(sb, b, WGGO_IF, goPriv, { publicKey: publicKeyText(weftPriv), endpoint: endpointOf(a, 51820), allowedIps: a.subnet });
+    wggo = await startWireguardGo(sb, b, WGGO_IF, goPriv, { publicKey: publicKeyText(weftPriv), endpoint: endpointOf(a, 51820), allowedIps: `${a.subnet},${a.subnet6}` });
   });
 
   afterAll(async () => {
@@ -66,10 +69,18 @@ describe.skipIf(!root)('WireGuard over an IPv6 underlay: weft <-> wireguard-go',
 
   it('moves 20 MB over TCP from the wireguard-go pod to the weft pod, byte for byte', () => expectTcpIntact(sb, nodes.b, nodes.a, MB20, 5202));
 
+  it('IPv6 pods ping each other at full size and move 20 MB over TCP both ways', async () => {
+    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp6!)).toBe(3);
+    expect(await ping(sb, nodes.b.podNs, nodes.a.podIp6!, 3, MTU - 48)).toBe(3);
+    await expectTcpIntact(sb, nodes.a, nodes.b, MB20, 5203, nodes.b.podIp6);
+    await expectTcpIntact(sb, nodes.b, nodes.a, MB20, 5204, nodes.a.podIp6);
+  });
+
   it('wg show reads the peer\'s IPv6 endpoint from weft', async () => {
     const peer = (await sb.run(nodes.a.ns, ['wg', 'show', WEFT_TUN, 'dump'])).trim().split('\n')[1]!.split('\t');
     expect(peer[0]).toBe(publicKeyText(goPriv));
     expect(peer[2]).toBe(`[${nodes.b.underlayIp}]:51820`);
+    expect(peer[3]!.split(',').sort()).toEqual([nodes.b.subnet, nodes.b.subnet6!].sort());
     expect(Number(peer[5])).toBeGreaterThan(MB20);
   });
 
