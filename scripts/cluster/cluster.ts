@@ -21,6 +21,7 @@ import { addContainers, pingFromContainer, prepareContainers, removeContainers }
 import type { ContainerSetup } from './containers.ts';
 import { addPods, build, destroy, layout } from './topology.ts';
 import type { ClusterLayout, Impairment } from './topology.ts';
+import { endpointText } from '../../src/wire/addr.ts';
 
 export const STATE_ROOT = '/run/weft-cluster';
 
@@ -101,6 +102,11 @@ export function devicePrefix(name: string): string {
   return `w${clean.slice(0, 3)}${createHash('sha256').update(name).digest('hex').slice(0, 5)}`;
 }
 
+/** Node i's IPv6 subnet in a static dual-stack cluster: the i-th /64 of fd00:10:244::/56. */
+function subnet6Of(i: number): string {
+  return `fd00:10:244:${i.toString(16)}::/64`;
+}
+
 export async function up(o: UpOptions): Promise<ClusterState> {
   const say = o.progress ?? (() => {});
   if (existsSync(join(stateDir(o.name), 'state.json'))) throw new Error(`cluster "${o.name}" is already up; run down --name ${o.name} first`);
@@ -125,11 +131,10 @@ export async function up(o: UpOptions): Promise<ClusterState> {
     await build(l, podMtu, o.impair, !o.containers);
     const keys = l.nodes.map(() => generateKeyText());
     const clusterKey = randomBytes(32).toString('base64');
-    const main = weftMain();
+    weftMain(); // fails early, naming the fix, when weft is not built
     const tunPrefix = devicePrefix(o.name);
     const locationOf = (i: number) => (o.locations && o.locations.length > 0 ? o.locations[(i - 1) % o.locations.length]! : 'default');
     const wgKeys = o.backend !== 'vxlan';
-    const at = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
     for (const n of l.nodes) {
       // Under "mixed" a peer in another location is reached over WireGuard, on its port.
       const viaWireguard = (p: number) => o.backend === 'wireguard' || (o.backend === 'mixed' && locationOf(p) !== locationOf(n.index));
@@ -146,18 +151,18 @@ export async function up(o: UpOptions): Promise<ClusterState> {
       };
       const config = o.gossip
         ? // Gossip: no subnet, no peers; node-1 is everyone's seed, and the key is the cluster's.
-          { ...common, gossip: { seeds: n.index === 1 ? [] : [at(l.nodes[0]!.underlayIp, 7946)], clusterKey } }
+          { ...common, gossip: { seeds: n.index === 1 ? [] : [endpointText(l.nodes[0]!.underlayIp, 7946)], clusterKey } }
         : {
             ...common,
-            subnet: n.subnet,
+            subnet: o.dualStack ? `${n.subnet},${subnet6Of(n.index)}` : n.subnet,
             ...(wgKeys ? { wireguard: { privateKey: keys[n.index - 1] } } : {}),
             peers: l.nodes
               .filter((p) => p.index !== n.index)
               .map((p) => ({
                 name: `node-${p.index}`,
                 location: locationOf(p.index),
-                endpoint: at(p.underlayIp, viaWireguard(p.index) ? 51820 : 8472),
-                subnet: p.subnet,
+                endpoint: endpointText(p.underlayIp, viaWireguard(p.index) ? 51820 : 8472),
+                subnet: o.dualStack ? `${p.subnet},${subnet6Of(p.index)}` : p.subnet,
                 ...(wgKeys ? { publicKey: publicKeyText(keys[p.index - 1]!) } : {}),
               })),
           };

@@ -13,9 +13,9 @@ const USAGE = `usage: cluster <command> [options]
                  with --gossip the nodes find each other and claim their subnets by gossip;
                  --locations gives node i the i-th label (cycling): under mixed, nodes in
                  one location talk VXLAN, across locations WireGuard;
-                 --dual-stack (with --gossip) gives every pod an IPv6 address too, from the
-                 /64 its node claims in fd00:10:244::/56; --ipv6-underlay joins the nodes
-                 over IPv6 only
+                 --dual-stack gives every pod an IPv6 address too, from its node's /64 of
+                 fd00:10:244::/56 (claimed by gossip, or node i's i-th /64 without);
+                 --ipv6-underlay joins the nodes over IPv6 only
   stop-node I [--kill] [--name NAME]
                  stop node I's weft (SIGTERM: it leaves the cluster; --kill: SIGKILL, it just dies)
   start-node I [--name NAME]
@@ -62,8 +62,6 @@ async function main(argv: string[]): Promise<void> {
       if (backend !== 'vxlan' && backend !== 'wireguard' && backend !== 'mixed') usage(`--backend must be vxlan, wireguard or mixed, got "${backend}"`);
       const locations = option(args, '--locations', '').split(',').filter((x) => x !== '');
       if (locations.some((x) => !/^[a-z0-9][a-z0-9-]{0,30}$/u.test(x))) usage('--locations takes labels of lowercase letters, digits and "-", separated by commas');
-      // Static peer lists carry one subnet per peer; gossip records carry one per family.
-      if (args.includes('--dual-stack') && !args.includes('--gossip')) usage('--dual-stack needs --gossip: the nodes claim their IPv6 subnets there');
       await up({
         name,
         nodes,

@@ -16,7 +16,7 @@ import { WeftError } from '../errors.ts';
 import { isLive } from '../transport/unix-socket.ts';
 import { WIREGUARD_OVERHEAD_IPV4 } from '../wireguard/transport-data.ts';
 import { uapiPath } from '../wireguard/uapi-server.ts';
-import { formatCidr } from '../wire/addr.ts';
+import { endpointText, formatCidr } from '../wire/addr.ts';
 import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../wire/vxlan.ts';
 import type { NodeConfig } from './config.ts';
 
@@ -88,7 +88,7 @@ export function checkPeerEndpoints(peers: readonly PeerSpec[], fieldOf: (index: 
     const key = `${p.endpoint.address.toLowerCase()}|${p.endpoint.port}`;
     const first = seen.get(key);
     if (first !== undefined) {
-      const shown = isIP(p.endpoint.address) === 6 ? `[${p.endpoint.address}]:${p.endpoint.port}` : `${p.endpoint.address}:${p.endpoint.port}`;
+      const shown = endpointText(p.endpoint.address, p.endpoint.port);
       throw new WeftError(
         'CONFIG_INVALID',
         `config field "${fieldOf(i)}": peers "${peers[first]!.name}" (${fieldOf(first)}) and "${p.name}" (${fieldOf(i)}) both have endpoint ${shown}; one node is one peer: remove one of them or correct its endpoint`,

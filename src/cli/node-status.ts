@@ -17,7 +17,6 @@
  *
  * The JSON the control socket returns is this object as it stands.
  */
-import { isIP } from 'node:net';
 import type { RingStatus } from '../buf/packet-ring.ts';
 import { encodeKey } from '../crypto/keys.ts';
 import type { EncapsulationKind, PeerStatus } from '../dataplane/peer.ts';
@@ -26,7 +25,7 @@ import type { RouterStats } from '../node/router.ts';
 import type { TransportBatchStatus, TransportStats } from '../transport/transport.ts';
 import type { TunStats } from '../tun/tun-device.ts';
 import type { OffloadStats } from '../tun/tun-offload.ts';
-import { formatCidr } from '../wire/addr.ts';
+import { endpointText, formatCidr } from '../wire/addr.ts';
 import type { HandshakeStats } from '../wireguard/wg-state.ts';
 import type { BackendStatus, Counts, Drops, MixedIdentity, VxlanIdentity, WireguardIdentity } from './dataplane-factory.ts';
 import type { NodeConfig } from './config.ts';
@@ -54,8 +53,12 @@ export interface NodeInfo {
   name: string;
   backend: NodeConfig['backend'];
   subnet: string;
+  /** A dual-stack node's IPv6 subnet. */
+  subnet6?: string;
   location: string;
   clusterCidr: string;
+  /** The IPv6 cluster CIDR of a dual-stack cluster. */
+  clusterCidr6?: string;
   tun: string;
   mtu: number;
   /** TUN offloads: not asked for, in use, or asked for and refused. */
@@ -127,7 +130,7 @@ export function statusPeer(p: PeerStatus): StatusPeer {
   const out: StatusPeer = {
     name: p.name,
     backend: p.backend,
-    endpoint: p.endpoint ? (isIP(p.endpoint.address) === 6 ? `[${p.endpoint.address}]:${p.endpoint.port}` : `${p.endpoint.address}:${p.endpoint.port}`) : null,
+    endpoint: p.endpoint ? endpointText(p.endpoint.address, p.endpoint.port) : null,
     subnets: p.subnets.map(formatCidr),
     ...p.traffic,
   };

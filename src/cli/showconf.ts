@@ -27,10 +27,11 @@ export function showconf(s: NodeStatus, peerName: string, privateKey?: string): 
     `Address = ${peer.subnets.join(', ')}`,
     '',
     '[Peer]',
-    `# node ${s.node.name}, subnet ${s.node.subnet}`,
+    `# node ${s.node.name}, subnet ${[s.node.subnet, s.node.subnet6].filter((x) => x !== undefined).join(', ')}`,
     `PublicKey = ${s.node.publicKey}`,
     `Endpoint = ${s.node.underlay}`,
-    `AllowedIPs = ${s.node.clusterCidr}`,
+    // Every family of the pod network goes through the node.
+    `AllowedIPs = ${[s.node.clusterCidr, s.node.clusterCidr6].filter((x) => x !== undefined).join(', ')}`,
     // The machine may sit behind NAT: keep its mapping open so the node can reach it.
     'PersistentKeepalive = 25',
   ];

@@ -43,7 +43,8 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   const lines: string[] = [];
   lines.push(`node: ${n.name}`);
   lines.push(`  backend: ${n.backend}`);
-  lines.push(`  subnet: ${n.subnet} (cluster ${n.clusterCidr})`);
+  const both = (v4: string, v6: string | undefined) => (v6 === undefined ? v4 : `${v4}, ${v6}`);
+  lines.push(`  subnet: ${both(n.subnet, n.subnet6)} (cluster ${both(n.clusterCidr, n.clusterCidr6)})`);
   lines.push(`  device: ${n.tun} (mtu ${n.mtu}, offload ${n.offload})`);
   lines.push(`  underlay: ${n.underlay}`);
   if (s.kind !== 'vxlan') lines.push(`  public key: ${s.node.publicKey}`);

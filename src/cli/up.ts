@@ -17,7 +17,7 @@ import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
 import { PeerRoutes } from '../node/peer-routes.ts';
 import { kernelReceiveDrops } from '../transport/kernel-drops.ts';
-import { formatCidr } from '../wire/addr.ts';
+import { endpointText, formatCidr } from '../wire/addr.ts';
 import { buildDataplane } from './dataplane-factory.ts';
 import { Undo, clusterCidrsOf, joinGossip, makeRing, openDevice, openSockets } from './node-parts.ts';
 import { preflight } from './config-checks.ts';
@@ -96,12 +96,14 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         name: config.name,
         backend: config.backend,
         subnet: formatCidr(subnet),
+        ...(resolved.subnet6 !== undefined ? { subnet6: formatCidr(resolved.subnet6) } : {}),
         location: config.location,
         clusterCidr: formatCidr(config.clusterCidr),
+        ...(config.clusterCidr6 !== undefined ? { clusterCidr6: formatCidr(config.clusterCidr6) } : {}),
         tun: tun.name,
         mtu,
         offload: !config.tun.offload ? 'off' : tun.offloadsEnabled ? 'on' : 'refused by the kernel',
-        underlay: `${config.underlay.address}:${transport.localPort}`,
+        underlay: endpointText(config.underlay.address, transport.localPort),
         startedAt,
       },
       backend: built.status(),
@@ -157,7 +159,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       mtu,
       subnet: formatCidr(subnet),
       ...(resolved.subnet6 !== undefined ? { subnet6: formatCidr(resolved.subnet6) } : {}),
-      underlay: `${config.underlay.address}:${transport.localPort}`,
+      underlay: endpointText(config.underlay.address, transport.localPort),
       transport: config.transport.type,
       peers: config.peers.length,
       metrics: config.metricsListen ?? 'off',

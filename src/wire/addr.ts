@@ -199,6 +199,11 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** "address:port", an IPv6 address in brackets ("[fd00::2]:8472"), as endpoints are written. */
+export function endpointText(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 /** "10.244.0.0/16", "fd00::/8": the address in its canonical form. */
 export function formatCidr(cidr: Cidr): string {
   const a = cidr.addr;

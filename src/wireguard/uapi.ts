@@ -16,7 +16,7 @@
  * server and the backend apply it.
  */
 import { isIP } from 'node:net';
-import { formatCidr, parseCidr } from '../wire/addr.ts';
+import { endpointText, formatCidr, parseCidr } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 
 export const EINVAL = 22;
@@ -65,10 +65,6 @@ export interface UapiChange {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-function endpointText(e: { address: string; port: number }): string {
-  return isIP(e.address) === 6 ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
-}
-
 /** The body of a get=1 response, errno line and blank line included. */
 export function formatGet(state: UapiDeviceState): string {
   const lines: string[] = [];
@@ -79,7 +75,7 @@ export function formatGet(state: UapiDeviceState): string {
     lines.push(`public_key=${hex(p.publicKey)}`);
     if (p.presharedKey) lines.push(`preshared_key=${hex(p.presharedKey)}`);
     lines.push('protocol_version=1');
-    if (p.endpoint) lines.push(`endpoint=${endpointText(p.endpoint)}`);
+    if (p.endpoint) lines.push(`endpoint=${endpointText(p.endpoint.address, p.endpoint.port)}`);
     const sec = Math.floor(p.lastHandshakeMs / 1000);
     lines.push(`last_handshake_time_sec=${sec}`, `last_handshake_time_nsec=${(p.lastHandshakeMs - sec * 1000) * 1_000_000}`);
     lines.push(`tx_bytes=${p.txBytes}`, `rx_bytes=${p.rxBytes}`, `persistent_keepalive_interval=${p.persistentKeepalive}`);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { publicKeyText } from '../../src/crypto/keys.ts';
 import { PACKAGE_ROOT, compiledWeft } from '../../scripts/lab/paths.ts';
 import type { NetnsSandbox, SandboxProcess } from './netns.ts';
+import { endpointText } from '../../src/wire/addr.ts';
 
 /** The package root, from the sources (test/helpers) or compiled into dist/ (for the benches). */
 export const ROOT = PACKAGE_ROOT;
@@ -93,7 +94,7 @@ export async function twoNodes(sb: NetnsSandbox, podMtu = OVERLAY_MTU, underlay:
 
 /** "address:port", with an IPv6 address in brackets. */
 export function endpointOf(n: OverlayNode, port: number): string {
-  return n.underlayIp.includes(':') ? `[${n.underlayIp}]:${port}` : `${n.underlayIp}:${port}`;
+  return endpointText(n.underlayIp, port);
 }
 
 /** The compiled CLI; integration tests run the real `weft` binary. */

@@ -3,6 +3,7 @@
  * nodes join over IPv6, each claims an IPv4 /24 and an IPv6 /64, and every
  * pod reaches every other pod on both families, over VXLAN and over
  * WireGuard; the peers weft lists carry IPv6 endpoints and both subnets.
+ * And without gossip, from static peer lists with a subnet per family.
  * Run through the cluster script, as a user would.
  */
 import { execFile } from 'node:child_process';
@@ -48,7 +49,13 @@ describe.skipIf(!root)('dual-stack pods on an IPv6 underlay, by gossip', () => {
     });
   }
 
-  it('refuses --dual-stack without gossip, saying why', async () => {
-    await expect(run(['up', '2', '--dual-stack', '--name', 'dsnone'])).rejects.toThrow(/--dual-stack needs --gossip/u);
+  it('static peer lists carry both families too: mixed encapsulations, IPv4 underlay, no gossip', async () => {
+    const name = `ds${process.pid % 10000}s`;
+    names.push(name);
+    await run(['up', '3', '--pods', '1', '--backend', 'mixed', '--locations', 'a,a,b', '--dual-stack', '--name', name]);
+    const m = JSON.parse((await run(['check', '--json', '--name', name])).stdout) as { reached: number; total: number };
+    expect(m.total).toBe(24);
+    expect(m.reached).toBe(24);
+    await run(['down', '--name', name]);
   });
 });

@@ -101,6 +101,15 @@ describe('status formatting', () => {
   });
 });
 
+describe('a dual-stack node\'s status', () => {
+  it('names both subnets and both cluster CIDRs on the subnet line', () => {
+    const parts = statusParts('vxlan');
+    parts.node.subnet6 = 'fd00:10:244:1::/64';
+    parts.node.clusterCidr6 = 'fd00:10:244::/56';
+    expect(formatStatus(nodeStatus(parts))).toContain('  subnet: 10.244.1.0/24, fd00:10:244:1::/64 (cluster 10.244.0.0/16, fd00:10:244::/56)\n');
+  });
+});
+
 describe('the status snapshot', () => {
   it('is built from each part\'s section and keeps the JSON paths status readers use', () => {
     const parts = statusParts('wireguard');
