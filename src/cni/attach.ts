@@ -7,6 +7,13 @@
  *   container: <ifname> (eth0) <address>/<subnet bits>, MTU FLANNEL_MTU
  *              <cluster CIDR> via gateway, default via gateway (unless it has one)
  *
+ * A dual-stack node (subnet.env with FLANNEL_IPV6_*) adds the IPv6 side of
+ * each: the bridge also holds the IPv6 gateway, the pod an address of the
+ * node's IPv6 subnet and the IPv6 cluster CIDR and default routes via it.
+ * IPv6 addresses are added with nodad: duplicate address detection would
+ * keep a fresh address tentative (unusable) for a second or more, and the
+ * address store already guarantees it is unique on this bridge.
+ *
  * Pods of one node reach each other on the bridge; everything else goes to
  * the gateway, where the node routes the cluster CIDR into weft's device.
  * Names and MAC addresses are derived, not random: the host end's name from
@@ -22,7 +29,7 @@ import type { Attachment } from './net-config.ts';
 import { appendAttachment } from './result.ts';
 import type { Result, ResultInterface } from './result.ts';
 import { CniError, ErrorCode } from './spec.ts';
-import { cidrText } from './subnet-env.ts';
+import { cidr6Text, cidrText, formatIpv6Value } from './subnet-env.ts';
 import type { NodeNetwork } from './subnet-env.ts';
 
 /** The host end of an attachment's veth: "veth" and 8 hex digits of a hash of (container ID, ifname). */
@@ -45,6 +52,8 @@ export interface AttachRequest {
   bridge: string;
   net: NodeNetwork;
   address: number;
+  /** The pod's IPv6 address: set exactly when the node is dual-stack (net.v6). */
+  address6: bigint | undefined;
 }
 
 /** The bridge with the gateway address and the pods' MTU; made if missing, kept if there. Returns its MAC. */
@@ -53,6 +62,9 @@ function ensureBridge(host: IpCommand, bridge: string, net: NodeNetwork): string
   // Another ADD running at the same time may have made it first.
   if (made.code !== 0 && !saysExists(made)) throw new CniError(ErrorCode.LINK_FAILED, `cannot create bridge ${bridge}`, made.stderr.trim());
   host.ok(['addr', 'replace', `${formatIpv4(net.gateway)}/${net.subnet.bits}`, 'dev', bridge], `cannot give ${bridge} the gateway address`);
+  if (net.v6 !== undefined) {
+    host.ok(['addr', 'replace', `${formatIpv6Value(net.v6.gateway)}/${net.v6.subnet.bits}`, 'dev', bridge, 'nodad'], `cannot give ${bridge} the IPv6 gateway address`);
+  }
   host.ok(['link', 'set', bridge, 'mtu', String(net.mtu), 'up'], `cannot bring ${bridge} up`);
   const mac = host.json(['link', 'show', 'dev', bridge])[0]?.address;
   return typeof mac === 'string' ? mac : '';
@@ -60,7 +72,8 @@ function ensureBridge(host: IpCommand, bridge: string, net: NodeNetwork): string
 
 /** Create the attachment; on failure, what was made is removed again and the error rethrown. */
 export function attach(req: AttachRequest, previous: Result, dns: Record<string, unknown> | undefined): Result {
-  const { attachment, netns, bridge, net, address } = req;
+  const { attachment, netns, bridge, net, address, address6 } = req;
+  const v6 = net.v6 !== undefined && address6 !== undefined ? { net: net.v6, address: formatIpv6Value(address6), gateway: formatIpv6Value(net.v6.gateway) } : undefined;
   if (!existsSync(netns)) {
     throw new CniError(ErrorCode.INVALID_ENVIRONMENT, 'invalid CNI_NETNS', `${netns} does not exist; the runtime creates the container's network namespace before ADD`);
   }
@@ -82,18 +95,29 @@ export function attach(req: AttachRequest, previous: Result, dns: Record<string,
     throw new CniError(ErrorCode.LINK_FAILED, `cannot create the veth pair ${hostEnd}/${attachment.ifname}`, made.stderr.trim());
   }
   let withDefault = false;
+  let withDefault6 = false;
   try {
     host.ok(['link', 'set', hostEnd, 'master', bridge, 'up'], `cannot put ${hostEnd} on ${bridge}`);
-    // A container attached to another network first keeps that network's default route.
+    // A container attached to another network first keeps that network's default route, per family.
     withDefault = pod.json(['route', 'show', 'default']).length === 0;
+    withDefault6 = v6 !== undefined && pod.json(['-6', 'route', 'show', 'default']).length === 0;
+    const ifname = attachment.ifname;
     pod.batch(
       [
-        `link set ${attachment.ifname} up`,
-        `addr add ${formatIpv4(address)}/${net.subnet.bits} dev ${attachment.ifname}`,
-        `route add ${cidrText(net.clusterCidr)} via ${gateway} dev ${attachment.ifname}`,
-        ...(withDefault ? [`route add default via ${gateway} dev ${attachment.ifname}`] : []),
+        `link set ${ifname} up`,
+        `addr add ${formatIpv4(address)}/${net.subnet.bits} dev ${ifname}`,
+        `route add ${cidrText(net.clusterCidr)} via ${gateway} dev ${ifname}`,
+        ...(withDefault ? [`route add default via ${gateway} dev ${ifname}`] : []),
+        ...(v6 === undefined
+          ? []
+          : [
+              `addr add ${v6.address}/${v6.net.subnet.bits} dev ${ifname} nodad`,
+              // ip takes the family from the addresses: a batch line cannot carry -6.
+              `route add ${cidr6Text(v6.net.clusterCidr)} via ${v6.gateway} dev ${ifname}`,
+              ...(withDefault6 ? [`route add default via ${v6.gateway} dev ${ifname}`] : []),
+            ]),
       ],
-      `cannot configure ${attachment.ifname} in the container`,
+      `cannot configure ${ifname} in the container`,
     );
   } catch (err) {
     host.run(['link', 'del', hostEnd]);
@@ -105,7 +129,12 @@ export function attach(req: AttachRequest, previous: Result, dns: Record<string,
     { name: attachment.ifname, mac: podMac, mtu: net.mtu, sandbox: netns },
   ];
   const routes = [{ dst: cidrText(net.clusterCidr), gw: gateway }, ...(withDefault ? [{ dst: '0.0.0.0/0', gw: gateway }] : [])];
-  return appendAttachment(previous, interfaces, { address: `${formatIpv4(address)}/${net.subnet.bits}`, gateway, interfaceOffset: 2 }, routes, dns);
+  const ips = [{ address: `${formatIpv4(address)}/${net.subnet.bits}`, gateway, interfaceOffset: 2 }];
+  if (v6 !== undefined) {
+    ips.push({ address: `${v6.address}/${v6.net.subnet.bits}`, gateway: v6.gateway, interfaceOffset: 2 });
+    routes.push({ dst: cidr6Text(v6.net.clusterCidr), gw: v6.gateway }, ...(withDefault6 ? [{ dst: '::/0', gw: v6.gateway }] : []));
+  }
+  return appendAttachment(previous, interfaces, ips, routes, dns);
 }
 
 /**

@@ -5,6 +5,8 @@
  * host end on the bridge) and what the result does not list (the address
  * reservation) must all be there. Routes a later plugin in the chain added
  * are not this plugin's to judge, so only the ones ADD wrote are checked.
+ * On a dual-stack node that is both families: both reservations, both
+ * addresses, both families' routes.
  */
 import { AddressStore } from './address-store.ts';
 import { hostVethName } from './attach.ts';
@@ -12,6 +14,7 @@ import { IpCommand } from './ip-command.ts';
 import type { Attachment, NetConfig } from './net-config.ts';
 import { fromPrevious } from './result.ts';
 import { CniError, ErrorCode } from './spec.ts';
+import { formatIpv6Value } from './subnet-env.ts';
 import { formatIpv4 } from '../wire/addr.ts';
 
 function failed(msg: string, details: string): CniError {
@@ -29,12 +32,18 @@ export function check(a: Attachment, netns: string, config: NetConfig): void {
   const ips = mine.map((ip) => String(ip.address));
   const gateways = new Set(mine.map((ip) => String(ip.gateway)));
 
-  const reserved = new AddressStore(config.dataDir, config.name).find(a);
+  const store = new AddressStore(config.dataDir, config.name);
+  const reserved = store.find(a);
   if (reserved === undefined) {
     throw failed(`no address is reserved for ${a.containerId}/${a.ifname}`, `${config.dataDir}/${config.name} holds no reservation for it (released by GC or by hand?); remove the container and create it again`);
   }
-  if (!ips.some((ip) => ip.split('/')[0] === formatIpv4(reserved))) {
-    throw failed(`the reserved address ${formatIpv4(reserved)} is not in prevResult`, `prevResult lists ${ips.join(', ') || 'no address'} for ${a.ifname}; the reservation and the container disagree`);
+  // On a dual-stack node the attachment holds an IPv6 address too; one made
+  // while the node was IPv4-only holds none, and has none to check.
+  const reserved6 = store.find6(a);
+  for (const address of [formatIpv4(reserved), ...(reserved6 === undefined ? [] : [formatIpv6Value(reserved6)])]) {
+    if (!ips.some((ip) => ip.split('/')[0] === address)) {
+      throw failed(`the reserved address ${address} is not in prevResult`, `prevResult lists ${ips.join(', ') || 'no address'} for ${a.ifname}; the reservation and the container disagree`);
+    }
   }
 
   const pod = new IpCommand(netns);
@@ -44,10 +53,13 @@ export function check(a: Attachment, netns: string, config: NetConfig): void {
   for (const ip of ips) {
     if (!present.includes(ip)) throw failed(`address ${ip} is missing from ${a.ifname}`, `${a.ifname} has ${present.join(', ') || 'no address'}; remove the container and create it again`);
   }
-  const routes = pod
-    .json(['route', 'show', 'dev', a.ifname])
-    .filter((r) => r.gateway !== undefined)
-    .map((r) => `${r.dst === 'default' ? '0.0.0.0/0' : String(r.dst)} via ${String(r.gateway)}`);
+  // `ip route` shows one family at a time; the result writes each default as its family's /0.
+  const routesOf = (family: '-4' | '-6', any: string) =>
+    pod
+      .json([family, 'route', 'show', 'dev', a.ifname])
+      .filter((r) => r.gateway !== undefined)
+      .map((r) => `${r.dst === 'default' ? any : String(r.dst)} via ${String(r.gateway)}`);
+  const routes = [...routesOf('-4', '0.0.0.0/0'), ...(reserved6 === undefined ? [] : routesOf('-6', '::/0'))];
   for (const r of prev.routes.filter((route) => gateways.has(String(route.gw)))) {
     const want = `${String(r.dst)} via ${String(r.gw)}`;
     if (!routes.includes(want)) throw failed(`route ${want} is missing`, `${a.ifname} in ${netns} has routes: ${routes.join('; ') || 'none via a gateway'}`);

@@ -12,7 +12,7 @@ import type { NetConfig } from './net-config.ts';
 import { fromPrevious, resultJson } from './result.ts';
 import { CniError, ErrorCode, LATEST_VERSION, versionAtLeast, versionJson } from './spec.ts';
 import type { CniVersion } from './spec.ts';
-import { cidrText, readSubnetEnv } from './subnet-env.ts';
+import { cidr6Text, cidrText, readSubnetEnv } from './subnet-env.ts';
 import { request } from '../transport/control-client.ts';
 
 /** The oldest configuration version that has each command (SPEC.md: CHECK came with 0.4.0, STATUS and GC with 1.1.0). */
@@ -63,7 +63,9 @@ function add(p: Parameters, config: NetConfig, store: AddressStore): string {
   const attachment = { containerId: p.containerId, ifname: p.ifname };
   const address = store.reserve(net, attachment);
   try {
-    const result = attach({ attachment, netns: p.netns, bridge: config.bridge, net, address }, previous, config.dns);
+    // Each family's address is reserved on its own; a failure in either gives back both (release is per attachment).
+    const address6 = net.v6 === undefined ? undefined : store.reserve6(net.v6, attachment);
+    const result = attach({ attachment, netns: p.netns, bridge: config.bridge, net, address, address6 }, previous, config.dns);
     return resultJson(result, config.cniVersion);
   } catch (err) {
     store.release(attachment);
@@ -77,8 +79,9 @@ function gc(config: NetConfig, store: AddressStore): string {
     throw new CniError(ErrorCode.INVALID_CONFIG, 'invalid network configuration: cni.dev/valid-attachments', 'GC needs the list of attachments still in use ("cni.dev/valid-attachments"; [] when there are none)');
   }
   const valid = config.validAttachments;
-  const stale = store.list().filter((r) => !valid.some((v) => v.containerId === r.attachment.containerId && v.ifname === r.attachment.ifname));
-  for (const r of stale) detach(r.attachment); // the SPEC lets GC assume the namespace is gone; a host end left behind is ours to remove
+  // Both families' reservations: an attachment whose IPv4 file is gone but IPv6 one is not is still a leak.
+  const stale = store.attachments().filter((a) => !valid.some((v) => v.containerId === a.containerId && v.ifname === a.ifname));
+  for (const a of stale) detach(a); // the SPEC lets GC assume the namespace is gone; a host end left behind is ours to remove
   store.collect(valid);
   return '';
 }
@@ -103,6 +106,11 @@ async function status(config: NetConfig, store: AddressStore): Promise<void> {
     const subnet = (answer as { node?: { subnet?: unknown } } | undefined)?.node?.subnet;
     if (typeof subnet !== 'string' || subnet !== cidrText(net.subnet)) {
       throw unavailable('weft has not settled its subnet', `the node reports subnet ${String(subnet)} but ${config.subnetEnv} says ${cidrText(net.subnet)}; wait for weft to write subnet.env again`);
+    }
+    const subnet6 = (answer as { node?: { subnet6?: unknown } } | undefined)?.node?.subnet6;
+    const want6 = net.v6 === undefined ? undefined : cidr6Text(net.v6.subnet);
+    if (subnet6 !== want6) {
+      throw unavailable('weft has not settled its subnet', `the node reports IPv6 subnet ${String(subnet6 ?? 'none')} but ${config.subnetEnv} says ${want6 ?? 'none'}; wait for weft to write subnet.env again`);
     }
   }
   const size = 2 ** (32 - net.subnet.bits) - 3; // without network, broadcast and gateway

@@ -2,7 +2,7 @@
  * The ADD result (SPEC.md section 5, "ADD Success"), written in the format
  * of the configuration's cniVersion:
  *
- *   0.3.0, 0.3.1, 0.4.0  each IP carries "version": "4"
+ *   0.3.0, 0.3.1, 0.4.0  each IP carries "version": "4" or "6"
  *   1.0.0                no "version" (the address says the family)
  *   1.1.0                as 1.0.0, plus "mtu" on each interface
  *
@@ -59,12 +59,15 @@ export function fromPrevious(prev: Raw | undefined): Result {
   return { interfaces: list(prev, 'interfaces'), ips: list(prev, 'ips'), routes: list(prev, 'routes'), dns: typeof dns === 'object' && dns !== null && !Array.isArray(dns) ? (dns as Raw) : {} };
 }
 
-/** Append one attachment's interfaces, IP and routes; its IP's interface index counts from the ones already there. */
-export function appendAttachment(r: Result, interfaces: ResultInterface[], ip: Omit<ResultIp, 'interface'> & { interfaceOffset: number }, routes: ResultRoute[], dns: Raw | undefined): Result {
+/**
+ * Append one attachment's interfaces, IPs (one per family, IPv4 first) and
+ * routes; each IP's interface index counts from the ones already there.
+ */
+export function appendAttachment(r: Result, interfaces: ResultInterface[], ips: Array<Omit<ResultIp, 'interface'> & { interfaceOffset: number }>, routes: ResultRoute[], dns: Raw | undefined): Result {
   const base = r.interfaces.length;
   return {
     interfaces: [...r.interfaces, ...interfaces],
-    ips: [...r.ips, { address: ip.address, gateway: ip.gateway, interface: base + ip.interfaceOffset }],
+    ips: [...r.ips, ...ips.map((ip) => ({ address: ip.address, gateway: ip.gateway, interface: base + ip.interfaceOffset }))],
     routes: [...r.routes, ...routes],
     dns: dns ?? r.dns,
   };

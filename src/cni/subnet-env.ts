@@ -6,7 +6,7 @@
  * (a lost lease) is followed without editing anything.
  */
 import { readFileSync } from 'node:fs';
-import { formatIpv4, parseCidr, parseIpv4 } from '../wire/addr.ts';
+import { formatIpv4, formatIpv6, parseCidr, parseIpv4, parseIpv6 } from '../wire/addr.ts';
 import { CniError, ErrorCode } from './spec.ts';
 
 export interface NodeNetwork {
@@ -18,6 +18,19 @@ export interface NodeNetwork {
   gateway: number;
   /** The pods' MTU: weft's device MTU (FLANNEL_MTU). */
   mtu: number;
+  /** A dual-stack node's IPv6 side (FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET); undefined on an IPv4-only node. */
+  v6: NodeNetwork6 | undefined;
+}
+
+/**
+ * IPv6 addresses as 128-bit bigints: a /64 holds 2^64 of them, past what a
+ * JavaScript number counts exactly, and the store walks them by adding one.
+ */
+export interface NodeNetwork6 {
+  clusterCidr: { network: bigint; bits: number };
+  subnet: { network: bigint; bits: number };
+  /** The bridge's IPv6 address, the one FLANNEL_IPV6_SUBNET names (weft writes the subnet's ::1). */
+  gateway: bigint;
 }
 
 function bad(path: string, details: string): CniError {
@@ -39,6 +52,62 @@ export function maskOf(bits: number): number {
   return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
 }
 
+const ALL6 = (1n << 128n) - 1n;
+
+export function maskOf6(bits: number): bigint {
+  return bits === 0 ? 0n : (ALL6 << BigInt(128 - bits)) & ALL6;
+}
+
+export function ipv6Value(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
+
+/** RFC 5952 text, as iproute2 prints it and the result carries it. */
+export function formatIpv6Value(v: bigint): string {
+  const bytes = new Uint8Array(16);
+  for (let i = 15; i >= 0; i--) {
+    bytes[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return formatIpv6(bytes);
+}
+
+function ipv6Cidr(path: string, key: string, text: string): { addr: bigint; bits: number } {
+  const example = key === 'FLANNEL_IPV6_NETWORK' ? 'fd00:10:244::/56' : 'fd00:10:244:1::1/64';
+  try {
+    const { family, bits } = parseCidr(text, { strict: false });
+    if (family !== 6) throw new Error('not IPv6');
+    return { addr: ipv6Value(parseIpv6(text.slice(0, text.indexOf('/')))), bits };
+  } catch {
+    throw bad(path, `${key}=${text} is not an IPv6 prefix such as ${example}`);
+  }
+}
+
+/**
+ * Flannel's IPv6 pair. Both absent: an IPv4-only node, as before. One
+ * without the other, or either malformed, is an unusable file, not a
+ * quietly IPv4-only node: weft writes the two together.
+ */
+function parseIpv6Side(path: string, values: ReadonlyMap<string, string>): NodeNetwork6 | undefined {
+  const networkText = values.get('FLANNEL_IPV6_NETWORK');
+  const subnetText = values.get('FLANNEL_IPV6_SUBNET');
+  if (networkText === undefined && subnetText === undefined) return undefined;
+  if (networkText === undefined) throw bad(path, `FLANNEL_IPV6_SUBNET=${subnetText} is given without FLANNEL_IPV6_NETWORK; a dual-stack node writes both, such as FLANNEL_IPV6_NETWORK=fd00:10:244::/56`);
+  if (subnetText === undefined) throw bad(path, `FLANNEL_IPV6_NETWORK=${networkText} is given without FLANNEL_IPV6_SUBNET; a dual-stack node writes both, such as FLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64`);
+  const network = ipv6Cidr(path, 'FLANNEL_IPV6_NETWORK', networkText);
+  const subnet = ipv6Cidr(path, 'FLANNEL_IPV6_SUBNET', subnetText);
+  if (subnet.bits > 126) throw bad(path, `FLANNEL_IPV6_SUBNET=${subnetText} leaves no addresses for pods (a /126 or larger is needed)`);
+  const subnetNet = subnet.addr & maskOf6(subnet.bits);
+  if (subnet.addr === subnetNet) throw bad(path, `FLANNEL_IPV6_SUBNET=${subnetText} names the network address; it must name the gateway, such as ${formatIpv6Value(subnetNet + 1n)}/${subnet.bits}`);
+  return {
+    clusterCidr: { network: network.addr & maskOf6(network.bits), bits: network.bits },
+    subnet: { network: subnetNet, bits: subnet.bits },
+    gateway: subnet.addr,
+  };
+}
+
 export function parseSubnetEnv(path: string, text: string): NodeNetwork {
   const values = new Map<string, string>();
   for (const line of text.split('\n')) {
@@ -58,6 +127,7 @@ export function parseSubnetEnv(path: string, text: string): NodeNetwork {
     subnet: { network: subnetNet, bits: subnet.bits },
     gateway: subnet.addr,
     mtu,
+    v6: parseIpv6Side(path, values),
   };
 }
 
@@ -78,4 +148,8 @@ export function readSubnetEnv(path: string): NodeNetwork {
 
 export function cidrText(c: { network: number; bits: number }): string {
   return `${formatIpv4(c.network)}/${c.bits}`;
+}
+
+export function cidr6Text(c: { network: bigint; bits: number }): string {
+  return `${formatIpv6Value(c.network)}/${c.bits}`;
 }

@@ -38,7 +38,7 @@ describe('parameters', () => {
 
 describe('subnet.env', () => {
   it('reads the node network as weft writes it', () => {
-    expect(parseSubnetEnv('f', ENV)).toEqual({ clusterCidr: { network: 0x0af40000, bits: 16 }, subnet: { network: 0x0af40100, bits: 30 }, gateway: 0x0af40101, mtu: 1450 });
+    expect(parseSubnetEnv('f', ENV)).toEqual({ clusterCidr: { network: 0x0af40000, bits: 16 }, subnet: { network: 0x0af40100, bits: 30 }, gateway: 0x0af40101, mtu: 1450, v6: undefined });
   });
 
   it.each([
@@ -95,7 +95,7 @@ describe('address store', () => {
     expect(codeOf(() => s.reserve(net, { containerId: 'a', ifname: 'eth0' }))).toBe(100);
     expect(codeOf(() => s.reserve(net, { containerId: 'b', ifname: 'eth0' }))).toBe(101);
     expect(statSync(s.dir).mode & 0o777).toBe(0o700);
-    expect(s.release({ containerId: 'a', ifname: 'eth0' })).toEqual([0x0af40102]);
+    expect(s.release({ containerId: 'a', ifname: 'eth0' })).toEqual(['10.244.1.2']);
     expect(s.release({ containerId: 'a', ifname: 'eth0' })).toEqual([]);
     expect(readdirSync(s.dir)).toEqual(['last-reserved']);
   });
