@@ -122,7 +122,6 @@ export async function up(o: UpOptions): Promise<ClusterState> {
     // A 1500-byte underlay less the encapsulation's overhead (20 bytes more with IPv6 outer headers).
     const podMtu = (o.backend === 'vxlan' ? 1450 : 1420) - (o.ipv6Underlay ? 20 : 0);
     say(`building ${o.nodes} nodes with ${o.pods} ${o.containers ? 'podman containers' : 'pods'} each (${o.backend}, pod MTU ${podMtu})`);
-    if (o.containers && o.dualStack) throw new Error('--containers and --dual-stack do not go together yet: weft-cni hands out IPv4 addresses only');
     if (o.containers) {
       const missing = await missingContainerTools();
       if (missing.length > 0) throw new Error(`--containers needs podman, runc, busybox-static and the CNI plugins; install them with: apt-get install ${missing.join(' ')}`);

@@ -47,7 +47,7 @@ export function reservationsDir(dir: string, index: number): string {
   return join(dir, 'cni-data', `node-${index}`);
 }
 
-/** Write node n's conflist from its weft config, then start its pods as containers; fills in each pod's address. */
+/** Write node n's conflist from its weft config, then start its pods as containers; fills in each pod's addresses (both families on a dual-stack node). */
 export async function addContainers(dir: string, clusterName: string, n: ClusterNode, setup: ContainerSetup): Promise<void> {
   const h = hostOf(dir, n, setup);
   await weft(['cni', 'conflist', '--config', join(dir, `node-${n.index}.json`), '--out', join(h.dir, 'net.d', `${NETWORK}.conflist`), '--data-dir', reservationsDir(dir, n.index)]);
@@ -55,6 +55,8 @@ export async function addContainers(dir: string, clusterName: string, n: Cluster
     const c = await runContainer(h, `${clusterName}-n${n.index}-c${j + 1}`, NETWORK, setup.rootfs);
     pod.container = c.name;
     pod.ip = c.ip;
+    // On a dual-stack node the container's IPv6 address is a target of `check`, as a hand-made pod's is.
+    if (c.ip6 !== undefined) pod.ip6 = c.ip6;
   }
 }
 

@@ -138,16 +138,19 @@ export interface Container {
   name: string;
   id: string;
   ip: string;
+  /** Its IPv6 address, on a dual-stack node (weft-cni gives one per family). */
+  ip6: string | undefined;
 }
 
-/** Start a container from `rootfs` on CNI network `network`, serving /www over HTTP; returns its ID and address. */
+/** Start a container from `rootfs` on CNI network `network`, serving /www over HTTP; returns its ID and addresses. */
 export async function runContainer(h: PodmanHost, name: string, network: string, rootfs: string): Promise<Container> {
   // Read-only: the containers share one rootfs directory. NET_RAW: busybox ping uses a raw socket.
   const id = (
     await podmanOk(h, ['run', '-d', '--name', name, '--network', network, '--read-only', '--cap-add', 'NET_RAW', '--rootfs', rootfs, '/bin/httpd', '-f', '-p', String(HTTP_PORT), '-h', '/www'])
   ).trim();
-  const ip = (await podmanOk(h, ['inspect', '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name])).trim();
-  return { name, id, ip };
+  // podman reads both from the plugin's result: IPAddress is its IPv4 address, GlobalIPv6Address its IPv6 one ('' when none).
+  const [ip = '', ip6 = ''] = (await podmanOk(h, ['inspect', '--format', `{{with index .NetworkSettings.Networks "${network}"}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}`, name])).trim().split(' ');
+  return { name, id, ip, ip6: ip6 === '' ? undefined : ip6 };
 }
 
 /** Ping `ip` from inside a container: one echo, 2 s to answer; true if it came back. */
