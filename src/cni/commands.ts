@@ -115,4 +115,11 @@ async function status(config: NetConfig, store: AddressStore): Promise<void> {
   }
   const size = 2 ** (32 - net.subnet.bits) - 3; // without network, broadcast and gateway
   if (store.list().length >= size) throw unavailable(`no free address in ${cidrText(net.subnet)}`, `all ${size} pod addresses of this node are reserved; remove containers or run the runtime's GC`);
+  if (net.v6 !== undefined) {
+    // Only a small IPv6 subnet can run out (a /64 never will), but an ADD on a full one would fail all the same.
+    const size6 = (1n << BigInt(128 - net.v6.subnet.bits)) - 2n; // without the network address and the gateway
+    if (BigInt(store.list6().length) >= size6) {
+      throw unavailable(`no free address in ${cidr6Text(net.v6.subnet)}`, `all ${size6} IPv6 pod addresses of this node are reserved; remove containers or run the runtime's GC`);
+    }
+  }
 }

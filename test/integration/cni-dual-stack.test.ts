@@ -162,6 +162,10 @@ describe.skipIf(!root)('weft-cni on a dual-stack node', () => {
       error(101, 'no free address in fd00:10:244:9::/126', `all 2 IPv6 pod addresses of this node are reserved (in ${join(dir, 'data', 'wdsmall')}); remove containers, or let the runtime garbage-collect (CNI GC) those it no longer knows`),
     );
     expect(reservations('wdsmall')).toEqual(['10.244.9.2', '10.244.9.3', 'fd00-10-244-9--2', 'fd00-10-244-9--3']);
+    // STATUS says so before the next ADD does.
+    expect((await runPlugin(call('STATUS'), cfg)).stdout).toBe(
+      error(50, 'no free address in fd00:10:244:9::/126', "all 2 IPv6 pod addresses of this node are reserved; remove containers or run the runtime's GC"),
+    );
     // Its veth went too: only the two containers' ends are on the bridge.
     expect((await sb.run(node, ['ip', '-o', 'link', 'show', 'master', 'wdsmall0'])).trim().split('\n')).toHaveLength(2);
   });

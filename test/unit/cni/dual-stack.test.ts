@@ -12,6 +12,7 @@ import { AddressStore, ipv6FileName } from '../../../src/cni/address-store.ts';
 import { appendAttachment, fromPrevious, resultJson } from '../../../src/cni/result.ts';
 import { CniError } from '../../../src/cni/spec.ts';
 import { formatIpv6Value, parseSubnetEnv } from '../../../src/cni/subnet-env.ts';
+import { seededRandom } from '../../helpers/random.ts';
 
 const V4 = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\n';
 const V6 = 'FLANNEL_IPV6_NETWORK=fd00:10:244::/56\nFLANNEL_IPV6_SUBNET=fd00:10:244:1::1/64\n';
@@ -52,6 +53,21 @@ describe('subnet.env on a dual-stack node', () => {
       code: 7,
       details: `${why}; weft writes this file itself (subnetEnv in its config), so check that "subnetEnv" in the conflist names the file of this node's weft`,
     });
+  });
+});
+
+describe('subnet.env, hostile', () => {
+  it('any text is a network or a CniError, never an exception of another kind', () => {
+    const rnd = seededRandom(14);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const keys = ['FLANNEL_NETWORK', 'FLANNEL_SUBNET', 'FLANNEL_MTU', 'FLANNEL_IPV6_NETWORK', 'FLANNEL_IPV6_SUBNET', 'X', ''];
+    const values = ['10.244.0.0/16', '10.244.1.1/24', '1450', 'fd00:10:244::/56', 'fd00:10:244:1::1/64', 'fd00::1/128', 'fd00::/0', '::1/126', '::ffff:10.0.0.1/120', '1:2:3:4:5:6:7:8:9/64', 'fd00::1%eth0/64', '/64', 'fd00::1/', '', '=', 'fd00::1/1e2'];
+    for (let i = 0; i < 3000; i++) {
+      const lines = Array.from({ length: Math.floor(rnd() * 7) }, () => `${pick(keys)}${pick(['=', '= ', ''])}${pick(values)}`);
+      const text = `${V4}${TAIL}${lines.join('\n')}`;
+      const outcome = errorOf(() => parseSubnetEnv('f', text));
+      expect(outcome === 'no error' || typeof outcome === 'object', `${JSON.stringify(text)}: ${JSON.stringify(outcome)}`).toBe(true);
+    }
   });
 });
 
