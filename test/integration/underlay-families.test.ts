@@ -1,5 +1,7 @@
 /**
- * A WireGuard peer roaming between underlay families: weft listens on a
+ * One node on both underlay families at once (`underlay.address` "::"):
+ * VXLAN to a peer configured at its IPv4 address, and a WireGuard peer
+ * roaming between families: weft listens on a
  * dual-stack socket (`underlay.address` "::"), wireguard-go first reaches it
  * over IPv6, then is told weft's IPv4 address; its next packets come from
  * its own IPv4 address, and weft, authenticating them, moves the peer's
@@ -10,7 +12,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyText, publicKeyText } from '../../src/crypto/keys.ts';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, twoNodes } from '../helpers/cluster.ts';
+import { endpointOf, ping, startWeft, twoNodes } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { startWireguardGo } from '../helpers/wireguard-go.ts';
 import type { WireguardGo } from '../helpers/wireguard-go.ts';
@@ -72,5 +74,31 @@ describe.skipIf(!root)('WireGuard roaming between underlay families', () => {
     await sb.run(nodes.b.ns, ['wg', 'set', WGGO_IF, 'peer', publicKeyText(weftPriv), 'endpoint', '[fd99::1]:51820']);
     expect(await ping(sb, nodes.b.podNs, nodes.a.podIp)).toBe(3);
     expect(await weftEndpoint()).toBe('[fd99::2]:51820');
+  });
+});
+
+describe.skipIf(!root)('VXLAN from a dual-stack socket to an IPv4 peer', () => {
+  const sb = new NetnsSandbox();
+  let nodes: TwoNodes;
+  const wefts: WeftProcess[] = [];
+
+  beforeAll(async () => {
+    // VXLAN's overhead over IPv6 (70) decides node-a's MTU; node-b, IPv4 only, could take 1450.
+    nodes = await twoNodes(sb, 1430);
+    const { a, b } = nodes;
+    await sb.run(a.ns, ['ip', 'addr', 'add', 'fd99::1/64', 'dev', 'ul0', 'nodad']);
+    wefts.push(await startWeft(sb, a, [{ name: b.name, endpoint: endpointOf(b, 8472), subnet: b.subnet }], { underlay: { address: '::' } }));
+    wefts.push(await startWeft(sb, b, [{ name: a.name, endpoint: endpointOf(a, 8472), subnet: a.subnet }], { tun: { mtu: 1430 } }));
+  });
+
+  afterAll(async () => {
+    for (const w of wefts) await w.stop();
+    await sb.destroy();
+  });
+
+  it('knows the IPv4 sender by its address (source check on) and answers it over IPv4', async () => {
+    expect(wefts[0]!.ready.mtu).toBe(1430);
+    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp)).toBe(3);
+    expect(await ping(sb, nodes.b.podNs, nodes.a.podIp, 3, 1430 - 28)).toBe(3);
   });
 });
