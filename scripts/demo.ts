@@ -7,6 +7,7 @@
  *   npm run demo                   (VXLAN)
  *   npm run demo -- --backend wireguard
  *   npm run demo -- --containers   (pods are podman containers, attached through weft-cni)
+ *   npm run demo -- --dual-stack   (every pod has an IPv6 address too; the matrix covers both)
  *
  * It needs only iproute2 and what npm install brought: without ping and
  * iperf3 it measures with weft's own probes (scripts/lab/probe.ts), the
@@ -63,19 +64,29 @@ async function probeThroughput(fromNs: string, toNs: string, toIp: string, secon
   }
 }
 
-/** The connectivity matrix by weft's probes: from each pod, one TCP connect to every other pod at once. */
+/**
+ * The connectivity matrix by weft's probes: from each pod address, one TCP
+ * connect to every other pod's addresses at once (a dual-stack pod's two
+ * addresses are one pod: no pair).
+ */
 async function probeMatrix(): Promise<Matrix> {
-  const pods = loadState(NAME).layout.nodes.flatMap((n) => n.pods.map((p) => ({ label: `n${n.index}-p${p.ns.split('-p').at(-1)}`, ns: p.ns, ip: p.ip })));
-  const ok = await Promise.all(
-    pods.map(async (from) => {
-      const others = pods.filter((p) => p !== from).map((p) => p.ip);
-      // Port 9 (discard): nothing listens, so a reachable pod answers with a reset.
-      const seen = JSON.parse(await nsRun(from.ns, [process.execPath, PROBE, 'reach', '9', ...others], { timeoutMs: 15_000 })) as Record<string, boolean>;
-      return pods.map((to) => to === from || seen[to.ip] === true);
+  const pods = loadState(NAME).layout.nodes.flatMap((n) =>
+    n.pods.flatMap((p) => {
+      const label = `n${n.index}-p${p.ns.split('-p').at(-1)}`;
+      return [{ label, ns: p.ns, ip: p.ip }, ...(p.ip6 === undefined ? [] : [{ label: `${label}/6`, ns: p.ns, ip: p.ip6 }])];
     }),
   );
-  const total = pods.length * (pods.length - 1);
-  return { pods: pods.map((p) => p.label), ok, reached: ok.flat().filter(Boolean).length - pods.length, total };
+  const ok = await Promise.all(
+    pods.map(async (from) => {
+      const others = pods.filter((p) => p.ns !== from.ns).map((p) => p.ip);
+      // Port 9 (discard): nothing listens, so a reachable pod answers with a reset.
+      const seen = JSON.parse(await nsRun(from.ns, [process.execPath, PROBE, 'reach', '9', ...others], { timeoutMs: 15_000 })) as Record<string, boolean>;
+      return pods.map((to) => to.ns === from.ns || seen[to.ip] === true);
+    }),
+  );
+  const unpaired = pods.reduce((n, a) => n + pods.filter((b) => b.ns === a.ns).length, 0);
+  const total = pods.length * pods.length - unpaired;
+  return { pods: pods.map((p) => p.label), ok, reached: ok.flat().filter(Boolean).length - unpaired, total };
 }
 
 /** Time one 4 MiB HTTP fetch between containers on two nodes, checked by MD5; returns milliseconds. */
@@ -105,6 +116,7 @@ async function main(): Promise<number> {
     return 1;
   }
   const containers = process.argv.includes('--containers');
+  const dualStack = process.argv.includes('--dual-stack');
   const ping = await have('ping');
   const iperf = await have('iperf3');
   await down(NAME); // a previous demo that was killed
@@ -114,8 +126,8 @@ async function main(): Promise<number> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    say(`weft demo: 3 nodes, 2 ${containers ? 'podman containers' : 'pods'} each, ${backend}`);
-    await up({ name: NAME, nodes: 3, pods: 2, backend, containers, impair: { lossPercent: 0, delayMs: 0 }, progress: (l) => say(`  ${l}`) });
+    say(`weft demo: 3 nodes, 2 ${containers ? 'podman containers' : 'pods'} each, ${backend}${dualStack ? ', dual-stack' : ''}`);
+    await up({ name: NAME, nodes: 3, pods: 2, backend, containers, dualStack, impair: { lossPercent: 0, delayMs: 0 }, progress: (l) => say(`  ${l}`) });
     // Containers ping with their own busybox; namespaces with ping when the machine has it.
     const byPing = containers || ping;
     say(`\nconnectivity (${byPing ? 'ping' : "TCP connect, weft's probe"} from row to column):`);
