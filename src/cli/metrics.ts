@@ -51,6 +51,11 @@ export function metrics(status: () => NodeStatus): Metrics {
   mirrored('gauge', registry, 'weft_info', 'This node: name, backend and subnet (value 1).', ['node', 'backend', 'subnet'], (set) => {
     set({ node: s().node.name, backend: s().node.backend, subnet: s().node.subnet }, 1);
   });
+  mirrored('gauge', registry, 'weft_subnet_info', 'The subnets this node owns, one per address family (value 1).', ['family', 'subnet'], (set) => {
+    set({ family: '4', subnet: s().node.subnet }, 1);
+    const six = s().node.subnet6;
+    if (six !== undefined) set({ family: '6', subnet: six }, 1);
+  });
   for (const [field, dir, what] of [['txBytes', 'transmit', 'bytes'], ['rxBytes', 'receive', 'bytes'], ['txPackets', 'transmit', 'packets'], ['rxPackets', 'receive', 'packets']] as const) {
     mirrored('counter', registry, `weft_peer_${dir}_${what}_total`, `${what === 'bytes' ? 'Bytes' : 'Packets'} ${dir === 'transmit' ? 'sent to' : 'received from'} each peer (encapsulated).`, ['peer'], (set) => {
       for (const p of s().peers) set({ peer: p.name }, p[field]);

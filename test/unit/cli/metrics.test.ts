@@ -32,6 +32,7 @@ describe('Prometheus metrics', () => {
   it('export every weft counter from the one typed status snapshot', async () => {
     expect(weftLines(await metrics(status).scrape())).toEqual([
       'weft_info{node="node-a",backend="wireguard",subnet="10.244.1.0/24"} 1',
+      'weft_subnet_info{family="4",subnet="10.244.1.0/24"} 1',
       'weft_peer_transmit_bytes_total{peer="node-b"} 100',
       'weft_peer_receive_bytes_total{peer="node-b"} 200',
       'weft_peer_transmit_packets_total{peer="node-b"} 1',
@@ -72,5 +73,12 @@ describe('Prometheus metrics', () => {
     expect(lines).toContain('weft_socket_receive_drops_total{socket="data"} 0');
     expect(lines).toContain('weft_drops_total{reason="too_big"} 0');
     expect(lines.filter((l) => /^weft_(handshakes|peer_last_handshake|gossip|tun_offload)/u.test(l))).toEqual([]);
+  });
+
+  it('names a dual-stack node\'s subnet in each family', async () => {
+    const parts = statusParts('vxlan');
+    parts.node.subnet6 = 'fd00:10:244:1::/64';
+    const lines = weftLines(await metrics(() => nodeStatus(parts)).scrape());
+    expect(lines.filter((l) => l.startsWith('weft_subnet_info'))).toEqual(['weft_subnet_info{family="4",subnet="10.244.1.0/24"} 1', 'weft_subnet_info{family="6",subnet="fd00:10:244:1::/64"} 1']);
   });
 });
