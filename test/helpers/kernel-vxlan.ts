@@ -44,6 +44,13 @@ export async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, peer: Over
     await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp6}/128`, 'dev', dev, 'nodad']);
     if (o.staticNeighbour ?? true) await sb.run(ns, ['ip', 'neigh', 'replace', peer.vtepIp6, 'lladdr', peerMac, 'dev', dev, 'nud', 'permanent']);
     await sb.run(ns, ['ip', 'route', 'add', peer.subnet6, 'via', peer.vtepIp6, 'dev', dev, 'onlink']);
+    // The kernel sends a neighbour solicitation only from a link-local address
+    // that has passed duplicate address detection: until the device's has, it
+    // asks nobody and the first packets are lost. A device that has been up a
+    // while is past that; wait for it here (a condition, bounded) as for one.
+    for (let i = 0; i < 100 && (await sb.run(ns, ['ip', '-6', 'addr', 'show', 'dev', dev, 'tentative'])).trim() !== ''; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
   return dev;
 }
