@@ -121,7 +121,10 @@ async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEntry[], e
   runDir ??= mkdtempSync(join(tmpdir(), 'weft-bench-'));
   const dir = mkdtempSync(join(runDir, 'node-'));
   const configPath = join(dir, `${n.name}.json`);
-  writeFileSync(configPath, JSON.stringify({ name: n.name, underlay: { address: n.underlayIp }, subnet: n.subnet, peers, ...extra }));
+  // /run is shared by every namespace on the machine: keep each node's control socket and
+  // subnet.env in the run's own directory, so the bench never meets a test's node-a.
+  const files = { controlSocket: join(dir, 'control.sock'), subnetEnv: join(dir, 'subnet.env') };
+  writeFileSync(configPath, JSON.stringify({ name: n.name, underlay: { address: n.underlayIp }, subnet: n.subnet, peers, ...files, ...extra }));
   // Default (info) logging: weft logs only on start, reload, SIGUSR1 and stop, never per packet.
   // WEFT_NODE_FLAGS passes node flags to every weft process, e.g.
   // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the data path under load.

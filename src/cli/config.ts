@@ -22,7 +22,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { decodeKey } from '../crypto/keys.ts';
 import { parseWgConf } from '../wireguard/conf.ts';
 import { checkPeerEndpoints } from './config-checks.ts';
