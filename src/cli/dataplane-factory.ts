@@ -108,6 +108,8 @@ export interface BuiltDataplane {
    * WireGuard port, the same on every node.
    */
   gossipPeer(spec: PeerSpec): PeerSpec;
+  /** The node's subnets moved (a conflict settled against it): VXLAN answers for the new VTEP addresses. */
+  readdress(config: ResolvedConfig): void;
   /** Start timers and sockets that need the TUN device's final name; `peersChanged` runs after wg set. */
   start(tunName: string, peersChanged: () => void): Promise<void>;
   stop(): Promise<void>;
@@ -150,9 +152,12 @@ export function buildDataplane(config: ResolvedConfig, ring: PacketRing, transpo
   const wireguardIdentity = (w: WireguardEncapsulation): WireguardIdentity => ({ publicKey: encodeKey(w.publicKey), listenPort: wg!.listenPort });
   const handshakes = (w: WireguardEncapsulation) => ({ ...w.state.handshakes });
   let identity: BuiltDataplane['identity'];
+  /** The identities that carry the VTEP address (VXLAN's, and mixed's copy of it). */
+  const namingVtep: VxlanIdentity[] = [vxlanIdentity];
   let status: () => BackendStatus;
   if (vxlan && wireguard) {
     const mixed: MixedIdentity = { location: config.location, ...vxlanIdentity, ...wireguardIdentity(wireguard) };
+    namingVtep.push(mixed);
     identity = mixed;
     status = () => ({ kind: 'mixed', node: mixed, drops: dataplane.drops(), arpReplies: vxlan.arpReplies, handshakes: handshakes(wireguard) });
   } else if (wireguard) {
@@ -169,6 +174,11 @@ export function buildDataplane(config: ResolvedConfig, ring: PacketRing, transpo
     dataplane,
     identity,
     status,
+    readdress: (moved) => {
+      vxlan?.readdress(vtepIpOf(moved), moved.subnet6?.addr);
+      // The identity objects status and the ready line read name the VTEP too.
+      for (const named of namingVtep) named.vtepIp = formatIpv4(vtepIpOf(moved));
+    },
     gossipPeer: (spec) =>
       vxlan && wireguard && spec.location !== config.location && spec.endpoint
         ? { ...spec, endpoint: { address: spec.endpoint.address, port: wg!.listenPort } }

@@ -120,12 +120,24 @@ export async function openDevice(config: ResolvedConfig, ring: PacketRing, mtu: 
   const link = new Link(tun.name);
   undo.push('remove addresses and routes', () => link.close());
   await link.setMtu(mtu);
-  await link.addAddress(`${formatIpv4(vtepIpOf(config))}/32`);
-  if (config.subnet6 !== undefined) await link.addAddress(`${formatIpv6(config.subnet6.addr)}/128`);
+  for (const address of vtepAddresses(config)) await link.addAddress(address);
   await link.setUp();
   for (const cluster of clusterCidrsOf(config)) await link.addRoute(formatCidr(cluster));
   enableForwarding(config.subnet6 !== undefined, log);
   return { tun, link };
+}
+
+/** The device's own addresses for a configuration: each subnet's network address (the VTEP), one per family. */
+function vtepAddresses(config: ResolvedConfig): string[] {
+  return [`${formatIpv4(vtepIpOf(config))}/32`, ...(config.subnet6 !== undefined ? [`${formatIpv6(config.subnet6.addr)}/128`] : [])];
+}
+
+/** Swap the device's VTEP addresses from `before`'s subnets to `after`'s (a subnet moved while running). */
+export async function moveVtepAddress(link: Link, before: ResolvedConfig, after: ResolvedConfig): Promise<void> {
+  const next = vtepAddresses(after);
+  const gone = vtepAddresses(before).filter((a) => !next.includes(a));
+  for (const a of next) if (!vtepAddresses(before).includes(a)) await link.addAddress(a);
+  for (const a of gone) await link.removeAddress(a);
 }
 
 /** The pod network's CIDRs: IPv4's, and IPv6's in a dual-stack cluster. */

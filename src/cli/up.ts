@@ -18,8 +18,9 @@ import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
 import { PeerRoutes } from '../node/peer-routes.ts';
 import { kernelReceiveDrops } from '../transport/kernel-drops.ts';
 import { endpointText, formatCidr } from '../wire/addr.ts';
+import type { Cidr } from '../wire/addr.ts';
 import { buildDataplane } from './dataplane-factory.ts';
-import { Undo, clusterCidrsOf, joinGossip, makeRing, openDevice, openSockets } from './node-parts.ts';
+import { Undo, clusterCidrsOf, joinGossip, makeRing, moveVtepAddress, openDevice, openSockets } from './node-parts.ts';
 import { preflight } from './config-checks.ts';
 import { loadConfig } from './config-load.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
@@ -60,7 +61,8 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     const claimed = gossip === undefined ? undefined : await gossip.claimSubnet(3000, config.gossip!.seeds.length > 0);
     const subnet = claimed?.v4 ?? config.subnet!;
     checkpoint();
-    const resolved: ResolvedConfig = { ...config, subnet, subnet6: claimed?.v6 ?? config.subnet6 };
+    // Mutable: a conflict settled against this node moves a subnet while it runs (readdress below).
+    let resolved: ResolvedConfig = { ...config, subnet, subnet6: claimed?.v6 ?? config.subnet6 };
     const built = buildDataplane(resolved, ring, transports, mtu, log);
     const dataplane = built.dataplane;
     const verifyChecksums = !dataplane.encapsulations.every((e) => e.authenticatesPayload);
@@ -81,7 +83,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         void syncRoutes();
         if (e) log.info(e.type, { peer: e.name, subnets: e.peer.subnets.map(formatCidr), ...(e.reason ? { reason: e.reason } : {}) });
       },
-      (moved) => log.error('a conflict moved this node\'s subnet; restart weft to re-address its device', { subnet: formatCidr(moved) }),
+      (moved) => void readdress(moved),
       built.gossipPeer,
     );
 
@@ -95,7 +97,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       node: {
         name: config.name,
         backend: config.backend,
-        subnet: formatCidr(subnet),
+        subnet: formatCidr(resolved.subnet),
         ...(resolved.subnet6 !== undefined ? { subnet6: formatCidr(resolved.subnet6) } : {}),
         location: config.location,
         clusterCidr: formatCidr(config.clusterCidr),
@@ -122,6 +124,25 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       gossip: gossip?.status(),
     });
     undo.push('remove subnet.env', writeSubnetEnv(config.subnetEnv, subnetEnvText(resolved, mtu)));
+
+    /**
+     * A conflict settled against this node moved one of its subnets (gossip):
+     * the device's VTEP address, VXLAN's ARP and neighbour discovery answers,
+     * status and subnet.env follow at once. Pods already addressed from the
+     * old subnet keep their addresses until their runtime re-adds them.
+     */
+    const readdress = async (moved: Cidr): Promise<void> => {
+      const before = resolved;
+      resolved = moved.family === 4 ? { ...resolved, subnet: moved } : { ...resolved, subnet6: moved };
+      try {
+        await moveVtepAddress(link, before, resolved);
+        built.readdress(resolved);
+        writeSubnetEnv(config.subnetEnv, subnetEnvText(resolved, mtu));
+        log.info('subnet moved: device re-addressed', { subnet: formatCidr(moved) });
+      } catch (err) {
+        log.error('subnet moved, but the device could not be re-addressed; restart weft', { subnet: formatCidr(moved), error: (err as Error).message });
+      }
+    };
     const control = await serveControl(config.controlSocket, { status });
     undo.push('close control socket', () => control.close());
     checkpoint();

@@ -115,6 +115,13 @@ export class Link {
     this.addresses.push(cidr);
   }
 
+  /** Remove an address this Link added (a node re-addressed after its subnet moved). Gone already is fine. */
+  async removeAddress(cidr: string): Promise<void> {
+    await this.ipIgnoringGone(['address', 'del', cidr, 'dev', this.name]);
+    const i = this.addresses.indexOf(cidr);
+    if (i >= 0) this.addresses.splice(i, 1);
+  }
+
   /** Route `cidr` (a network address, e.g. '10.244.0.0/16') out of this interface. */
   async addRoute(cidr: string, options: RouteOptions = {}): Promise<void> {
     const parsed = cidrOrNull(cidr, true);

@@ -137,8 +137,8 @@ export class VxlanEncapsulation implements Encapsulation {
 
   private readonly ring: PacketRing;
   private readonly vtepMac: Uint8Array;
-  private readonly vtepIp: number;
-  private readonly vtepIp6: Uint8Array | undefined;
+  private vtepIp: number;
+  private vtepIp6: Uint8Array | undefined;
   private readonly vni: number;
   private readonly port: number;
   private directory: PeerDirectory | undefined;
@@ -298,6 +298,12 @@ export class VxlanEncapsulation implements Encapsulation {
 
   drops(): Record<string, number> {
     return this.dropCounters.toObject();
+  }
+
+  /** Our VTEP addresses after the node's subnet moved: the ARP and neighbour discovery targets we answer. */
+  readdress(vtepIp: number, vtepIp6: Uint8Array | undefined): void {
+    this.vtepIp = vtepIp >>> 0;
+    this.vtepIp6 = vtepIp6;
   }
 
   /** Our VTEP identity, for status output and for configuring kernel peers. */
