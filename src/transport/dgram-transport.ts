@@ -95,7 +95,9 @@ export class DgramTransport implements Transport {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
         socket.close();
-        const where = `${options.bindAddress ?? (family === 6 ? '::' : '0.0.0.0')}:${options.port}`;
+        const host = options.bindAddress ?? (family === 6 ? '::' : '0.0.0.0');
+        // As endpoints are written: an IPv6 address in brackets, like the batch transport's errors.
+        const where = host.includes(':') ? `[${host}]:${options.port}` : `${host}:${options.port}`;
         reject(bindError(where, err, err.code));
       };
       socket.once('error', onError);
