@@ -21,7 +21,10 @@
  * (SUBNET6_CONFIGURED); then
  *  96  IPv6 subnet claimed at, f64 (the conflict rule runs per family)
  * 104  underlay IPv6 (16): all zero when the underlay is IPv4 (then the
- *      IPv4 at 70 is the address); else the address, and the IPv4 at 70 zero
+ *      IPv4 at 70 is the address); else the IPv6 address. The IPv4 at 70
+ *      is zero on an IPv6-only underlay; a node on both underlay families
+ *      (dual underlay) fills both, and each reader picks the family it
+ *      can reach (reachableAddress)
  * 120  name len u8 + UTF-8, location len u8 + UTF-8,
  *      subnet count u8 + count x (family u8 (4 or 6) + address (4 or 16)
  *      + prefix length u8), host bits clear
@@ -29,7 +32,7 @@
  * The version byte is inside the signed body, so nobody can relabel one
  * version as the other.
  *
- * Mixed versions: a node signs v1 whenever it has no IPv6 subnet and an
+ * Mixed versions: a node signs v1 whenever it has no IPv6 subnet and only an
  * IPv4 underlay, so an IPv4-only cluster sends exactly the bytes it always
  * did, and nodes of either version read each other. A node older than v2
  * drops a v2 record as malformed (counted, as any record it cannot read): it
@@ -39,6 +42,9 @@
  * v2), so a suspicion ends in a death on the old node. Enable IPv6 only once
  * every node runs a version that reads v2. (No layout could do better: the
  * v1 decoder takes version 1 at exactly the v1 length and nothing else.)
+ * A v2 reader from before dual underlays took the IPv6 address of a record
+ * that has both and ignored the IPv4 one, so it reaches a dual-underlay
+ * node over IPv6 only.
  *
  * One incarnation number serves both SWIM's refutation and the record's
  * version: any change, and any refutation, re-signs the record one higher.
@@ -73,8 +79,14 @@ export interface NodeRecord {
   readonly flags: number;
   readonly signingKey: Uint8Array;
   readonly wgPublicKey: Uint8Array | null;
-  /** Underlay address: dotted IPv4, or IPv6 text (v2 records only). */
+  /**
+   * Underlay address: dotted IPv4, or IPv6 text (v2 records only). A dual-underlay
+   * node's IPv4 one, its IPv6 one in `address6`; a reader may replace it with the
+   * one it reaches (reachableAddress) before membership uses it.
+   */
   readonly address: string;
+  /** The IPv6 underlay address of a node whose `address` is IPv4 and which has both (v2 only). */
+  readonly address6?: string;
   readonly gossipPort: number;
   /** The data plane's UDP port there (VXLAN 8472, WireGuard 51820, ...). */
   readonly dataPort: number;
@@ -126,9 +138,11 @@ export function signRecord(fields: RecordFields, incarnation: number, secretKey:
   if (name.length === 0 || name.length > MAX_NAME_LEN) throw new RangeError(`node name must be 1..${MAX_NAME_LEN} bytes`);
   if (loc.length > MAX_LOCATION_LEN) throw new RangeError(`location must be at most ${MAX_LOCATION_LEN} bytes`);
   if (fields.subnets.length > MAX_SUBNETS) throw new RangeError(`at most ${MAX_SUBNETS} subnets`);
-  // v1 whenever it can say everything: an IPv4-only node stays readable by every older node.
   const underlay6 = isIP(fields.address) === 6;
-  const version = !underlay6 && fields.subnets.every((s) => s.family === 4) ? RECORD_VERSION : RECORD_VERSION_DUAL;
+  const second = fields.address6;
+  if (second !== undefined && (underlay6 || isIP(second) !== 6)) throw new RangeError('address6 is an IPv6 address beside an IPv4 address');
+  // v1 whenever it can say everything: an IPv4-only node stays readable by every older node.
+  const version = !underlay6 && second === undefined && fields.subnets.every((s) => s.family === 4) ? RECORD_VERSION : RECORD_VERSION_DUAL;
   const fixed = version === RECORD_VERSION ? FIXED_LEN : FIXED_LEN_DUAL;
   let listLen = 0;
   for (const s of fields.subnets) listLen += entryLen(version, s.family);
@@ -144,6 +158,7 @@ export function signRecord(fields: RecordFields, incarnation: number, secretKey:
   if (fields.wgPublicKey !== null) out.set(fields.wgPublicKey.subarray(0, 32), 38);
   if (underlay6) out.set(parseIpv6(fields.address), ADDRESS6_OFFSET);
   else v.setUint32(70, parseIpv4(fields.address));
+  if (second !== undefined) out.set(parseIpv6(second), ADDRESS6_OFFSET);
   v.setUint16(74, fields.gossipPort);
   v.setUint16(76, fields.dataPort);
   out.set(fields.vtepMac.subarray(0, 6), 78);
@@ -230,13 +245,19 @@ export function decodeRecord(bytes: Uint8Array): RecordVerdict {
   if (!Number.isFinite(claimedAt)) return bad;
   const claimed6At = version === RECORD_VERSION_DUAL ? v.getFloat64(96) : 0;
   if (!Number.isFinite(claimed6At)) return bad;
+  const address4 = formatIpv4(v.getUint32(70));
+  const has6 = version === RECORD_VERSION_DUAL && bytes.subarray(ADDRESS6_OFFSET, ADDRESS6_OFFSET + 16).some((b) => b !== 0);
+  const address6 = has6 ? formatIpv6(bytes, ADDRESS6_OFFSET) : undefined;
+  // Both addresses: a dual underlay. An IPv6 one alone: the IPv4 field is zero, not an address.
+  const dualUnderlay = address6 !== undefined && v.getUint32(70) !== 0;
   const record: NodeRecord = {
     name,
     incarnation: v.getUint32(2),
     flags,
     signingKey: bytes.slice(6, 38),
     wgPublicKey: (flags & RecordFlag.HasWg) !== 0 ? bytes.slice(38, 70) : null,
-    address: version === RECORD_VERSION_DUAL && bytes.subarray(ADDRESS6_OFFSET, ADDRESS6_OFFSET + 16).some((b) => b !== 0) ? formatIpv6(bytes, ADDRESS6_OFFSET) : formatIpv4(v.getUint32(70)),
+    address: address6 !== undefined && !dualUnderlay ? address6 : address4,
+    ...(dualUnderlay ? { address6 } : {}),
     gossipPort: v.getUint16(74),
     dataPort: v.getUint16(76),
     vtepMac: bytes.slice(78, 84),
@@ -247,6 +268,42 @@ export function decodeRecord(bytes: Uint8Array): RecordVerdict {
     subnets,
   };
   return { ok: true, record, body: bytes.subarray(0, bodyLen), signature: bytes.subarray(bodyLen) };
+}
+
+/** The record's underlay address of `family`, if it has one. */
+export function underlayAddressOf(record: NodeRecord, family: 4 | 6): string | undefined {
+  if (isIP(record.address) === family) return record.address;
+  return family === 6 ? record.address6 : undefined;
+}
+
+/**
+ * The address a node on the underlay `families` (its own, in its order of
+ * preference) reaches `record`'s node at: the first of its families the
+ * record has an address of. Undefined when they share no family: there is
+ * no direct path between the two nodes.
+ */
+export function reachableAddress(record: NodeRecord, families: readonly (4 | 6)[]): string | undefined {
+  for (const family of families) {
+    const address = underlayAddressOf(record, family);
+    if (address !== undefined) return address;
+  }
+  return undefined;
+}
+
+/**
+ * A decoder for a node on the underlay `families`: each record's `address`
+ * is the one this node reaches it at, so membership's every send (probes,
+ * gossip, syncs) and the data plane's peer endpoint use a family this node
+ * has. A record sharing no family keeps its own address (sends to it fail,
+ * counted by the socket; the member is probed indirectly through others).
+ */
+export function decodeReachable(families: readonly (4 | 6)[]): (bytes: Uint8Array) => RecordVerdict {
+  return (bytes) => {
+    const v = decodeRecord(bytes);
+    if (!v.ok || v.record.address6 === undefined) return v;
+    const address = reachableAddress(v.record, families);
+    return address === undefined || address === v.record.address ? v : { ...v, record: { ...v.record, address } };
+  };
 }
 
 /** Whether the record's signature is valid under the key it names. Never throws. */
