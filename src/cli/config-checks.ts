@@ -19,6 +19,7 @@ import { uapiPath } from '../wireguard/uapi-server.ts';
 import { endpointText, formatCidr } from '../wire/addr.ts';
 import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../wire/vxlan.ts';
 import type { NodeConfig } from './config.ts';
+import { underlayFamilies } from './config-network.ts';
 
 /** An IPv6 outer header is 20 bytes longer than IPv4's. */
 const IPV6_EXTRA = 40 - 20;
@@ -39,10 +40,24 @@ export function overheadFor(backend: NodeConfig['backend'], underlayAddress: str
   return Math.max(...encapsulationKinds(backend).map((kind) => OVERHEAD[kind][family]));
 }
 
+/**
+ * The overhead the TUN MTU is derived with: one MTU serves every peer, so a
+ * node that may send over IPv6 (an IPv6 underlay address, one per family,
+ * or '::', which reaches both) takes IPv6's, the larger, even for the peers
+ * it reaches over IPv4. A node on IPv4 alone cannot send to an IPv6 peer and
+ * keeps IPv4's: its larger packets reach a dual-underlay peer over IPv4,
+ * whose outer header fits them.
+ */
+export function underlayOverhead(backend: NodeConfig['backend'], underlay: NodeConfig['underlay']): number {
+  return Math.max(...underlayFamilies(underlay).map((f) => overheadFor(backend, f === 6 ? '::' : '0.0.0.0')));
+}
+
 /** The underlay interface as found on this machine: the one holding the underlay address. */
 export interface UnderlayDevice {
   name: string;
   mtu: number;
+  /** The underlay address it holds (of a dual underlay, the one on the device of the smaller MTU). */
+  holds?: string;
 }
 
 /**
@@ -52,14 +67,15 @@ export interface UnderlayDevice {
  * (capacityFor), so whatever fits the underlay fits a slot.
  */
 export function checkMtu(config: NodeConfig, underlay: UnderlayDevice | undefined): number {
-  const overhead = overheadFor(config.backend, config.underlay.address);
+  const overhead = underlayOverhead(config.backend, config.underlay);
   const kind = config.backend === 'vxlan' ? 'VXLAN' : config.backend === 'wireguard' ? 'WireGuard' : 'VXLAN/WireGuard';
-  const family = isIP(config.underlay.address) === 6 ? 'IPv6' : 'IPv4';
+  const families = underlayFamilies(config.underlay);
+  const family = families.length > 1 ? 'IPv4 and IPv6' : families[0] === 6 ? 'IPv6' : 'IPv4';
   const configured = config.tun.mtu;
   if (configured === undefined && underlay !== undefined && config.underlay.mtu > underlay.mtu) {
     throw new WeftError(
       'CONFIG_INVALID',
-      `config field "underlay.mtu": ${config.underlay.mtu} exceeds the MTU ${underlay.mtu} of ${underlay.name}, which holds ${config.underlay.address}; set underlay.mtu to ${underlay.mtu} (or less)`,
+      `config field "underlay.mtu": ${config.underlay.mtu} exceeds the MTU ${underlay.mtu} of ${underlay.name}, which holds ${underlay.holds ?? config.underlay.address}; set underlay.mtu to ${underlay.mtu} (or less)`,
     );
   }
   const limit = underlay === undefined ? config.underlay.mtu : Math.min(config.underlay.mtu, underlay.mtu);
@@ -169,11 +185,16 @@ function ipJson(args: string[]): Promise<unknown> {
 /** What exists in this network namespace: the links (with addresses) and the cluster CIDR's route. Undefined parts when `ip` cannot tell. */
 export async function localFacts(config: NodeConfig): Promise<{ underlay: UnderlayDevice | undefined; tunTaken: boolean; clusterRouteDev: string | undefined }> {
   const links = (await ipJson(['addr', 'show'])) as IpLink[] | undefined;
-  const holder = Array.isArray(links) ? links.find((l) => l.addr_info?.some((a) => a.local === config.underlay.address)) : undefined;
+  // Of a dual underlay, the address whose device has the smaller MTU: every packet must fit both.
+  let holder: { ifname: string; mtu: number; holds: string } | undefined;
+  for (const address of config.underlay.addresses) {
+    const link = Array.isArray(links) ? links.find((l) => l.addr_info?.some((a) => a.local === address)) : undefined;
+    if (link !== undefined && (holder === undefined || link.mtu < holder.mtu)) holder = { ifname: link.ifname, mtu: link.mtu, holds: address };
+  }
   const tunTaken = Array.isArray(links) && links.some((l) => l.ifname === config.tun.name);
   const routes = (await ipJson(['route', 'show', 'exact', formatCidr(config.clusterCidr)])) as Array<{ dev?: string }> | undefined;
   return {
-    underlay: holder === undefined ? undefined : { name: holder.ifname, mtu: holder.mtu },
+    underlay: holder === undefined ? undefined : { name: holder.ifname, mtu: holder.mtu, holds: holder.holds },
     tunTaken,
     clusterRouteDev: Array.isArray(routes) && routes.length > 0 ? (routes[0]!.dev ?? 'another device') : undefined,
   };
@@ -190,7 +211,7 @@ export async function preflight(config: NodeConfig): Promise<{ mtu: number; maxP
   const facts = await localFacts(config);
   const mtu = checkMtu(config, facts.underlay);
   const underlayMtu = facts.underlay === undefined ? config.underlay.mtu : Math.min(config.underlay.mtu, facts.underlay.mtu);
-  const maxPacket = underlayMtu - overheadFor(config.backend, config.underlay.address);
+  const maxPacket = underlayMtu - underlayOverhead(config.backend, config.underlay);
   if (config.gossip !== undefined || config.wireguard?.generatedKeyFile !== undefined) checkStateDir(config.stateDir);
   if (facts.tunTaken) {
     throw new WeftError('TUN_NAME_TAKEN', `config field "tun.name": a device named ${config.tun.name} exists in this network namespace already (another weft node?); stop that node, or set tun.name to another name`);

@@ -1,6 +1,7 @@
 /**
- * The pod network in the config: the cluster CIDR and this node's subnet,
- * per address family. IPv4 is as it always was; IPv6 is added the way
+ * The networks in the config, per address family: the underlay this node is
+ * reached on (parseUnderlay, below), and the pod network: the cluster CIDR
+ * and this node's subnet. IPv4 is as it always was; IPv6 is added the way
  * Kubernetes spells dual-stack (`--cluster-cidr=10.244.0.0/16,fd00:10:244::/56`):
  *
  *   "clusterCidr": "10.244.0.0/16"                          IPv4 only (the default)
@@ -13,10 +14,11 @@
  * subnet.env CNI reads are IPv4-addressed, so a pod network without IPv4
  * would start and carry nothing.
  */
+import { isIP } from 'node:net';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_CLUSTER_CIDR6, DEFAULT_SUBNET6_BITS } from '../ipam/allocator.ts';
-import { formatCidr, parseCidr } from '../wire/addr.ts';
+import { formatCidr, formatIpv6, parseCidr, parseIpv6 } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
-import { boolean, cidr, fail, overlaps } from './config-fields.ts';
+import { boolean, cidr, fail, integer, object, onlyKeys, overlaps, string } from './config-fields.ts';
 import type { Json } from './config-fields.ts';
 
 export interface PodNetwork {
@@ -97,4 +99,55 @@ export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
     fail('subnet', 'an IPv6 subnet as well in a dual-stack cluster without gossip, such as "10.244.1.0/24,fd00:10:244:1::/64"', root.subnet);
   }
   return { clusterCidr, clusterCidr6, subnet, subnet6 };
+}
+
+/** Where this node is on the underlay. */
+export interface Underlay {
+  /** Where its UDP sockets bind: the one configured address, or '::' (dual-stack) when there is one per family. */
+  address: string;
+  /** The configured addresses, one per family, the preferred first: what gossip announces to peers. */
+  addresses: readonly string[];
+  mtu: number;
+}
+
+const UNDERLAY_EXAMPLE = '192.168.50.1,fd00:50::1';
+
+/**
+ * The "underlay" section. `address` is one IP address, or one per family
+ * ("192.168.50.1,fd00:50::1", or a list of two), as clusterCidr takes its
+ * pair: a node on both underlay families (dual underlay) binds its sockets
+ * to '::' and announces both addresses, so each peer reaches it in a family
+ * the peer has (the first listed when both share both). Under gossip the
+ * addresses are announced, so they must be this node's own, not '0.0.0.0'
+ * or '::'.
+ */
+export function parseUnderlay(v: unknown, hasGossip: boolean): Underlay {
+  const u = object(v, 'underlay');
+  onlyKeys(u, 'underlay', ['address', 'mtu']);
+  const raw = u.address;
+  const items = typeof raw === 'string' && raw.includes(',') ? raw.split(',').map((x) => x.trim()) : Array.isArray(raw) ? raw : [raw];
+  if (items.length === 0 || items.length > 2) fail('underlay.address', `this node's underlay IP address, or one per family such as "${UNDERLAY_EXAMPLE}"`, raw);
+  const addresses: string[] = [];
+  for (const item of items) {
+    const text = string(item, 'underlay.address', '192.168.50.1');
+    const family = isIP(text);
+    if (family === 0) fail('underlay.address', `this node's underlay IP address, such as 192.168.50.1, or one per family such as "${UNDERLAY_EXAMPLE}"`, raw);
+    if (addresses.some((a) => isIP(a) === family)) fail('underlay.address', `at most one IPv${family} address (one per family), such as "${UNDERLAY_EXAMPLE}"`, raw);
+    // Canonical text: peers and the kernel name an IPv6 address so, and senders are matched by it.
+    addresses.push(family === 6 ? formatIpv6(parseIpv6(text), 0) : text);
+  }
+  const unspecified = addresses.find((a) => a === '0.0.0.0' || a === '::');
+  if (unspecified !== undefined && addresses.length > 1) {
+    fail('underlay.address', `this node's own address in each family, such as "${UNDERLAY_EXAMPLE}" (with two, the sockets bind to '::' and serve both)`, raw);
+  }
+  if (unspecified !== undefined && hasGossip) {
+    fail('underlay.address', `this node's own address, which gossip announces to its peers (not ${unspecified}); to be reached on both families give one per family, such as "${UNDERLAY_EXAMPLE}"`, raw);
+  }
+  return { address: addresses.length > 1 ? '::' : addresses[0]!, addresses, mtu: integer(u.mtu, 'underlay.mtu', 576, 65535, 1500) };
+}
+
+/** The address families of this node's underlay, the preferred first ('::' serves both, IPv6 first). */
+export function underlayFamilies(underlay: Pick<Underlay, 'address' | 'addresses'>): (4 | 6)[] {
+  if (underlay.address === '::' && underlay.addresses.length === 1) return [6, 4];
+  return underlay.addresses.map((a) => (isIP(a) === 6 ? 6 : 4));
 }

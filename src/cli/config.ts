@@ -9,6 +9,7 @@
  *     "name": "node-a",
  *     "backend": "vxlan",
  *     "underlay": { "address": "192.168.50.1", "mtu": 1500 },
+ *     (both underlay families: "address": "192.168.50.1,fd00:50::1")
  *     "clusterCidr": "10.244.0.0/16",
  *     "subnet": "10.244.1.0/24",
  *     (dual-stack: "clusterCidr": "10.244.0.0/16,fd00:10:244::/56" and
@@ -28,7 +29,8 @@ import { parseWgConf } from '../wireguard/conf.ts';
 import { checkPeerEndpoints } from './config-checks.ts';
 import { boolean, cidr, endpoint, fail, integer, mac, object, onlyKeys, overlaps, string } from './config-fields.ts';
 import type { Json } from './config-fields.ts';
-import { parsePodNetwork, perFamily, subnetsOf } from './config-network.ts';
+import { parsePodNetwork, parseUnderlay, perFamily, subnetsOf } from './config-network.ts';
+import type { Underlay } from './config-network.ts';
 import type { BackendName, PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
 import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
@@ -63,7 +65,8 @@ export interface NodeConfig {
   gossip: GossipConfig | undefined;
   backend: BackendName;
   wireguard: WireguardConfig | undefined;
-  underlay: { address: string; mtu: number };
+  /** `address` is where the sockets bind; `addresses` what this node is reached at, one per family. */
+  underlay: Underlay;
   clusterCidr: Cidr;
   /** The IPv6 cluster CIDR: set in a dual-stack cluster, undefined in an IPv4-only one. */
   clusterCidr6: Cidr | undefined;
@@ -107,13 +110,9 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     fail('backend', '"vxlan", "wireguard", or "mixed" (VXLAN within a location, WireGuard between locations)', backend);
   }
 
-  const u = object(root.underlay, 'underlay');
-  onlyKeys(u, 'underlay', ['address', 'mtu']);
-  const address = string(u.address, 'underlay.address', '192.168.50.1');
-  if (isIP(address) === 0) fail('underlay.address', 'this node\'s underlay IP address, such as 192.168.50.1', address);
-  const underlayMtu = integer(u.mtu, 'underlay.mtu', 576, 65535, 1500);
-
   const gossip = root.gossip === undefined ? undefined : parseGossip(object(root.gossip, 'gossip'), baseDir);
+  // One address, or one per family (a dual underlay): see config-network.ts.
+  const underlay = parseUnderlay(root.underlay, gossip !== undefined);
   const { clusterCidr, clusterCidr6, subnet, subnet6 } = parsePodNetwork(root, gossip !== undefined);
   const location = root.location === undefined ? 'default' : nodeName(root.location, 'location');
 
@@ -191,7 +190,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     gossip,
     backend,
     wireguard: backend !== 'vxlan' ? { privateKey: wgSection.privateKey!, listenPort: wgSection.listenPort, timeScale: wgSection.timeScale } : undefined,
-    underlay: { address, mtu: underlayMtu },
+    underlay,
     clusterCidr,
     clusterCidr6,
     subnet,

@@ -17,7 +17,7 @@ import { Link } from '../tun/link.ts';
 import { openTun } from '../tun/native-tun.ts';
 import type { NativeTun } from '../tun/native-tun.ts';
 import { TUN_STAGING_BYTES } from '../tun/tun-offload.ts';
-import { formatCidr, formatIpv4, formatIpv6 } from '../wire/addr.ts';
+import { endpointText, formatCidr, formatIpv4, formatIpv6 } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
 import { dataPort, encapsulationsOf, vtepIpOf } from './dataplane-factory.ts';
@@ -82,12 +82,19 @@ export async function openSockets(config: NodeConfig, ring: PacketRing, undo: Un
   return transports;
 }
 
+/** Where this node is on the underlay, for status: each configured address with the socket's port. */
+export function underlayText(config: NodeConfig, port: number): string {
+  return config.underlay.addresses.map((a) => endpointText(a, port)).join(', ');
+}
+
 /** Join the gossip cluster, when configured: the subnet may be unknown until its map has arrived. */
 export async function joinGossip(config: NodeConfig, undo: Undo): Promise<GossipControl | undefined> {
   if (config.gossip === undefined) return undefined;
   const gossip = await GossipControl.start({
     name: config.name,
     address: config.underlay.address,
+    // One per family on a dual underlay: both announced, each peer reaches one it has.
+    addresses: config.underlay.addresses,
     port: config.gossip.port,
     seeds: config.gossip.seeds,
     keys: config.gossip.keys,

@@ -62,6 +62,12 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
     lines.push(`  transfer: ${formatBytes(p.rxBytes)} received, ${formatBytes(p.txBytes)} sent`);
     if (p.persistentKeepalive) lines.push(`  persistent keepalive: every ${p.persistentKeepalive} seconds`);
   }
+  // Members this node shares no underlay family with: no direct path, so no peer above.
+  for (const [name, address] of Object.entries(s.gossip?.unreachable ?? {})) {
+    lines.push('');
+    lines.push(`unreachable: ${name}`);
+    lines.push(`  underlay: ${address} (no underlay family in common: no direct path; its pods' packets count as no_route)`);
+  }
   lines.push('');
   lines.push(`drops: ${nonZero(s.drops)}`);
   lines.push(`kernel receive drops: ${nonZero(s.kernelDrops)}`);

@@ -17,10 +17,10 @@ import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
 import { PeerRoutes } from '../node/peer-routes.ts';
 import { kernelReceiveDrops } from '../transport/kernel-drops.ts';
-import { endpointText, formatCidr } from '../wire/addr.ts';
+import { formatCidr } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 import { buildDataplane } from './dataplane-factory.ts';
-import { Undo, clusterCidrsOf, joinGossip, makeRing, moveVtepAddress, openDevice, openSockets } from './node-parts.ts';
+import { Undo, clusterCidrsOf, joinGossip, makeRing, moveVtepAddress, openDevice, openSockets, underlayText } from './node-parts.ts';
 import { preflight } from './config-checks.ts';
 import { loadConfig } from './config-load.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
@@ -105,7 +105,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         tun: tun.name,
         mtu,
         offload: !config.tun.offload ? 'off' : tun.offloadsEnabled ? 'on' : 'refused by the kernel',
-        underlay: endpointText(config.underlay.address, transport.localPort),
+        underlay: underlayText(config, transport.localPort),
         startedAt,
       },
       backend: built.status(),
@@ -180,7 +180,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       mtu,
       subnet: formatCidr(subnet),
       ...(resolved.subnet6 !== undefined ? { subnet6: formatCidr(resolved.subnet6) } : {}),
-      underlay: endpointText(config.underlay.address, transport.localPort),
+      underlay: underlayText(config, transport.localPort),
       transport: config.transport.type,
       peers: config.peers.length,
       metrics: config.metricsListen ?? 'off',

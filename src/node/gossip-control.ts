@@ -8,6 +8,14 @@
  * Dual-stack: one allocator per enabled family. A peer's spec carries every
  * subnet its record names, IPv4 and IPv6, so the data plane routes and
  * checks sources for both.
+ *
+ * Underlay families: a node may be on IPv4, IPv6 or both (dual underlay:
+ * its socket on '::', both addresses in its record). Each record is read
+ * with the address this node reaches it at (decodeReachable: its own
+ * families, the first preferred), for gossip and the data plane alike. A
+ * peer sharing no family with this node has no direct path: it stays a
+ * member (probed through others), but is not handed to the data plane (its
+ * pods' packets are counted as no_route) and status lists it as unreachable.
  */
 import type { PeerControl, PeerSpec } from '../dataplane/peer.ts';
 import { RealClock } from '../gossip/clock.ts';
@@ -15,6 +23,7 @@ import { loadOrCreateIdentity } from '../gossip/identity.ts';
 import { Keyring } from '../gossip/keyring.ts';
 import { MemberState, Membership } from '../gossip/membership.ts';
 import type { GossipPeer, MemberEvent } from '../gossip/membership.ts';
+import { decodeReachable } from '../gossip/record.ts';
 import type { NodeRecord } from '../gossip/record.ts';
 import { UdpGossipTransport } from '../gossip/udp-transport.ts';
 import { SubnetAllocator, subnetOf } from '../ipam/allocator.ts';
@@ -22,11 +31,17 @@ import type { FamilySubnets } from '../ipam/allocator.ts';
 import { leasePath } from '../ipam/lease-file.ts';
 import type { Cidr } from '../wire/addr.ts';
 import { formatCidr } from '../wire/addr.ts';
+import { isIP } from 'node:net';
 
 export interface GossipControlOptions {
   name: string;
   /** This node's underlay address (IPv4 or IPv6): where peers send both gossip and data. */
   address: string;
+  /**
+   * A dual underlay: one address per family, the preferred first, both
+   * announced (the gossip socket then binds to '::'); `address` is ignored.
+   */
+  addresses?: readonly string[] | undefined;
   port: number;
   seeds: ReadonlyArray<{ address: string; port: number }>;
   keys: readonly Uint8Array[];
@@ -49,6 +64,18 @@ export interface GossipStatus {
   members: Record<'alive' | 'suspect' | 'dead' | 'left', number>;
   incarnation: number;
   drops: Record<string, number>;
+  /** Live peers on no underlay family of this node's: name -> their underlay address. No direct path. */
+  unreachable: Record<string, string>;
+}
+
+/** This node's underlay families, the preferred first, and what its record announces. */
+function underlayOf(o: GossipControlOptions): { bind: string; families: (4 | 6)[]; announce: { address: string; address6?: string } } {
+  const addresses = o.addresses !== undefined && o.addresses.length > 0 ? o.addresses : [o.address];
+  const families = addresses.map((a) => (isIP(a) === 6 ? 6 : 4) as 4 | 6);
+  if (addresses.length === 1) return { bind: addresses[0]!, families, announce: { address: addresses[0]! } };
+  const v4 = addresses.find((a) => isIP(a) === 4)!;
+  const v6 = addresses.find((a) => isIP(a) === 6)!;
+  return { bind: '::', families, announce: { address: v4, address6: v6 } };
 }
 
 /** A gossip peer as the data plane takes it: the record's WireGuard key and location included. */
@@ -63,8 +90,12 @@ export function peerSpecOf(peer: GossipPeer, record: NodeRecord): PeerSpec {
 export class GossipControl {
   /** Peer records the data plane refused (apply): wire input, so counted, never thrown. */
   private peersRejected = 0;
+  /** Live peers sharing no underlay family with this node, by name: their address. */
+  private readonly unreachable = new Map<string, string>();
 
   private constructor(
+    /** This node's underlay families (a peer is reached on the first it has). */
+    private readonly families: readonly (4 | 6)[],
     private readonly transport: UdpGossipTransport,
     readonly membership: Membership,
     /** The IPv4 subnet's allocator. */
@@ -74,7 +105,8 @@ export class GossipControl {
   ) {}
 
   static async start(o: GossipControlOptions): Promise<GossipControl> {
-    const transport = await UdpGossipTransport.bind(o.address, o.port);
+    const underlay = underlayOf(o);
+    const transport = await UdpGossipTransport.bind(underlay.bind, o.port);
     const clock = new RealClock();
     const identity = loadOrCreateIdentity(o.stateDir);
     const [primary, ...old] = o.keys;
@@ -85,11 +117,13 @@ export class GossipControl {
       secretKey: identity.secretKey,
       // Seconds since the epoch: a restarted node speaks above what it said in its previous life.
       incarnation: Math.floor(Date.now() / 1000) % 2 ** 31,
+      // Every record names the address we reach it at, in a family we have.
+      decode: decodeReachable(underlay.families),
       self: {
         name: o.name,
         flags: 0,
         wgPublicKey: o.wgPublicKey,
-        address: o.address,
+        ...underlay.announce,
         gossipPort: transport.port,
         dataPort: o.dataPort,
         vtepMac: o.vtepMac,
@@ -111,7 +145,7 @@ export class GossipControl {
     const allocator6 = o.cluster6 === undefined ? undefined : allocatorFor(o.cluster6, o.configuredSubnet6);
     membership.start();
     membership.join(o.seeds);
-    return new GossipControl(transport, membership, allocator, allocator6);
+    return new GossipControl(underlay.families, transport, membership, allocator, allocator6);
   }
 
   private allocators(): SubnetAllocator[] {
@@ -156,8 +190,15 @@ export class GossipControl {
   }
 
   private apply(dataplane: PeerControl, type: MemberEvent['type'], name: string, spec: PeerSpec): void {
+    const address = spec.endpoint?.address;
+    const direct = type === 'peer-removed' || address === undefined || this.families.includes(isIP(address) === 6 ? 6 : 4);
+    if (direct) this.unreachable.delete(name);
+    else this.unreachable.set(name, address);
     try {
-      if (type === 'peer-removed') dataplane.removePeer(name);
+      // No direct path: not a data plane peer (its pods' packets count as no_route there).
+      if (type === 'peer-removed' || !direct) {
+        if (dataplane.hasPeer(name)) dataplane.removePeer(name);
+      }
       else if (dataplane.hasPeer(name)) dataplane.updatePeer(spec);
       else dataplane.addPeer(spec);
     } catch {
@@ -176,7 +217,12 @@ export class GossipControl {
       else if (m.state === MemberState.Dead) members.dead++;
       else members.left++;
     }
-    return { members, incarnation: this.membership.incarnation, drops: { ...this.membership.drops.toObject(), 'peer-rejected': this.peersRejected } };
+    return {
+      members,
+      incarnation: this.membership.incarnation,
+      drops: { ...this.membership.drops.toObject(), 'peer-rejected': this.peersRejected },
+      unreachable: Object.fromEntries(this.unreachable),
+    };
   }
 
   /** Leave gracefully (peers drop our routes at once instead of after suspicion), then close. */

@@ -16,7 +16,7 @@ const status = (): NodeStatus => {
   parts.router.tooBig = 2;
   parts.router.linkScoped = 5;
   parts.kernelDrops = { data: 1876, gossip: 3 };
-  parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, 'rate-limited': 0 } };
+  parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, 'rate-limited': 0 }, unreachable: {} };
   parts.ring = { slots: 16, free: 12, exhausted: 7 };
   parts.offload = { superPackets: 1, segments: 20, writes: 3, merged: 9, checksumFailed: 0, drops: { not_tcp: 2 } };
   parts.peers = [

@@ -24,12 +24,12 @@ describe('status formatting', () => {
     expect(formatAgo(3725)).toBe('1 hour, 2 minutes, 5 seconds ago');
   });
 
-  it('prints the node, each peer and the drops', () => {
+  it('prints the node, each peer, members with no direct path and the drops', () => {
     const parts = statusParts('wireguard');
     parts.backend = { ...backendStatus('wireguard'), drops: { no_route: 3, bad_auth: 0, data_replay: 1 } };
     parts.router.tooBig = 2;
     parts.kernelDrops = { data: 1876, gossip: 0 };
-    parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, version: 0 } };
+    parts.gossip = { members: { alive: 3, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, version: 0 }, unreachable: { 'node-d': 'fd99::4' } };
     const status: NodeStatus = {
       ...nodeStatus(parts),
       peers: [
@@ -63,6 +63,9 @@ describe('status formatting', () => {
         '  subnets: (none)',
         '  latest handshake: (none)',
         '  transfer: 0 B received, 0 B sent',
+        '',
+        'unreachable: node-d',
+        "  underlay: fd99::4 (no underlay family in common: no direct path; its pods' packets count as no_route)",
         '',
         'drops: no_route 3, data_replay 1, too_big 2',
         'kernel receive drops: data 1876',
