@@ -53,7 +53,8 @@ export interface Stamp {
 
 export const MsgType = { Ping: 1, PingReq: 2, Ack: 3, Nack: 4, Gossip: 5, SyncDigest: 6, SyncEntries: 7, SyncWant: 8, SyncRecords: 9 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
-export const FactKind = { Alive: 1, Suspect: 2, Dead: 3 } as const;
+/** Forget (forget.ts): an operator ended a dead member's tombstone; its own layout, decoded there. */
+export const FactKind = { Alive: 1, Suspect: 2, Dead: 3, Forget: 4 } as const;
 
 /** Anti-entropy buckets: 64 x u32 = 256 bytes, small enough to send every second. */
 export const SYNC_BUCKETS = 64;

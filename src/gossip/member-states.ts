@@ -15,6 +15,7 @@ import type { ReasonCounters } from '../dataplane/counters.ts';
 import { nameHash } from './anti-entropy.ts';
 import type { BroadcastQueue } from './broadcast-queue.ts';
 import { FactKind, decodeFact, encodeFact } from './codec.ts';
+import { FORGET_SKEW_MS, ForgetLedger, decodeForget, verifyForget } from './forget.ts';
 import type { Fact } from './codec.ts';
 import { dataChanged, peerOf } from './events.ts';
 import type { MemberEvent } from './events.ts';
@@ -43,12 +44,21 @@ export interface MemberStatesHost {
   refute(incarnation: number): void;
   /** A member became live (the prober adds it to its round). */
   becameLive(m: Member): void;
+  /** Wall clock, ms since the epoch (forget facts are dated with it); Date.now() when absent. */
+  wall?(): number;
+}
+
+/** The broadcast queue's key for a forget: apart from the name's own facts, so its new record does not displace it. */
+export function forgetQueueKey(name: string): string {
+  return `forget\0${name}`;
 }
 
 export class MemberStates {
   readonly table = new MemberTable();
   /** Members under suspicion, for the timers that expire or extend it. */
   readonly suspects = new Set<Member>();
+  /** Tombstones forgotten at an operator's word, in force for the tombstone time (forget.ts). */
+  readonly forgets = new ForgetLedger();
   private readonly listeners: ((e: MemberEvent) => void)[] = [];
   /** Members alive or suspected, this node included. */
   private liveMembers = 1;
@@ -73,6 +83,10 @@ export class MemberStates {
   /** Apply a list of encoded facts; a pull's records (`viaSync`) are not news to re-gossip. */
   facts(list: Uint8Array[], viaSync: boolean): void {
     for (const b of list) {
+      if (b[0] === FactKind.Forget) {
+        this.forgetFact(b);
+        continue;
+      }
       const v = decodeFact(b);
       if (!v.ok) this.drop('bad-fact');
       else if (v.fact.kind === FactKind.Alive) this.alive(v.fact.record, viaSync);
@@ -87,6 +101,12 @@ export class MemberStates {
     if (!v.ok) return this.drop('bad-record');
     const r = v.record;
     const m = this.table.get(r.name);
+    if (m !== this.me && this.forgets.blocks(r.name, r.signingKey, r.incarnation, host.now())) {
+      // Whoever still offers a forgotten record has not heard the forget: say it again.
+      const again = this.forgets.factFor(r.name, host.now());
+      if (again !== undefined) host.queue.push(forgetQueueKey(r.name), again);
+      return this.drop('forgotten');
+    }
     if (m !== undefined && !bytesEqual(m.record.signingKey, r.signingKey)) return this.drop('key-mismatch');
     if (m !== undefined && r.incarnation <= m.incarnation) {
       if (r.incarnation < m.incarnation) this.drop('stale');
@@ -158,6 +178,30 @@ export class MemberStates {
     this.suspects.add(m);
     host.stats.suspicions++;
     host.queue.push(m.name, bytes);
+  }
+
+  /**
+   * A forget fact (forget.ts): end the tombstone it names, remember it, pass it on. The cheap
+   * checks go first: a signature is checked only for a forget that would end a tombstone here.
+   */
+  forgetFact(bytes: Uint8Array): void {
+    const host = this.host;
+    const f = decodeForget(bytes);
+    if (f === null) return this.drop('bad-fact');
+    const now = host.now();
+    if (this.forgets.holds(f, now)) return;
+    const wall = host.wall?.() ?? Date.now();
+    if (f.issuedAt > wall + FORGET_SKEW_MS || wall - f.issuedAt > host.cfg.tombstoneMs) return this.drop('stale');
+    const m = this.table.get(f.name);
+    // Not the tombstone it names (unknown here, another key, a later life): nothing here to end.
+    if (m === undefined || m === this.me || !bytesEqual(m.record.signingKey, f.key) || m.record.incarnation > f.incarnation) return;
+    if (m.isLive) return this.drop('forget-refused');
+    const issuer = this.table.get(f.from);
+    if (issuer === undefined) return this.drop('unknown-member');
+    if (!verifyForget(f, issuer.record.signingKey)) return this.drop('bad-signature');
+    if (!this.forgets.remember(f, bytes, now + host.cfg.tombstoneMs, now)) return this.drop('forget-refused');
+    this.table.remove(m);
+    host.queue.push(forgetQueueKey(f.name), this.forgets.factFor(f.name, now)!);
   }
 
   declareDead(m: Member, fact: Uint8Array): void {

@@ -73,6 +73,12 @@ export class MemberTable {
     }
   }
 
+  /** Drop a tombstone or departed member now, at an operator's word (forget.ts), not at reaping time. */
+  remove(m: Member): void {
+    this.forget(m);
+    this.buried = this.buried.filter((x) => x !== m);
+  }
+
   private forget(m: Member): void {
     this.byName.delete(m.name);
     this.byNameHash.delete(m.hash);

@@ -118,12 +118,17 @@ export const DEFAULT_CONFIG: MembershipConfig = {
  * address; duplicate: an identical request within a second; rate-limited:
  * its source's token bucket was empty. reply-budget counts replies not sent:
  * they would have exceeded what an unverified source sent us, times 3.
+ * Forget facts (forget.ts): forgotten: a record an operator forgot (that
+ * key, that incarnation or older); forget-refused: a forget about a member
+ * live here, or one more than the ledger holds (malformed, forged, unknown
+ * issuer and out-of-date forgets count as bad-fact, bad-signature,
+ * unknown-member and stale).
  */
 export const DROP_REASONS = [
   'version', 'unauthenticated', 'malformed', 'bad-fact', 'bad-record', 'bad-signature',
   'key-mismatch', 'stale', 'ahead', 'unknown-member', 'wrong-target', 'sync-busy',
   'wrong-recipient', 'replay', 'too-old', 'too-new', 'replay-cache-full', 'unverified', 'duplicate',
-  'rate-limited', 'reply-budget',
+  'rate-limited', 'reply-budget', 'forgotten', 'forget-refused',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

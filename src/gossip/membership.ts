@@ -38,6 +38,7 @@ import { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
 import type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
 import { Member } from './member.ts';
 import { MemberStates } from './member-states.ts';
+import { encodeForget } from './forget.ts';
 import type { MemberTable } from './member-table.ts';
 
 export { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
@@ -93,6 +94,7 @@ export class Membership {
       leaving: () => this.leaving,
       refute: (incarnation) => this.refute(incarnation),
       becameLive: (m) => this.prober.add(m),
+      wall: () => this.wall(),
     }, this.me);
     this.table = this.states.table;
     this.budget = factBudget(this.me.name, 'x'.repeat(63));
@@ -180,6 +182,22 @@ export class Membership {
 
   get(name: string): Member | undefined {
     return this.table.get(name);
+  }
+
+  /**
+   * End a dead or departed member's tombstone now (`weft forget`), so that its name may come back
+   * under a new key, and tell the cluster with a forget fact signed by us (forget.ts). Refused for
+   * a member alive or suspected here, ourselves, or a name we hold nothing of.
+   */
+  forget(name: string): 'forgotten' | 'unknown' | 'self' | 'alive' | 'suspect' | 'full' {
+    const m = this.table.get(name);
+    if (m === undefined) return 'unknown';
+    if (m === this.me) return 'self';
+    if (m.state === MemberState.Alive) return 'alive';
+    if (m.state === MemberState.Suspect) return 'suspect';
+    const r = m.record;
+    this.states.forgetFact(encodeForget({ name, key: r.signingKey, incarnation: r.incarnation, issuedAt: this.wall(), from: this.me.name }, this.opts.secretKey));
+    return this.table.get(name) === m ? 'full' : 'forgotten';
   }
 
   /** Every known member including tombstones and this node (a snapshot array; cold path). */
@@ -372,6 +390,9 @@ export class Membership {
         const m = this.table.byHash(h);
         if (m === undefined) return [];
         const out = [encodeFact({ kind: FactKind.Alive, record: m.bytes })];
+        // A forgotten former holder of the name: the forget first, so that the puller takes this record.
+        const forgot = this.states.forgets.factFor(m.name, this.opts.clock.now());
+        if (forgot !== undefined) out.unshift(forgot);
         if (m.state === MemberState.Dead) out.push(encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
         return out;
       },
