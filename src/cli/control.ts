@@ -11,7 +11,8 @@ import type { UnixListener } from '../transport/unix-socket.ts';
 
 export const CONTROL_DIR = '/run/weft';
 
-export type ControlHandlers = Record<string, () => unknown>;
+/** Each command's handler gets the whole request object (a command's arguments are its other fields). */
+export type ControlHandlers = Record<string, (request?: Record<string, unknown>) => unknown>;
 
 export function controlPath(nodeName: string): string {
   return `${CONTROL_DIR}/${nodeName}.sock`;
@@ -48,7 +49,7 @@ function serve(socket: Socket, handlers: ControlHandlers): void {
 }
 
 /** One request line in, one JSON line out; never throws, whatever the bytes or the handler's result. */
-function reply(line: string, table: ReadonlyMap<string, () => unknown>): string {
+function reply(line: string, table: ReadonlyMap<string, ControlHandlers[string]>): string {
   const answer = answerFrom(line, table);
   try {
     return JSON.stringify(answer);
@@ -57,7 +58,7 @@ function reply(line: string, table: ReadonlyMap<string, () => unknown>): string 
   }
 }
 
-function answerFrom(line: string, table: ReadonlyMap<string, () => unknown>): { ok: unknown } | { error: string } {
+function answerFrom(line: string, table: ReadonlyMap<string, ControlHandlers[string]>): { ok: unknown } | { error: string } {
   let request: unknown;
   try {
     request = JSON.parse(line);
@@ -69,7 +70,7 @@ function answerFrom(line: string, table: ReadonlyMap<string, () => unknown>): { 
   const handler = table.get(cmd);
   if (handler === undefined) return { error: `unknown command ${JSON.stringify(cmd)}; known: ${[...table.keys()].join(', ')}` };
   try {
-    return { ok: handler() };
+    return { ok: handler(request as Record<string, unknown>) };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }

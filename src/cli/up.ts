@@ -10,6 +10,7 @@
  */
 import { encodeKey } from '../crypto/keys.ts';
 import { serveControl } from './control.ts';
+import { forgetHandler } from './forget.ts';
 import { metrics, serveMetrics } from './metrics.ts';
 import { nodeStatus } from './node-status.ts';
 import type { NodeStatus } from './node-status.ts';
@@ -143,7 +144,8 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         log.error('subnet moved, but the device could not be re-addressed; restart weft', { subnet: formatCidr(moved), error: (err as Error).message });
       }
     };
-    const control = await serveControl(config.controlSocket, { status });
+    const forget = forgetHandler(gossip?.membership, dataplane, () => config.peers.map((p) => p.name), () => void syncRoutes());
+    const control = await serveControl(config.controlSocket, { status, forget });
     undo.push('close control socket', () => control.close());
     checkpoint();
     if (config.metricsListen !== undefined) {

@@ -6,8 +6,11 @@
 import { connect } from 'node:net';
 import { WeftError } from '../errors.ts';
 
-/** Ask a running node; rejects with a WeftError that says how to reach it. */
-export function request(path: string, cmd: string, timeoutMs = 5000): Promise<unknown> {
+/**
+ * Ask a running node; rejects with a WeftError that says how to reach it.
+ * `args` are the command's arguments, sent beside "cmd" (forget's "name").
+ */
+export function request(path: string, cmd: string, timeoutMs = 5000, args: Record<string, unknown> = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     let buffered = '';
@@ -16,7 +19,7 @@ export function request(path: string, cmd: string, timeoutMs = 5000): Promise<un
       reject(new WeftError('CONTROL_TIMEOUT', `no answer from ${path} within ${timeoutMs} ms`));
     }, timeoutMs);
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify({ cmd })}\n`));
+    socket.on('connect', () => socket.write(`${JSON.stringify({ ...args, cmd })}\n`));
     socket.on('data', (chunk: string) => {
       buffered += chunk;
       const nl = buffered.indexOf('\n');
