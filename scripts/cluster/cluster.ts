@@ -20,7 +20,7 @@ import { missingContainerTools } from '../lab/podman.ts';
 import { addContainers, pingFromContainer, prepareContainers, removeContainers } from './containers.ts';
 import type { ContainerSetup } from './containers.ts';
 import { addPods, build, destroy, layout } from './topology.ts';
-import type { ClusterLayout, Impairment } from './topology.ts';
+import type { ClusterLayout, ClusterNode, Impairment, UnderlayFamilies } from './topology.ts';
 import { endpointText } from '../../src/wire/addr.ts';
 
 export const STATE_ROOT = '/run/weft-cluster';
@@ -41,6 +41,8 @@ export interface UpOptions {
   dualStack?: boolean;
   /** The nodes reach each other over IPv6 only. */
   ipv6Underlay?: boolean;
+  /** Underlay families per node, cycling (overrides ipv6Underlay): '4', '6' or '46' (both). */
+  underlays?: UnderlayFamilies[];
   progress?: (line: string) => void;
 }
 
@@ -110,7 +112,7 @@ function subnet6Of(i: number): string {
 export async function up(o: UpOptions): Promise<ClusterState> {
   const say = o.progress ?? (() => {});
   if (existsSync(join(stateDir(o.name), 'state.json'))) throw new Error(`cluster "${o.name}" is already up; run down --name ${o.name} first`);
-  const l = layout(o.name, o.nodes, o.pods, o.ipv6Underlay ? 6 : 4);
+  const l = layout(o.name, o.nodes, o.pods, o.underlays !== undefined && o.underlays.length > 0 ? o.underlays : o.ipv6Underlay ? 6 : 4);
   const dir = stateDir(o.name);
   // Node configs hold private keys: the directory is root's alone, whatever the umask.
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -119,8 +121,10 @@ export async function up(o: UpOptions): Promise<ClusterState> {
   const save = () => saveState(state);
   save();
   try {
-    // A 1500-byte underlay less the encapsulation's overhead (20 bytes more with IPv6 outer headers).
-    const podMtu = (o.backend === 'vxlan' ? 1450 : 1420) - (o.ipv6Underlay ? 20 : 0);
+    // A 1500-byte underlay less the encapsulation's overhead (20 bytes more with IPv6 outer
+    // headers, on every node when any sends them: one pod MTU for the cluster).
+    const anyIpv6 = l.nodes.some((n) => n.underlayIp.includes(':') || n.underlayIp6 !== undefined);
+    const podMtu = (o.backend === 'vxlan' ? 1450 : 1420) - (anyIpv6 ? 20 : 0);
     say(`building ${o.nodes} nodes with ${o.pods} ${o.containers ? 'podman containers' : 'pods'} each (${o.backend}, pod MTU ${podMtu})`);
     if (o.containers) {
       const missing = await missingContainerTools();
@@ -141,7 +145,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
         name: `node-${n.index}`,
         location: locationOf(n.index),
         backend: o.backend,
-        underlay: { address: n.underlayIp },
+        underlay: { address: addressesOf(n).join(',') },
         ...(o.dualStack ? { clusterCidr: '10.244.0.0/16,fd00:10:244::/56' } : {}),
         tun: { name: `${tunPrefix}${n.index}` },
         controlSocket: join(dir, `node-${n.index}.sock`),
@@ -150,7 +154,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
       };
       const config = o.gossip
         ? // Gossip: no subnet, no peers; node-1 is everyone's seed, and the key is the cluster's.
-          { ...common, gossip: { seeds: n.index === 1 ? [] : [endpointText(l.nodes[0]!.underlayIp, 7946)], clusterKey } }
+          { ...common, gossip: { seeds: seedOf(l, n), clusterKey } }
         : {
             ...common,
             subnet: o.dualStack ? `${n.subnet},${subnet6Of(n.index)}` : n.subnet,
@@ -160,7 +164,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
               .map((p) => ({
                 name: `node-${p.index}`,
                 location: locationOf(p.index),
-                endpoint: endpointText(p.underlayIp, viaWireguard(p.index) ? 51820 : 8472),
+                endpoint: endpointText(reachable(n, p) ?? p.underlayIp, viaWireguard(p.index) ? 51820 : 8472),
                 subnet: o.dualStack ? `${p.subnet},${subnet6Of(p.index)}` : p.subnet,
                 ...(wgKeys ? { publicKey: publicKeyText(keys[p.index - 1]!) } : {}),
               })),
@@ -175,13 +179,36 @@ export async function up(o: UpOptions): Promise<ClusterState> {
       else await addPods(n, podMtu);
       save();
       const subnets = n.subnet6 === undefined ? n.subnet : `${n.subnet} ${n.subnet6}`;
-      say(`node-${n.index} ready: subnet ${subnets}${o.gossip ? ' (claimed by gossip)' : ''}, underlay ${n.underlayIp}, pods ${n.pods.flatMap((p) => (p.ip6 ? [p.ip, p.ip6] : [p.ip])).join(' ')}`);
+      say(`node-${n.index} ready: subnet ${subnets}${o.gossip ? ' (claimed by gossip)' : ''}, underlay ${addressesOf(n).join(' ')}, pods ${n.pods.flatMap((p) => (p.ip6 ? [p.ip, p.ip6] : [p.ip])).join(' ')}`);
     }
     return state;
   } catch (err) {
     await down(o.name);
     throw err;
   }
+}
+
+/** A node's underlay addresses, IPv4 first on a dual underlay. */
+function addressesOf(n: ClusterNode): string[] {
+  return n.underlayIp6 === undefined ? [n.underlayIp] : [n.underlayIp, n.underlayIp6];
+}
+
+/** The address `from` reaches `to` at: the first of its own families `to` has, or undefined with none in common. */
+function reachable(from: ClusterNode, to: ClusterNode): string | undefined {
+  for (const mine of addressesOf(from)) {
+    const theirs = addressesOf(to).find((a) => a.includes(':') === mine.includes(':'));
+    if (theirs !== undefined) return theirs;
+  }
+  return undefined;
+}
+
+/** Node i's gossip seed: the first node before it that it shares an underlay family with (node 1 has none). */
+function seedOf(l: ClusterLayout, n: ClusterNode): string[] {
+  for (const earlier of l.nodes.slice(0, n.index - 1)) {
+    const address = reachable(n, earlier);
+    if (address !== undefined) return [endpointText(address, 7946)];
+  }
+  return [];
 }
 
 /** Start (or restart) node i's weft with its config; returns its ready line. */

@@ -6,7 +6,7 @@ import { check, down, formatMatrix, loadState, startNode, stopNode, up } from '.
 
 const USAGE = `usage: cluster <command> [options]
   up N [--pods M] [--backend vxlan|wireguard|mixed] [--locations A,B,...] [--gossip] [--containers]
-       [--dual-stack] [--ipv6-underlay] [--loss PERCENT] [--delay MS] [--name NAME]
+       [--dual-stack] [--ipv6-underlay] [--underlays 4,46,6] [--loss PERCENT] [--delay MS] [--name NAME]
                  build N nodes with M pods each (default 2) and start weft in each;
                  with --containers the pods are podman containers attached through weft-cni
                  (needs podman, runc, busybox-static, containernetworking-plugins);
@@ -15,7 +15,10 @@ const USAGE = `usage: cluster <command> [options]
                  one location talk VXLAN, across locations WireGuard;
                  --dual-stack gives every pod an IPv6 address too, from its node's /64 of
                  fd00:10:244::/56 (claimed by gossip, or node i's i-th /64 without);
-                 --ipv6-underlay joins the nodes over IPv6 only
+                 --ipv6-underlay joins the nodes over IPv6 only;
+                 --underlays gives node i the i-th entry's underlay families (cycling):
+                 4 (IPv4 only), 6 (IPv6 only) or 46 (both); nodes with no family in
+                 common have no path between them (weft status lists them as unreachable)
   stop-node I [--kill] [--name NAME]
                  stop node I's weft (SIGTERM: it leaves the cluster; --kill: SIGKILL, it just dies)
   start-node I [--name NAME]
@@ -62,6 +65,8 @@ async function main(argv: string[]): Promise<void> {
       if (backend !== 'vxlan' && backend !== 'wireguard' && backend !== 'mixed') usage(`--backend must be vxlan, wireguard or mixed, got "${backend}"`);
       const locations = option(args, '--locations', '').split(',').filter((x) => x !== '');
       if (locations.some((x) => !/^[a-z0-9][a-z0-9-]{0,30}$/u.test(x))) usage('--locations takes labels of lowercase letters, digits and "-", separated by commas');
+      const underlays = option(args, '--underlays', '').split(',').filter((x) => x !== '');
+      if (underlays.some((x) => x !== '4' && x !== '6' && x !== '46')) usage('--underlays takes 4, 6 or 46 per node, separated by commas, such as 4,46,6');
       await up({
         name,
         nodes,
@@ -71,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
         containers: args.includes('--containers'),
         dualStack: args.includes('--dual-stack'),
         ipv6Underlay: args.includes('--ipv6-underlay'),
+        underlays: underlays as Array<'4' | '6' | '46'>,
         locations,
         impair: { lossPercent: number(option(args, '--loss', '0'), '--loss', 0, 100), delayMs: number(option(args, '--delay', '0'), '--delay', 0, 10_000) },
         progress: (line) => process.stderr.write(`${line}\n`),

@@ -2,8 +2,8 @@
  * A test cluster on one machine, built from network namespaces:
  *
  *   <name>-ul        the underlay: a bridge (br0) every node plugs into
- *   <name>-n<i>      node i: ul0 (10.99.0.<i>/24, or fd99::<i>/64 on an IPv6 underlay)
- *                    on the underlay, cni0 (10.244.<i>.1/24, and the IPv6 subnet's ::1
+ *   <name>-n<i>      node i: ul0 (10.99.0.<i>/24, or fd99::<i>/64 on an IPv6 underlay,
+ *                    or both on a dual underlay) on the underlay, cni0 (10.244.<i>.1/24, and the IPv6 subnet's ::1
  *                    when dual-stack) the pods' bridge, and weft routing the cluster
  *                    CIDRs into its TUN device
  *   <name>-n<i>-p<j> pod j of node i: eth0 10.244.<i>.<j+1>/24 (and <subnet6>::<j+1>),
@@ -21,7 +21,10 @@ import { addNamespace, addVeth, deleteNamespace, listNamespaces, nsRun } from '.
 export interface ClusterNode {
   index: number;
   ns: string;
+  /** The node's underlay address: IPv4, or IPv6 on an IPv6-only underlay. */
   underlayIp: string;
+  /** A dual-underlay node's IPv6 address beside its IPv4 `underlayIp`. */
+  underlayIp6?: string;
   subnet: string;
   gateway: string;
   /** The node's IPv6 subnet, in a dual-stack cluster (known once its weft is ready). */
@@ -42,17 +45,26 @@ async function namespace(name: string): Promise<void> {
   if (r.code !== 0) throw new Error(`ip netns add ${name} failed: ${r.stderr.trim()}`);
 }
 
-/** `underlay` 6: the nodes reach each other over IPv6 only. */
-export function layout(name: string, nodes: number, pods: number, underlay: 4 | 6 = 4): ClusterLayout {
+/** A node's underlay families: IPv4 only, IPv6 only, or both (a dual underlay). */
+export type UnderlayFamilies = '4' | '6' | '46';
+
+/**
+ * `underlay` 6: the nodes reach each other over IPv6 only; a list gives
+ * node i the families of its ((i - 1) mod length)-th entry.
+ */
+export function layout(name: string, nodes: number, pods: number, underlay: 4 | 6 | readonly UnderlayFamilies[] = 4): ClusterLayout {
+  const familiesOf = (i: number): UnderlayFamilies => (typeof underlay === 'number' ? (String(underlay) as UnderlayFamilies) : underlay[(i - 1) % underlay.length]!);
   return {
     name,
     underlayNs: `${name}-ul`,
     nodes: Array.from({ length: nodes }, (_, k) => {
       const i = k + 1;
+      const families = familiesOf(i);
       return {
         index: i,
         ns: `${name}-n${i}`,
-        underlayIp: underlay === 4 ? `10.99.0.${i}` : `fd99::${i}`,
+        underlayIp: families === '6' ? `fd99::${i}` : `10.99.0.${i}`,
+        ...(families === '46' ? { underlayIp6: `fd99::${i}` } : {}),
         subnet: `10.244.${i}.0/24`,
         gateway: `10.244.${i}.1`,
         pods: Array.from({ length: pods }, (_, j) => ({ ns: `${name}-n${i}-p${j + 1}`, ip: `10.244.${i}.${j + 2}` })),
@@ -84,7 +96,9 @@ export async function build(l: ClusterLayout, podMtu: number, impair: Impairment
     await addVeth(n.ns, 'ul0', l.underlayNs, `ul${n.index}`);
     await nsRun(l.underlayNs, ['ip', 'link', 'set', `ul${n.index}`, 'master', 'br0']);
     // nodad: an IPv6 address is usable at once, not after duplicate address detection.
-    await nsRun(n.ns, ['ip', 'addr', 'add', ...(n.underlayIp.includes(':') ? [`${n.underlayIp}/64`, 'nodad'] : [`${n.underlayIp}/24`]), 'dev', 'ul0']);
+    for (const ip of [n.underlayIp, ...(n.underlayIp6 !== undefined ? [n.underlayIp6] : [])]) {
+      await nsRun(n.ns, ['ip', 'addr', 'add', ...(ip.includes(':') ? [`${ip}/64`, 'nodad'] : [`${ip}/24`]), 'dev', 'ul0']);
+    }
     if (impair.lossPercent > 0 || impair.delayMs > 0) {
       await nsRun(n.ns, ['tc', 'qdisc', 'add', 'dev', 'ul0', 'root', 'netem', 'loss', `${impair.lossPercent}%`, 'delay', `${impair.delayMs}ms`]);
     }
