@@ -165,9 +165,10 @@ export function factBudget(from: string, target = ''): number {
 
 /**
  * Encode and seal. The caller keeps facts within factBudget and sync lists within one datagram.
- * Without a stamp the message is stamped now (Date.now()) for any recipient.
+ * Without a stamp the message is stamped now (Date.now()) for any recipient. `keyIndex` picks
+ * an older key of the ring to seal with (seal-keys.ts); the primary by default.
  */
-export function encodeMessage(m: Message, keyring: Keyring, stamp: Stamp = { sentAt: Date.now(), to: ANY_RECIPIENT }): Uint8Array {
+export function encodeMessage(m: Message, keyring: Keyring, stamp: Stamp = { sentAt: Date.now(), to: ANY_RECIPIENT }, keyIndex = 0): Uint8Array {
   const w = writer;
   w.o = 0;
   w.u48(Math.max(0, Math.floor(stamp.sentAt)));
@@ -210,7 +211,7 @@ export function encodeMessage(m: Message, keyring: Keyring, stamp: Stamp = { sen
       for (const h of m.hashes) w.u48(h);
       break;
   }
-  return keyring.seal(GOSSIP_VERSION, w.buf.subarray(0, w.o));
+  return keyring.seal(GOSSIP_VERSION, w.buf.subarray(0, w.o), keyIndex);
 }
 
 function writeFacts(w: Writer, facts: Uint8Array[]): void {

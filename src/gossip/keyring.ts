@@ -33,6 +33,8 @@ function nextNonce(): Uint8Array {
 
 export class Keyring {
   private keys: Uint8Array[];
+  /** The ring index of the key that opened the last datagram open() returned (seal-keys.ts). */
+  lastOpened = 0;
 
   constructor(primary: Uint8Array, others: readonly Uint8Array[] = []) {
     for (const k of [primary, ...others]) {
@@ -66,10 +68,11 @@ export class Keyring {
     if (i > 0) this.keys.splice(i, 1);
   }
 
-  seal(version: number, plaintext: Uint8Array): Uint8Array {
+  /** Seal with the primary, or with the ring's `index`th key (an older one a peer still speaks: seal-keys.ts). */
+  seal(version: number, plaintext: Uint8Array, index = 0): Uint8Array {
     const nonce = nextNonce();
     const ad = Uint8Array.of(version);
-    const sealed = xaeadSeal(this.keys[0]!, nonce, plaintext, ad);
+    const sealed = xaeadSeal(this.keys[index] ?? this.keys[0]!, nonce, plaintext, ad);
     const out = new Uint8Array(1 + XNONCE_LEN + sealed.length);
     out[0] = version;
     out.set(nonce, 1);
@@ -83,9 +86,12 @@ export class Keyring {
     const ad = datagram.subarray(0, 1);
     const nonce = datagram.subarray(1, 1 + XNONCE_LEN);
     const body = datagram.subarray(1 + XNONCE_LEN);
-    for (const k of this.keys) {
-      const pt = xaeadOpen(k, nonce, body, ad);
-      if (pt !== null) return pt;
+    for (let i = 0; i < this.keys.length; i++) {
+      const pt = xaeadOpen(this.keys[i]!, nonce, body, ad);
+      if (pt !== null) {
+        this.lastOpened = i;
+        return pt;
+      }
     }
     return null;
   }

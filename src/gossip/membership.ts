@@ -39,6 +39,7 @@ import type { DropReason, MembershipConfig, MembershipOptions } from './member.t
 import { Member } from './member.ts';
 import { MemberStates } from './member-states.ts';
 import { encodeForget } from './forget.ts';
+import { EVERY_KEY, SealKeys } from './seal-keys.ts';
 import type { MemberTable } from './member-table.ts';
 
 export { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
@@ -58,6 +59,8 @@ export class Membership {
   readonly prober: Prober;
   readonly admission: Admission;
   private readonly queue = new BroadcastQueue();
+  /** Which cluster key each endpoint speaks, during a key rotation (seal-keys.ts). */
+  private readonly sealKeys: SealKeys;
   /** Every member's state as facts arrive (member-states.ts). */
   private readonly states: MemberStates;
   private readonly table: MemberTable;
@@ -77,6 +80,7 @@ export class Membership {
   constructor(private readonly opts: MembershipOptions) {
     this.cfg = { ...DEFAULT_CONFIG, ...opts.config };
     this.random = opts.random ?? Math.random;
+    this.sealKeys = new SealKeys(opts.keyring);
     this.awareness = new Awareness(this.cfg.awarenessMax);
     this.fields = opts.self;
     const bytes = signRecord(opts.self, opts.incarnation ?? 0, opts.secretKey);
@@ -227,6 +231,7 @@ export class Membership {
       this.drop(refused);
       return;
     }
+    this.sealKeys.heard(address, port);
     const msg = v.msg;
     // Facts first: a probe's piggybacked news is as good as a gossip message's.
     if ('facts' in msg) this.states.facts(msg.facts, msg.type === MsgType.SyncRecords);
@@ -348,7 +353,11 @@ export class Membership {
    * answers a received datagram: to an unverified source it must fit that source's budget.
    */
   private send(address: string, port: number, msg: Message, to: string | null, reply = false): void {
-    const bytes = encodeMessage(msg, this.opts.keyring, { sentAt: this.wall(), to: to === null ? ANY_RECIPIENT : nameHash(to) });
+    const stamp = { sentAt: this.wall(), to: to === null ? ANY_RECIPIENT : nameHash(to) };
+    // During a key rotation: the key this endpoint speaks (seal-keys.ts).
+    const key = this.sealKeys.keyFor(address, port, to === null, msg.type === MsgType.SyncDigest && !msg.reply);
+    if (key === EVERY_KEY) for (let i = 1; i < this.opts.keyring.size; i++) this.opts.transport.send(address, port, encodeMessage(msg, this.opts.keyring, stamp, i));
+    const bytes = encodeMessage(msg, this.opts.keyring, stamp, key === EVERY_KEY ? 0 : key);
     if (reply && !this.admission.mayReply(address, port, bytes.length)) return this.drop('reply-budget');
     this.stats.sent++;
     this.stats.sentBytes += bytes.length;
