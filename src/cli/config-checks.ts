@@ -19,7 +19,7 @@ import { uapiPath } from '../wireguard/uapi-server.ts';
 import { endpointText, formatCidr } from '../wire/addr.ts';
 import { VXLAN_OVERHEAD_IPV4, VXLAN_OVERHEAD_IPV6 } from '../wire/vxlan.ts';
 import type { NodeConfig } from './config.ts';
-import { underlayFamilies } from './config-network.ts';
+import { clusterCidrsOf, underlayFamilies } from './config-network.ts';
 
 /** An IPv6 outer header is 20 bytes longer than IPv4's. */
 const IPV6_EXTRA = 40 - 20;
@@ -183,7 +183,7 @@ function ipJson(args: string[]): Promise<unknown> {
 }
 
 /** What exists in this network namespace: the links (with addresses) and the cluster CIDR's route. Undefined parts when `ip` cannot tell. */
-export async function localFacts(config: NodeConfig): Promise<{ underlay: UnderlayDevice | undefined; tunTaken: boolean; clusterRouteDev: string | undefined }> {
+export async function localFacts(config: NodeConfig): Promise<{ underlay: UnderlayDevice | undefined; tunTaken: boolean; clusterRoute: { cidr: string; dev: string } | undefined }> {
   const links = (await ipJson(['addr', 'show'])) as IpLink[] | undefined;
   // Of a dual underlay, the address whose device has the smaller MTU: every packet must fit both.
   let holder: { ifname: string; mtu: number; holds: string } | undefined;
@@ -192,11 +192,17 @@ export async function localFacts(config: NodeConfig): Promise<{ underlay: Underl
     if (link !== undefined && (holder === undefined || link.mtu < holder.mtu)) holder = { ifname: link.ifname, mtu: link.mtu, holds: address };
   }
   const tunTaken = Array.isArray(links) && links.some((l) => l.ifname === config.tun.name);
-  const routes = (await ipJson(['route', 'show', 'exact', formatCidr(config.clusterCidr)])) as Array<{ dev?: string }> | undefined;
+  // Each cluster CIDR's route (ip needs -6 to look among IPv6 routes).
+  let clusterRoute: { cidr: string; dev: string } | undefined;
+  for (const cluster of clusterCidrsOf(config)) {
+    const text = formatCidr(cluster);
+    const routes = (await ipJson([`-${cluster.family}`, 'route', 'show', 'exact', text])) as Array<{ dev?: string }> | undefined;
+    if (clusterRoute === undefined && Array.isArray(routes) && routes.length > 0) clusterRoute = { cidr: text, dev: routes[0]!.dev ?? 'another device' };
+  }
   return {
     underlay: holder === undefined ? undefined : { name: holder.ifname, mtu: holder.mtu, holds: holder.holds },
     tunTaken,
-    clusterRouteDev: Array.isArray(routes) && routes.length > 0 ? (routes[0]!.dev ?? 'another device') : undefined,
+    clusterRoute,
   };
 }
 
@@ -216,10 +222,11 @@ export async function preflight(config: NodeConfig): Promise<{ mtu: number; maxP
   if (facts.tunTaken) {
     throw new WeftError('TUN_NAME_TAKEN', `config field "tun.name": a device named ${config.tun.name} exists in this network namespace already (another weft node?); stop that node, or set tun.name to another name`);
   }
-  if (facts.clusterRouteDev !== undefined) {
+  if (facts.clusterRoute !== undefined) {
+    const { cidr, dev } = facts.clusterRoute;
     throw new WeftError(
       'ROUTE_EXISTS',
-      `config field "clusterCidr": this network namespace already routes ${formatCidr(config.clusterCidr)} (dev ${facts.clusterRouteDev}; another weft node?); stop that node or remove the route (ip route del ${formatCidr(config.clusterCidr)}), or give this node another clusterCidr`,
+      `config field "clusterCidr": this network namespace already routes ${cidr} (dev ${dev}; another weft node?); stop that node or remove the route (ip route del ${cidr}), or give this node another clusterCidr`,
     );
   }
   if (config.backend !== 'vxlan') {

@@ -9,10 +9,8 @@
  *   "ipv6": true                                            dual-stack with the default fd00:10:244::/56
  *                                                           (Flannel's EnableIPv6)
  *   "subnet": "10.244.1.0/24,fd00:10:244:1::/64"            this node's subnets, one per family
- *
- * IPv6-only is refused for now: the device, the VTEP address and the
- * subnet.env CNI reads are IPv4-addressed, so a pod network without IPv4
- * would start and carry nothing.
+ *   "clusterCidr": "fd00:10:244::/56"                       IPv6 only: no IPv4 cluster, subnet
+ *                                                           or VTEP address (Flannel with EnableIPv4 off)
  */
 import { isIP } from 'node:net';
 import { DEFAULT_CLUSTER_CIDR, DEFAULT_CLUSTER_CIDR6, DEFAULT_SUBNET6_BITS } from '../ipam/allocator.ts';
@@ -22,7 +20,8 @@ import { boolean, cidr, fail, integer, object, onlyKeys, overlaps, string } from
 import type { Json } from './config-fields.ts';
 
 export interface PodNetwork {
-  clusterCidr: Cidr;
+  /** The IPv4 cluster CIDR, or undefined in an IPv6-only pod network. */
+  clusterCidr: Cidr | undefined;
   /** The IPv6 cluster CIDR, or undefined when the cluster is IPv4 only. */
   clusterCidr6: Cidr | undefined;
   /** Configured, or undefined when gossip allocates it. */
@@ -52,6 +51,11 @@ export function perFamily(v: unknown, field: string, example: string): { 4?: Cid
   return out;
 }
 
+/** The pod network's CIDRs, IPv4's first: either or both, by what the cluster has. */
+export function clusterCidrsOf(net: { clusterCidr: Cidr | undefined; clusterCidr6: Cidr | undefined }): Cidr[] {
+  return subnetsOf({ ...(net.clusterCidr ? { 4: net.clusterCidr } : {}), ...(net.clusterCidr6 ? { 6: net.clusterCidr6 } : {}) });
+}
+
 /** The CIDRs of a per-family pair, IPv4 first. */
 export function subnetsOf(pair: { 4?: Cidr; 6?: Cidr }): Cidr[] {
   return [pair[4], pair[6]].filter((c): c is Cidr => c !== undefined);
@@ -67,10 +71,8 @@ function unusable6(c: Cidr): boolean {
 /** Validate clusterCidr, ipv6 and subnet. `hasGossip`: subnets may be left to the allocator. */
 export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
   const clusters = perFamily(root.clusterCidr ?? DEFAULT_CLUSTER_CIDR, 'clusterCidr', DUAL_EXAMPLE);
+  // No IPv4 CIDR listed: an IPv6-only pod network.
   const clusterCidr = clusters[4];
-  if (clusterCidr === undefined) {
-    fail('clusterCidr', `an IPv4 CIDR, alone or with an IPv6 one, such as "${DUAL_EXAMPLE}" (IPv6-only pod networks are not supported yet)`, root.clusterCidr);
-  }
   const ipv6 = boolean(root.ipv6, 'ipv6', clusters[6] !== undefined);
   if (!ipv6 && clusters[6] !== undefined) fail('ipv6', 'true, or leave it out, when clusterCidr lists an IPv6 CIDR', root.ipv6);
   const clusterCidr6 = ipv6 ? (clusters[6] ?? parseCidr(DEFAULT_CLUSTER_CIDR6)) : undefined;
@@ -85,8 +87,13 @@ export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
   const subnets = root.subnet === undefined ? {} : perFamily(root.subnet, 'subnet', '10.244.1.0/24,fd00:10:244:1::/64');
   const subnet = subnets[4];
   const subnet6 = subnets[6];
-  if (root.subnet !== undefined && subnet === undefined) fail('subnet', 'an IPv4 subnet, alone or with an IPv6 one (the VTEP address is the IPv4 one\'s network address)', root.subnet);
-  if (subnet !== undefined && (!overlaps(clusterCidr, subnet) || subnet.bits < clusterCidr.bits)) {
+  if (clusterCidr !== undefined && root.subnet !== undefined && subnet === undefined) {
+    fail('subnet', 'an IPv4 subnet, alone or with an IPv6 one (the VTEP address is the IPv4 one\'s network address)', root.subnet);
+  }
+  if (clusterCidr === undefined && subnet !== undefined) {
+    fail('subnet', `an IPv6 subnet only, such as fd00:10:244:1::/64, in an IPv6-only pod network (or add an IPv4 CIDR to clusterCidr, such as "${DUAL_EXAMPLE}")`, root.subnet);
+  }
+  if (clusterCidr !== undefined && subnet !== undefined && (!overlaps(clusterCidr, subnet) || subnet.bits < clusterCidr.bits)) {
     fail('subnet', `a subnet inside clusterCidr ${formatCidr(clusterCidr)}`, root.subnet);
   }
   if (subnet6 !== undefined) {
@@ -96,7 +103,8 @@ export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
     if (hasGossip && subnet6.bits !== DEFAULT_SUBNET6_BITS) fail('subnet', `an IPv6 /${DEFAULT_SUBNET6_BITS} under gossip, such as fd00:10:244:1::/64`, root.subnet);
   }
   if (!hasGossip && clusterCidr6 !== undefined && subnet6 === undefined) {
-    fail('subnet', 'an IPv6 subnet as well in a dual-stack cluster without gossip, such as "10.244.1.0/24,fd00:10:244:1::/64"', root.subnet);
+    const example = clusterCidr === undefined ? 'fd00:10:244:1::/64' : '10.244.1.0/24,fd00:10:244:1::/64';
+    fail('subnet', `an IPv6 subnet as well in a ${clusterCidr === undefined ? 'IPv6-only' : 'dual-stack'} cluster without gossip, such as "${example}"`, root.subnet);
   }
   return { clusterCidr, clusterCidr6, subnet, subnet6 };
 }

@@ -67,8 +67,9 @@ export interface NodeConfig {
   wireguard: WireguardConfig | undefined;
   /** `address` is where the sockets bind; `addresses` what this node is reached at, one per family. */
   underlay: Underlay;
-  clusterCidr: Cidr;
-  /** The IPv6 cluster CIDR: set in a dual-stack cluster, undefined in an IPv4-only one. */
+  /** The IPv4 cluster CIDR: undefined in an IPv6-only pod network. */
+  clusterCidr: Cidr | undefined;
+  /** The IPv6 cluster CIDR: set in a dual-stack or IPv6-only cluster, undefined in an IPv4-only one. */
   clusterCidr6: Cidr | undefined;
   /** Configured, or undefined when gossip allocates it. */
   subnet: Cidr | undefined;
@@ -89,8 +90,11 @@ export interface NodeConfig {
   transport: { type: 'dgram' | 'batch'; gso: boolean; gro: boolean };
 }
 
-/** A configuration whose subnet is known: configured, or allocated by gossip at start. */
-export type ResolvedConfig = NodeConfig & { subnet: Cidr };
+/**
+ * A configuration whose subnets are known: configured, or allocated by gossip
+ * at start; one per family of the pod network (`subnet` IPv4, `subnet6` IPv6).
+ */
+export type ResolvedConfig = NodeConfig;
 
 const NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/;
 

@@ -92,8 +92,9 @@ export function dataPort(config: NodeConfig): number {
   return encapsulationsOf(config)[0]!.port;
 }
 
+/** The IPv4 VTEP address: the IPv4 subnet's network address; 0.0.0.0 (none) in an IPv6-only pod network. */
 export function vtepIpOf(config: ResolvedConfig): number {
-  return readU32BE(config.subnet.addr, 0);
+  return config.subnet === undefined ? 0 : readU32BE(config.subnet.addr, 0);
 }
 
 export interface BuiltDataplane {

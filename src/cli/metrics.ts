@@ -49,10 +49,12 @@ export function metrics(status: () => NodeStatus): Metrics {
   let snap: NodeStatus | undefined;
   const s = () => snap ?? (snap = status());
   mirrored('gauge', registry, 'weft_info', 'This node: name, backend and subnet (value 1).', ['node', 'backend', 'subnet'], (set) => {
-    set({ node: s().node.name, backend: s().node.backend, subnet: s().node.subnet }, 1);
+    // An IPv6-only node's subnet is its IPv6 one.
+    set({ node: s().node.name, backend: s().node.backend, subnet: s().node.subnet ?? s().node.subnet6 ?? '' }, 1);
   });
   mirrored('gauge', registry, 'weft_subnet_info', 'The subnets this node owns, one per address family (value 1).', ['family', 'subnet'], (set) => {
-    set({ family: '4', subnet: s().node.subnet }, 1);
+    const four = s().node.subnet;
+    if (four !== undefined) set({ family: '4', subnet: four }, 1);
     const six = s().node.subnet6;
     if (six !== undefined) set({ family: '6', subnet: six }, 1);
   });

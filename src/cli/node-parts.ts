@@ -20,6 +20,7 @@ import { TUN_STAGING_BYTES } from '../tun/tun-offload.ts';
 import { endpointText, formatCidr, formatIpv4, formatIpv6 } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
+import { clusterCidrsOf } from './config-network.ts';
 import { dataPort, encapsulationsOf, vtepIpOf } from './dataplane-factory.ts';
 import type { Logger } from './log.ts';
 
@@ -82,9 +83,15 @@ export async function openSockets(config: NodeConfig, ring: PacketRing, undo: Un
   return transports;
 }
 
-/** Where this node is on the underlay, for status: each configured address with the socket's port. */
+/** Where this node is on the underlay, for the ready line: each configured address with the socket's port. */
 export function underlayText(config: NodeConfig, port: number): string {
   return config.underlay.addresses.map((a) => endpointText(a, port)).join(', ');
+}
+
+/** The same for status: the preferred endpoint, and a dual underlay's other one. */
+export function underlayStatus(config: NodeConfig, port: number): { underlay: string; underlaySecond?: string } {
+  const [first, second] = config.underlay.addresses.map((a) => endpointText(a, port));
+  return { underlay: first!, ...(second !== undefined ? { underlaySecond: second } : {}) };
 }
 
 /** Join the gossip cluster, when configured: the subnet may be unknown until its map has arrived. */
@@ -130,13 +137,16 @@ export async function openDevice(config: ResolvedConfig, ring: PacketRing, mtu: 
   for (const address of vtepAddresses(config)) await link.addAddress(address);
   await link.setUp();
   for (const cluster of clusterCidrsOf(config)) await link.addRoute(formatCidr(cluster));
-  enableForwarding(config.subnet6 !== undefined, log);
+  enableForwarding(config.subnet !== undefined, config.subnet6 !== undefined, log);
   return { tun, link };
 }
 
-/** The device's own addresses for a configuration: each subnet's network address (the VTEP), one per family. */
+/** The device's own addresses for a configuration: each subnet's network address (the VTEP), one per family it has. */
 function vtepAddresses(config: ResolvedConfig): string[] {
-  return [`${formatIpv4(vtepIpOf(config))}/32`, ...(config.subnet6 !== undefined ? [`${formatIpv6(config.subnet6.addr)}/128`] : [])];
+  return [
+    ...(config.subnet !== undefined ? [`${formatIpv4(vtepIpOf(config))}/32`] : []),
+    ...(config.subnet6 !== undefined ? [`${formatIpv6(config.subnet6.addr)}/128`] : []),
+  ];
 }
 
 /** Swap the device's VTEP addresses from `before`'s subnets to `after`'s (a subnet moved while running). */
@@ -147,14 +157,13 @@ export async function moveVtepAddress(link: Link, before: ResolvedConfig, after:
   for (const a of gone) await link.removeAddress(a);
 }
 
-/** The pod network's CIDRs: IPv4's, and IPv6's in a dual-stack cluster. */
-export function clusterCidrsOf(config: NodeConfig): Cidr[] {
-  return config.clusterCidr6 === undefined ? [config.clusterCidr] : [config.clusterCidr, config.clusterCidr6];
-}
+/** The pod network's CIDRs: IPv4's and IPv6's, as the cluster has them (config-network.ts). */
+export { clusterCidrsOf };
 
 /** Forwarding must be on, per family, for pod traffic to pass between the TUN device and the pods. */
-function enableForwarding(ipv6: boolean, log: Logger): void {
-  const knobs = [['/proc/sys/net/ipv4/ip_forward', 'net.ipv4.ip_forward']];
+function enableForwarding(ipv4: boolean, ipv6: boolean, log: Logger): void {
+  const knobs: string[][] = [];
+  if (ipv4) knobs.push(['/proc/sys/net/ipv4/ip_forward', 'net.ipv4.ip_forward']);
   if (ipv6) knobs.push(['/proc/sys/net/ipv6/conf/all/forwarding', 'net.ipv6.conf.all.forwarding']);
   for (const [path, name] of knobs) {
     try {

@@ -26,6 +26,7 @@ import type { TransportBatchStatus, TransportStats } from '../transport/transpor
 import type { TunStats } from '../tun/tun-device.ts';
 import type { OffloadStats } from '../tun/tun-offload.ts';
 import { endpointText, formatCidr } from '../wire/addr.ts';
+import type { Cidr } from '../wire/addr.ts';
 import type { HandshakeStats } from '../wireguard/wg-state.ts';
 import type { BackendStatus, Counts, Drops, MixedIdentity, VxlanIdentity, WireguardIdentity } from './dataplane-factory.ts';
 import type { NodeConfig } from './config.ts';
@@ -52,19 +53,34 @@ export interface StatusPeer {
 export interface NodeInfo {
   name: string;
   backend: NodeConfig['backend'];
-  subnet: string;
-  /** A dual-stack node's IPv6 subnet. */
+  /** The node's IPv4 subnet; absent in an IPv6-only pod network. */
+  subnet?: string;
+  /** A dual-stack or IPv6-only node's IPv6 subnet. */
   subnet6?: string;
   location: string;
-  clusterCidr: string;
-  /** The IPv6 cluster CIDR of a dual-stack cluster. */
+  /** The IPv4 cluster CIDR; absent in an IPv6-only pod network. */
+  clusterCidr?: string;
+  /** The IPv6 cluster CIDR of a dual-stack or IPv6-only cluster. */
   clusterCidr6?: string;
   tun: string;
   mtu: number;
   /** TUN offloads: not asked for, in use, or asked for and refused. */
   offload: 'off' | 'on' | 'refused by the kernel';
+  /** Where peers reach this node: its (preferred) underlay address and data port. */
   underlay: string;
+  /** A dual underlay's other endpoint, of the other family. */
+  underlaySecond?: string;
   startedAt: string;
+}
+
+/** The node's subnets and cluster CIDRs as status and the ready line name them: each family it has. */
+export function networkFields(net: { subnet: Cidr | undefined; subnet6: Cidr | undefined; clusterCidr: Cidr | undefined; clusterCidr6: Cidr | undefined }): Pick<NodeStatus['node'], 'subnet' | 'subnet6' | 'clusterCidr' | 'clusterCidr6'> {
+  return {
+    ...(net.subnet !== undefined ? { subnet: formatCidr(net.subnet) } : {}),
+    ...(net.subnet6 !== undefined ? { subnet6: formatCidr(net.subnet6) } : {}),
+    ...(net.clusterCidr !== undefined ? { clusterCidr: formatCidr(net.clusterCidr) } : {}),
+    ...(net.clusterCidr6 !== undefined ? { clusterCidr6: formatCidr(net.clusterCidr6) } : {}),
+  };
 }
 
 /** Datagrams the kernel dropped for weft's sockets before weft read them, by socket. */
@@ -146,7 +162,7 @@ export function nodeStatus(parts: StatusParts): NodeStatus {
   const common: CommonStatus = {
     peers: parts.peers.map(statusPeer),
     // Packets too big for the underlay are the router's to count; they belong with the drops.
-    drops: { ...b.drops, too_big: parts.router.tooBig },
+    drops: { ...b.drops, too_big: parts.router.tooBig, queue_codel: parts.router.codelDrops, queue_overlimit: parts.router.overlimitDrops },
     kernelDrops: { ...parts.kernelDrops },
     router: { ...parts.router },
     tunStats: { ...parts.tun },

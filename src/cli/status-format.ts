@@ -43,10 +43,10 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   const lines: string[] = [];
   lines.push(`node: ${n.name}`);
   lines.push(`  backend: ${n.backend}`);
-  const both = (v4: string, v6: string | undefined) => (v6 === undefined ? v4 : `${v4}, ${v6}`);
+  const both = (v4: string | undefined, v6: string | undefined) => [v4, v6].filter((x) => x !== undefined).join(', ');
   lines.push(`  subnet: ${both(n.subnet, n.subnet6)} (cluster ${both(n.clusterCidr, n.clusterCidr6)})`);
   lines.push(`  device: ${n.tun} (mtu ${n.mtu}, offload ${n.offload})`);
-  lines.push(`  underlay: ${n.underlay}`);
+  lines.push(`  underlay: ${both(n.underlay, n.underlaySecond)}`);
   if (s.kind !== 'vxlan') lines.push(`  public key: ${s.node.publicKey}`);
   if (s.kind !== 'wireguard') lines.push(`  vtep: ${s.node.vtepIp} ${s.node.vtepMac} (vni ${s.node.vni})`);
   for (const p of s.peers) {

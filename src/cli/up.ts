@@ -12,7 +12,7 @@ import { encodeKey } from '../crypto/keys.ts';
 import { serveControl } from './control.ts';
 import { forgetHandler } from './forget.ts';
 import { metrics, serveMetrics } from './metrics.ts';
-import { nodeStatus } from './node-status.ts';
+import { networkFields, nodeStatus } from './node-status.ts';
 import type { NodeStatus } from './node-status.ts';
 import { Router } from '../node/router.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
@@ -21,7 +21,7 @@ import { kernelReceiveDrops } from '../transport/kernel-drops.ts';
 import { formatCidr } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
 import { buildDataplane } from './dataplane-factory.ts';
-import { Undo, clusterCidrsOf, joinGossip, makeRing, moveVtepAddress, openDevice, openSockets, underlayText } from './node-parts.ts';
+import { Undo, clusterCidrsOf, joinGossip, makeRing, moveVtepAddress, openDevice, openSockets, underlayStatus, underlayText } from './node-parts.ts';
 import { preflight } from './config-checks.ts';
 import { loadConfig } from './config-load.ts';
 import type { NodeConfig, ResolvedConfig } from './config.ts';
@@ -60,7 +60,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     checkpoint();
     // With gossip every family's subnet is claimed there (a configured one is announced as configured).
     const claimed = gossip === undefined ? undefined : await gossip.claimSubnet(3000, config.gossip!.seeds.length > 0);
-    const subnet = claimed?.v4 ?? config.subnet!;
+    const subnet = claimed?.v4 ?? config.subnet;
     checkpoint();
     // Mutable: a conflict settled against this node moves a subnet while it runs (readdress below).
     let resolved: ResolvedConfig = { ...config, subnet, subnet6: claimed?.v6 ?? config.subnet6 };
@@ -98,15 +98,12 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       node: {
         name: config.name,
         backend: config.backend,
-        subnet: formatCidr(resolved.subnet),
-        ...(resolved.subnet6 !== undefined ? { subnet6: formatCidr(resolved.subnet6) } : {}),
+        ...networkFields(resolved),
         location: config.location,
-        clusterCidr: formatCidr(config.clusterCidr),
-        ...(config.clusterCidr6 !== undefined ? { clusterCidr6: formatCidr(config.clusterCidr6) } : {}),
         tun: tun.name,
         mtu,
         offload: !config.tun.offload ? 'off' : tun.offloadsEnabled ? 'on' : 'refused by the kernel',
-        underlay: underlayText(config, transport.localPort),
+        ...underlayStatus(config, transport.localPort),
         startedAt,
       },
       backend: built.status(),
@@ -180,8 +177,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       backend: config.backend,
       tun: tun.name,
       mtu,
-      subnet: formatCidr(subnet),
-      ...(resolved.subnet6 !== undefined ? { subnet6: formatCidr(resolved.subnet6) } : {}),
+      ...networkFields({ ...resolved, clusterCidr: undefined, clusterCidr6: undefined }),
       underlay: underlayText(config, transport.localPort),
       transport: config.transport.type,
       peers: config.peers.length,

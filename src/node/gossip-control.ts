@@ -51,7 +51,8 @@ export interface GossipControlOptions {
   location: string;
   vtepMac: Uint8Array;
   wgPublicKey: Uint8Array | null;
-  cluster: Cidr;
+  /** The IPv4 cluster CIDR: undefined in an IPv6-only pod network (then cluster6 is set). */
+  cluster: Cidr | undefined;
   /** An operator-chosen subnet: announced as configured, it wins conflicts. */
   configuredSubnet: Cidr | undefined;
   /** The IPv6 cluster CIDR of a dual-stack cluster: this node then claims an IPv6 /64 too. */
@@ -98,8 +99,8 @@ export class GossipControl {
     private readonly families: readonly (4 | 6)[],
     private readonly transport: UdpGossipTransport,
     readonly membership: Membership,
-    /** The IPv4 subnet's allocator. */
-    readonly allocator: SubnetAllocator,
+    /** The IPv4 subnet's allocator; none in an IPv6-only pod network. */
+    readonly allocator: SubnetAllocator | undefined,
     /** The IPv6 subnet's, in a dual-stack cluster. */
     readonly allocator6: SubnetAllocator | undefined,
   ) {}
@@ -141,7 +142,8 @@ export class GossipControl {
       ...(configured ? { configured } : {}),
       leaseFile: leasePath(o.stateDir, cluster.family),
     });
-    const allocator = allocatorFor(o.cluster, o.configuredSubnet);
+    if (o.cluster === undefined && o.cluster6 === undefined) throw new RangeError('a cluster CIDR of at least one family');
+    const allocator = o.cluster === undefined ? undefined : allocatorFor(o.cluster, o.configuredSubnet);
     const allocator6 = o.cluster6 === undefined ? undefined : allocatorFor(o.cluster6, o.configuredSubnet6);
     membership.start();
     membership.join(o.seeds);
@@ -149,21 +151,22 @@ export class GossipControl {
   }
 
   private allocators(): SubnetAllocator[] {
-    return this.allocator6 === undefined ? [this.allocator] : [this.allocator, this.allocator6];
+    return [this.allocator, this.allocator6].filter((a) => a !== undefined);
   }
 
   /**
    * Claim our subnets, one per enabled family: wait (up to `waitMs`) for the
    * map to arrive from a seed, so the claims see the others', then allocate
    * (a configured subnet is announced as such). A node with no seeds (the
-   * first) claims at once. The IPv4 allocator also sets the VTEP address.
+   * first) claims at once. The IPv4 allocator also sets the VTEP address
+   * (an IPv6-only node announces none: 0.0.0.0).
    */
   async claimSubnet(waitMs: number, hasSeeds: boolean): Promise<FamilySubnets> {
     const deadline = Date.now() + waitMs;
     while (hasSeeds && this.membership.liveCount <= 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     // One more round of anti-entropy brings the records the first contact did not carry.
     if (hasSeeds) await new Promise((r) => setTimeout(r, 300));
-    return { v4: this.allocator.allocate(), v6: this.allocator6?.allocate() };
+    return { v4: this.allocator?.allocate(), v6: this.allocator6?.allocate() };
   }
 
   /**

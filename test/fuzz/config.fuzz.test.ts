@@ -96,9 +96,10 @@ function checkConfig(c: NodeConfig, i: number): void {
   check(Number.isInteger(c.underlay.mtu) && c.underlay.mtu >= 576 && c.underlay.mtu <= 65535, `input ${i}: mtu`);
   check(c.vxlan.port >= 1 && c.vxlan.port <= 65535 && c.vxlan.vtepMac.length === 6 && (c.vxlan.vtepMac[0]! & 1) === 0, `input ${i}: vxlan`);
   check(c.ring.slots >= 64 && c.ring.slots <= 1 << 20, `input ${i}: ring`);
-  check(c.subnet !== undefined || c.gossip !== undefined, `input ${i}: no subnet and no gossip`);
+  check(c.subnet !== undefined || c.subnet6 !== undefined || c.gossip !== undefined, `input ${i}: no subnet and no gossip`);
+  check(c.clusterCidr !== undefined || c.clusterCidr6 !== undefined, `input ${i}: no cluster CIDR`);
   // Per family: each subnet inside its cluster, an IPv6 one only with an IPv6 cluster, and without gossip one per enabled family.
-  check(c.clusterCidr.family === 4 && (c.subnet === undefined || (c.subnet.family === 4 && c.subnet.bits >= c.clusterCidr.bits)), `input ${i}: IPv4 network`);
+  check(c.clusterCidr === undefined ? c.subnet === undefined : c.clusterCidr.family === 4 && (c.subnet === undefined || (c.subnet.family === 4 && c.subnet.bits >= c.clusterCidr.bits)), `input ${i}: IPv4 network`);
   check(c.clusterCidr6 === undefined || (c.clusterCidr6.family === 6 && c.clusterCidr6.bits >= 48 && c.clusterCidr6.bits <= 64), `input ${i}: IPv6 cluster`);
   check(c.subnet6 === undefined || (c.clusterCidr6 !== undefined && c.subnet6.family === 6 && c.subnet6.bits >= c.clusterCidr6.bits), `input ${i}: IPv6 subnet`);
   check(c.gossip !== undefined || c.clusterCidr6 === undefined || c.subnet6 !== undefined, `input ${i}: dual-stack without an IPv6 subnet`);

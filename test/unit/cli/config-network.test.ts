@@ -45,7 +45,7 @@ describe('pod network per family', () => {
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
-    ['an IPv6-only cluster', { ...gossip, clusterCidr: 'fd00:10:244::/56' }, /"clusterCidr": expected an IPv4 CIDR, alone or with an IPv6 one, such as "10.244.0.0\/16,fd00:10:244::\/56"/],
+    ['an IPv6-only cluster with ipv6 off', { ...gossip, ipv6: false, clusterCidr: 'fd00:10:244::/56' }, /"ipv6": expected true, or leave it out, when clusterCidr lists an IPv6 CIDR/],
     ['two IPv4 clusters', { ...gossip, clusterCidr: '10.244.0.0/16,10.245.0.0/16' }, /"clusterCidr": expected at most one IPv4 CIDR \(one per family\)/],
     ['three clusters', { ...gossip, clusterCidr: ['10.244.0.0/16', 'fd00::/56', 'fd01::/56'] }, /"clusterCidr": expected one CIDR, or one IPv4 and one IPv6/],
     ['an empty list', { ...gossip, clusterCidr: [] }, /"clusterCidr": expected one CIDR, or one IPv4 and one IPv6/],

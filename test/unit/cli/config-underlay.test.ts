@@ -7,6 +7,10 @@ import { checkMtu, underlayOverhead } from '../../../src/cli/config-checks.ts';
 import { parseConfig } from '../../../src/cli/config.ts';
 import { underlayFamilies } from '../../../src/cli/config-network.ts';
 import { loadConfig } from '../../../src/cli/config-load.ts';
+import { underlayStatus, underlayText } from '../../../src/cli/node-parts.ts';
+import { nodeStatus } from '../../../src/cli/node-status.ts';
+import { formatStatus } from '../../../src/cli/status-format.ts';
+import { statusParts } from '../../helpers/status-fixture.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import { thrownBy } from '../../helpers/errors.ts';
 
@@ -43,6 +47,16 @@ describe('underlay.address', () => {
     expect(loadConfig(undefined, flags, {}).underlay.addresses).toEqual(['192.0.2.9', 'fd99::9']);
     const env = { WEFT_NAME: 'solo', WEFT_UNDERLAY_ADDRESS: 'fd99::9,192.0.2.9', WEFT_METRICS: 'off', WEFT_SUBNET: '10.244.9.0/24' };
     expect(loadConfig(undefined, {}, env).underlay.addresses).toEqual(['fd99::9', '192.0.2.9']);
+  });
+
+  it('status names both endpoints, the preferred first (showconf\'s Endpoint takes that one alone)', () => {
+    const dual = config('fd00:50::1,192.168.50.1');
+    expect(underlayStatus(dual, 8472)).toEqual({ underlay: '[fd00:50::1]:8472', underlaySecond: '192.168.50.1:8472' });
+    expect(underlayStatus(config('192.168.50.1'), 8472)).toEqual({ underlay: '192.168.50.1:8472' });
+    expect(underlayText(dual, 8472)).toBe('[fd00:50::1]:8472, 192.168.50.1:8472');
+    const parts = statusParts('vxlan');
+    parts.node = { ...parts.node, ...underlayStatus(dual, 8472) };
+    expect(formatStatus(nodeStatus(parts))).toMatch(/^ {2}underlay: \[fd00:50::1\]:8472, 192\.168\.50\.1:8472$/mu);
   });
 
   const bad: Array<[string, () => unknown, RegExp]> = [

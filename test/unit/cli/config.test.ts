@@ -24,7 +24,7 @@ describe('parseConfig', () => {
   it('fills Flannel-compatible defaults', () => {
     const c = parseConfig(base);
     expect(c.backend).toBe('vxlan');
-    expect(formatCidr(c.clusterCidr)).toBe('10.244.0.0/16');
+    expect(formatCidr(c.clusterCidr!)).toBe('10.244.0.0/16');
     expect(c.vxlan).toMatchObject({ vni: 1, port: 8472, sourceCheck: true });
     expect(c.tun).toEqual({ name: 'weft0', mtu: undefined, offload: true });
     // The fastest transport, on either underlay family; dgram when asked for.
