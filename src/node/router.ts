@@ -7,9 +7,13 @@
  * when the transport reports one (so the device can coalesce a flow's
  * segments into one write), at once otherwise.
  *
- * Fairness: one readiness callback reads at most `tunBudget` batches and
- * then returns to the event loop, so a flood from local pods cannot starve
- * inbound traffic (the poll is level-triggered and calls again).
+ * Outbound packets pass through a FlowQueue (flow-queue.ts): each TUN
+ * readiness reads what the device has (at most `tunBudget` batches) into
+ * it, then sends at most `sendBudget` packets from it, new flows first; what
+ * is left is sent on the next turn (setImmediate), after the sockets have
+ * had theirs. So the queue in front of weft lives where weft can order it
+ * and keep it short, not in the device's FIFO, and neither direction can
+ * starve the other.
  */
 import { SlotBatch } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
@@ -19,6 +23,8 @@ import type { Encapsulation } from '../dataplane/encapsulation.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { TunDevice } from '../tun/tun-device.ts';
 import { writeTooBig } from '../wire/icmp-too-big.ts';
+import { FlowQueue } from './flow-queue.ts';
+import type { FlowQueueOptions, FlowQueueStats } from './flow-queue.ts';
 import { IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, isLinkScopedDestination } from '../wire/ip.ts';
 
 export interface RouterOptions {
@@ -28,8 +34,12 @@ export interface RouterOptions {
   dataplane: Dataplane;
   /** Packets read from the TUN device per batch. Default 64. */
   batchSize?: number;
-  /** Batches per readiness callback before yielding to the event loop. Default 8. */
+  /** Batches read per readiness callback before yielding to the event loop. Default 8. */
   tunBudget?: number;
+  /** Packets sent from the flow queue per turn of the event loop. Default 128: two send batches. */
+  sendBudget?: number;
+  /** The outbound flow queue's settings (its ring is this router's). */
+  queue?: Omit<FlowQueueOptions, 'ring'>;
   /** Received packets held for one TUN write batch at most. Default 256. */
   writeBatchSize?: number;
   /**
@@ -44,7 +54,7 @@ export interface RouterOptions {
 /** "Too big" answers per TUN readiness callback at most: the sender learns from the first; a flood costs little. */
 const TOO_BIG_ANSWERS_PER_CALLBACK = 8;
 
-export interface RouterStats {
+export interface RouterStats extends FlowQueueStats {
   /** Readiness callbacks that read at least one packet, and the packets they read. */
   tunBatches: number;
   tunPackets: number;
@@ -59,7 +69,19 @@ export interface RouterStats {
 }
 
 export class Router {
-  readonly stats: RouterStats = { tunBatches: 0, tunPackets: 0, delivered: 0, tunWriteErrors: 0, linkScoped: 0, tooBig: 0, tooBigAnswered: 0 };
+  readonly stats: RouterStats = {
+    tunBatches: 0,
+    tunPackets: 0,
+    delivered: 0,
+    tunWriteErrors: 0,
+    linkScoped: 0,
+    tooBig: 0,
+    tooBigAnswered: 0,
+    enqueued: 0,
+    codelDrops: 0,
+    ecnMarks: 0,
+    overlimitDrops: 0,
+  };
   private readonly ring: PacketRing;
   private readonly tun: TunDevice;
   private readonly dataplane: Dataplane;
@@ -67,6 +89,10 @@ export class Router {
   private readonly transports: Transport[];
   private readonly batch: SlotBatch;
   private readonly tunBudget: number;
+  private readonly sendBudget: number;
+  /** Outbound packets read from the device and not yet sent. */
+  readonly queue: FlowQueue;
+  private sendScheduled = false;
   /** Received inner packets waiting for the end of their receive batch. */
   private readonly pendingWrites: Int32Array;
   private pendingCount = 0;
@@ -81,10 +107,16 @@ export class Router {
     this.batch = new SlotBatch(options.batchSize ?? 64);
     this.pendingWrites = new Int32Array(options.writeBatchSize ?? 256);
     this.tunBudget = options.tunBudget ?? 8;
+    this.sendBudget = options.sendBudget ?? 128;
+    // Half the ring at most, so a full queue leaves slots for receiving.
+    this.queue = new FlowQueue({ limit: Math.min(1024, Math.floor(this.ring.slotCount / 2)), ...options.queue, ring: this.ring, stats: this.stats });
     this.maxPacket = options.maxPacket ?? Infinity;
     this.pumpTun = this.pumpTun.bind(this);
     this.flushWrites = this.flushWrites.bind(this);
+    this.sendLater = this.sendLater.bind(this);
   }
+
+
 
   start(): void {
     if (this.running) return;
@@ -115,12 +147,16 @@ export class Router {
       transport.onBatchEnd?.(null);
     }
     this.flushWrites();
+    this.queue.clear();
   }
 
-  /** Read what the TUN device has ready and send it, a bounded number of batches at a time. */
+  /** Read what the TUN device has ready into the flow queue, a bounded number of batches, then send a turn's worth. */
   pumpTun(): void {
     const batch = this.batch;
     const max = batch.max;
+    const queue = this.queue;
+    // One clock reading per callback: the packets of one read waited from the same moment on.
+    const now = performance.now();
     let answers = TOO_BIG_ANSWERS_PER_CALLBACK;
     for (let round = 0; round < this.tunBudget; round++) {
       batch.count = 0;
@@ -142,14 +178,38 @@ export class Router {
           ring.release(slot);
         } else if (len > this.maxPacket) {
           if (this.tooBig(slot, off, len, answers > 0)) answers--;
-        } else this.dataplane.send(slot);
+        } else queue.enqueue(slot, now);
       }
       if (n < max) break;
     }
     // "Too big" answers go back to the device now: no receive batch is open inside this callback.
     this.flushWrites();
-    // A batching transport sends what this callback queued now, in as few syscalls as it can.
+    this.send(now);
+  }
+
+  /**
+   * Send up to sendBudget packets from the flow queue, and hand them to the
+   * kernel now, in as few syscalls as each transport can. Whatever is left
+   * goes on the next turn, after the sockets' readiness.
+   */
+  private send(now: number): void {
+    const queue = this.queue;
+    const dataplane = this.dataplane;
+    for (let i = 0; i < this.sendBudget; i++) {
+      const slot = queue.dequeue(now);
+      if (slot < 0) break;
+      dataplane.send(slot);
+    }
     for (const t of this.transports) t.flush?.();
+    if (queue.packets > 0 && !this.sendScheduled && this.running) {
+      this.sendScheduled = true;
+      setImmediate(this.sendLater);
+    }
+  }
+
+  private sendLater(): void {
+    this.sendScheduled = false;
+    if (this.running) this.send(performance.now());
   }
 
   /**

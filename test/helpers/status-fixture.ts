@@ -37,7 +37,7 @@ export function statusParts(kind: BackendStatus['kind']): StatusParts {
     },
     backend: backendStatus(kind),
     peers: [],
-    router: { tunBatches: 0, tunPackets: 0, delivered: 0, tunWriteErrors: 0, linkScoped: 0, tooBig: 0, tooBigAnswered: 0 },
+    router: { tunBatches: 0, tunPackets: 0, delivered: 0, tunWriteErrors: 0, linkScoped: 0, tooBig: 0, tooBigAnswered: 0, enqueued: 0, codelDrops: 0, ecnMarks: 0, overlimitDrops: 0 },
     tun: emptyTunStats(),
     offload: null,
     transport: { stats: newTransportStats() },
