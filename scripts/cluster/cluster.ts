@@ -39,6 +39,8 @@ export interface UpOptions {
   containers?: boolean;
   /** Every pod gets an IPv6 address beside its IPv4 one (a dual-stack pod network). */
   dualStack?: boolean;
+  /** Pods get an IPv6 address alone (an IPv6-only pod network, fd00:10:244::/56). */
+  ipv6Only?: boolean;
   /** The nodes reach each other over IPv6 only. */
   ipv6Underlay?: boolean;
   /** Underlay families per node, cycling (overrides ipv6Underlay): '4', '6' or '46' (both). */
@@ -112,7 +114,10 @@ function subnet6Of(i: number): string {
 export async function up(o: UpOptions): Promise<ClusterState> {
   const say = o.progress ?? (() => {});
   if (existsSync(join(stateDir(o.name), 'state.json'))) throw new Error(`cluster "${o.name}" is already up; run down --name ${o.name} first`);
+  if (o.ipv6Only && (o.dualStack || o.containers)) throw new Error('--ipv6-only goes with neither --dual-stack nor --containers (weft-cni attaches IPv4 or dual-stack containers)');
   const l = layout(o.name, o.nodes, o.pods, o.underlays !== undefined && o.underlays.length > 0 ? o.underlays : o.ipv6Underlay ? 6 : 4);
+  // An IPv6-only node's subnet is its IPv6 /64 (node i's i-th without gossip).
+  if (o.ipv6Only) for (const n of l.nodes) n.subnet = subnet6Of(n.index);
   const dir = stateDir(o.name);
   // Node configs hold private keys: the directory is root's alone, whatever the umask.
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -146,7 +151,7 @@ export async function up(o: UpOptions): Promise<ClusterState> {
         location: locationOf(n.index),
         backend: o.backend,
         underlay: { address: addressesOf(n).join(',') },
-        ...(o.dualStack ? { clusterCidr: '10.244.0.0/16,fd00:10:244::/56' } : {}),
+        ...(o.dualStack ? { clusterCidr: '10.244.0.0/16,fd00:10:244::/56' } : o.ipv6Only ? { clusterCidr: 'fd00:10:244::/56' } : {}),
         tun: { name: `${tunPrefix}${n.index}` },
         controlSocket: join(dir, `node-${n.index}.sock`),
         subnetEnv: join(dir, `node-${n.index}.subnet.env`),
@@ -173,8 +178,9 @@ export async function up(o: UpOptions): Promise<ClusterState> {
       const ready = await startNode(state, n.index);
       // The node's pods get addresses from the subnet it has: weft-cni reads it from
       // subnet.env; hand-made pods take them as the CNI host-local plugin would.
-      n.subnet = String(ready.subnet);
-      if (ready.subnet6 !== undefined) n.subnet6 = String(ready.subnet6);
+      // IPv6-only: the node's one subnet is its IPv6 /64.
+      n.subnet = String(ready.subnet ?? ready.subnet6);
+      if (ready.subnet !== undefined && ready.subnet6 !== undefined) n.subnet6 = String(ready.subnet6);
       if (state.containers) await addContainers(dir, o.name, n, state.containers);
       else await addPods(n, podMtu);
       save();

@@ -6,7 +6,7 @@ import { check, down, formatMatrix, loadState, startNode, stopNode, up } from '.
 
 const USAGE = `usage: cluster <command> [options]
   up N [--pods M] [--backend vxlan|wireguard|mixed] [--locations A,B,...] [--gossip] [--containers]
-       [--dual-stack] [--ipv6-underlay] [--underlays 4,46,6] [--loss PERCENT] [--delay MS] [--name NAME]
+       [--dual-stack | --ipv6-only] [--ipv6-underlay] [--underlays 4,46,6] [--loss PERCENT] [--delay MS] [--name NAME]
                  build N nodes with M pods each (default 2) and start weft in each;
                  with --containers the pods are podman containers attached through weft-cni
                  (needs podman, runc, busybox-static, containernetworking-plugins);
@@ -15,6 +15,7 @@ const USAGE = `usage: cluster <command> [options]
                  one location talk VXLAN, across locations WireGuard;
                  --dual-stack gives every pod an IPv6 address too, from its node's /64 of
                  fd00:10:244::/56 (claimed by gossip, or node i's i-th /64 without);
+                 --ipv6-only gives pods that IPv6 address alone (no IPv4 pod network);
                  --ipv6-underlay joins the nodes over IPv6 only;
                  --underlays gives node i the i-th entry's underlay families (cycling):
                  4 (IPv4 only), 6 (IPv6 only) or 46 (both); nodes with no family in
@@ -75,6 +76,7 @@ async function main(argv: string[]): Promise<void> {
         gossip: args.includes('--gossip'),
         containers: args.includes('--containers'),
         dualStack: args.includes('--dual-stack'),
+        ipv6Only: args.includes('--ipv6-only'),
         ipv6Underlay: args.includes('--ipv6-underlay'),
         underlays: underlays as Array<'4' | '6' | '46'>,
         locations,

@@ -6,8 +6,8 @@
  *                    or both on a dual underlay) on the underlay, cni0 (10.244.<i>.1/24, and the IPv6 subnet's ::1
  *                    when dual-stack) the pods' bridge, and weft routing the cluster
  *                    CIDRs into its TUN device
- *   <name>-n<i>-p<j> pod j of node i: eth0 10.244.<i>.<j+1>/24 (and <subnet6>::<j+1>),
- *                    default routes via cni0
+ *   <name>-n<i>-p<j> pod j of node i: eth0 10.244.<i>.<j+1>/24 (and <subnet6>::<j+1>,
+ *                    or that alone in an IPv6-only pod network), default routes via cni0
  *
  * Pods are attached as the CNI bridge and host-local plugins would attach
  * them: a veth pair with one end on the node's bridge. Every address lives in
@@ -29,7 +29,10 @@ export interface ClusterNode {
   gateway: string;
   /** The node's IPv6 subnet, in a dual-stack cluster (known once its weft is ready). */
   subnet6?: string;
-  /** A pod is a namespace wired by hand (`ns`), or with --containers a podman container (`container`); `ip6` when dual-stack. */
+  /**
+   * A pod is a namespace wired by hand (`ns`), or with --containers a podman container (`container`);
+   * `ip` its address (IPv6 in an IPv6-only pod network, whose `subnet` is then the IPv6 /64), `ip6` its second when dual-stack.
+   */
   pods: Array<{ ns: string; ip: string; ip6?: string; container?: string }>;
 }
 
@@ -116,6 +119,7 @@ export async function build(l: ClusterLayout, podMtu: number, impair: Impairment
  * the node's weft claimed).
  */
 export async function addPods(n: ClusterNode, podMtu: number): Promise<void> {
+  if (n.subnet.includes(':')) return addPodsIpv6Only(n, podMtu);
   const [a, b, c] = n.subnet.split('/')[0]!.split('.');
   const bits = n.subnet.split('/')[1]!;
   n.gateway = `${a}.${b}.${c}.1`;
@@ -141,6 +145,26 @@ async function addPods6(n: ClusterNode): Promise<void> {
     pod.ip6 = `${base}${(j + 2).toString(16)}`;
     await nsRun(pod.ns, ['ip', 'addr', 'add', `${pod.ip6}/${bits}`, 'dev', 'eth0', 'nodad']);
     await nsRun(pod.ns, ['ip', '-6', 'route', 'add', 'default', 'via', `${base}1`]);
+  }
+}
+
+/**
+ * An IPv6-only pod network: `n.subnet` is the node's IPv6 /64, and each pod's
+ * one address (`ip`) is IPv6: the subnet's ::1 on the bridge, ::2 onward.
+ */
+async function addPodsIpv6Only(n: ClusterNode, podMtu: number): Promise<void> {
+  const [prefix, bits] = n.subnet.split('/') as [string, string];
+  const base = prefix.endsWith('::') ? prefix : `${prefix}::`;
+  n.gateway = `${base}1`;
+  await nsRun(n.ns, ['ip', 'addr', 'add', `${n.gateway}/${bits}`, 'dev', 'cni0', 'nodad']);
+  for (const [j, pod] of n.pods.entries()) {
+    pod.ip = `${base}${(j + 2).toString(16)}`;
+    await namespace(pod.ns);
+    const hostEnd = `veth${j + 1}`;
+    await addVeth(n.ns, hostEnd, pod.ns, 'eth0', podMtu);
+    await nsRun(n.ns, ['ip', 'link', 'set', hostEnd, 'master', 'cni0']);
+    await nsRun(pod.ns, ['ip', 'addr', 'add', `${pod.ip}/${bits}`, 'dev', 'eth0', 'nodad']);
+    await nsRun(pod.ns, ['ip', '-6', 'route', 'add', 'default', 'via', n.gateway]);
   }
 }
 
