@@ -1,7 +1,7 @@
 /**
  * Gossip simulator benchmark: the real membership code (codec, AEAD, signed
  * records, SWIM + Lifeguard, anti-entropy) for N simulated nodes on the
- * virtual clock. For N = 100, 500 and 1000 it prints:
+ * virtual clock. For N = 100, 1,000 and 10,000 (or the sizes given) it prints:
  *   - convergence: time for a joining node's record to reach 99.9% / 100% of nodes
  *   - detection: time from a node's death to its removal at 99.9% / 100% of nodes
  *   - false positives: live nodes declared dead, under 10% loss while 5% of
@@ -10,8 +10,14 @@
  * next to memberlist's LAN figures (99.9% of 1000 nodes in ~2.0 s; ~14 s to
  * declare a dead node at 1000 nodes).
  *
- *   npx tsc -p tsconfig.build.json && node --expose-gc dist/bench/gossip/gossip-bench.js [sizes...]
+ *   npx tsc -p tsconfig.build.json && node --expose-gc dist/bench/gossip/gossip-bench.js [--quick | sizes...]
+ *
+ * --quick runs 100 nodes only (CI); sizes, e.g. `100 1000`, choose others. A 10,000-node
+ * run holds 10^8 member entries' worth of state in a few GB: the bench runs each size in a
+ * child process with a heap to match, so that one size's garbage never weighs on the next.
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { SimCluster } from '../../test/sim/sim-cluster.ts';
 import type { SimNode } from '../../test/sim/sim-cluster.ts';
 
@@ -32,6 +38,12 @@ interface Figures {
 
 const quantileCount = (n: number, q: number): number => Math.ceil(n * q);
 
+const started = performance.now();
+/** Progress on stderr: a 10,000-node run takes minutes, and its row prints only at the end. */
+function phase(n: number, what: string): void {
+  process.stderr.write(`[${n} nodes, ${((performance.now() - started) / 1000).toFixed(1)} s] ${what}\n`);
+}
+
 /** Time until `count` of `among` satisfy `pred`, and until all do (ms, or -1). */
 function timeToReach(c: SimCluster, among: SimNode[], pred: (x: SimNode) => boolean, maxMs: number): [number, number] {
   const need = quantileCount(among.length, 0.999);
@@ -48,8 +60,17 @@ function timeToReach(c: SimCluster, among: SimNode[], pred: (x: SimNode) => bool
 
 function measure(n: number, seed: number): Figures {
   const t0 = performance.now();
+  const ideal = idle(n, seed);
+  global.gc?.();
+  return { ...ideal, ...lossy(n, seed + 1), wallMs: performance.now() - t0 };
+}
+
+type IdleFigures = Pick<Figures, 'n' | 'conv999' | 'conv100' | 'det999' | 'det100' | 'bytesPerNodeSec'>;
+
+function idle(n: number, seed: number): IdleFigures {
   const c = new SimCluster({ seed });
   const nodes = c.preloaded(n);
+  phase(n, 'preloaded; idle run');
   c.run(2000);
   // Steady state bytes: 5 s with nothing happening.
   const b0 = nodes.reduce((s, x) => s + x.m.stats.sentBytes, 0);
@@ -57,16 +78,18 @@ function measure(n: number, seed: number): Figures {
   const b1 = nodes.reduce((s, x) => s + x.m.stats.sentBytes, 0);
   const bytesPerNodeSec = (b1 - b0) / n / 5;
 
+  phase(n, 'a node joins');
   const j = c.add('newcomer');
   c.join(j, [nodes[0]!]);
   const [conv999, conv100] = timeToReach(c, nodes, (x) => x.m.get('newcomer')?.isLive === true, 30_000);
   c.run(3000);
 
+  phase(n, 'a node dies');
   const victim = nodes[Math.floor(n / 2)]!;
   c.kill(victim);
   const others = c.up();
   const [det999, det100] = timeToReach(c, others, (x) => x.m.get(victim.name)?.isLive !== true, 60_000);
-  return { n, conv999, conv100, det999, det100, bytesPerNodeSec, ...lossy(n, seed + 1), wallMs: performance.now() - t0 };
+  return { n, conv999, conv100, det999, det100, bytesPerNodeSec };
 }
 
 type LossyFigures = Pick<Figures, 'fpRemovals' | 'fpNodes' | 'refutations' | 'lossyBytesPerNodeSec' | 'lossyDet100'>;
@@ -76,6 +99,7 @@ function lossy(n: number, seed: number): LossyFigures {
   // Lossy run: 10% loss, 5% of nodes pause 500 ms at random times each second.
   const l = new SimCluster({ seed, net: { loss: 0.1 } });
   const ln = l.preloaded(n);
+  phase(n, 'lossy cluster preloaded; 20 s of 10% loss and pauses');
   let fpRemovals = 0;
   const accused = new Set<string>();
   let killed = '';
@@ -102,6 +126,7 @@ function lossy(n: number, seed: number): LossyFigures {
   }
   const lossyBytesPerNodeSec = (ln.reduce((s, x) => s + x.m.stats.sentBytes, 0) - b0) / n / 20;
   const refutations = ln.reduce((s, x) => s + x.m.stats.refutations, 0);
+  phase(n, 'a node dies under loss');
   const lv = ln[Math.floor(n / 3)]!;
   killed = lv.name;
   l.kill(lv);
@@ -115,16 +140,32 @@ function lossy(n: number, seed: number): LossyFigures {
   return { fpRemovals, fpNodes: accused.size, refutations, lossyBytesPerNodeSec, lossyDet100 };
 }
 
-const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
-const run = sizes.length > 0 ? sizes : [100, 500, 1000];
-console.log('weft gossip simulator (virtual clock, LAN latency 0.5-1.5 ms); memberlist LAN: 99.9% of 1000 in ~2.0 s, dead declared in ~14 s');
-console.log('nodes | converge 99.9% / 100% | detect 99.9% / 100% | bytes/node/s | 10% loss + 5% pausing: false positives, refutations, bytes/node/s, detect 100% | wall');
-for (const n of run) {
-  const f = measure(n, 42);
-  const s = (ms: number): string => (ms < 0 ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
-  console.log(
-    `${String(n).padStart(5)} | ${s(f.conv999)} / ${s(f.conv100)} | ${s(f.det999)} / ${s(f.det100)} | ${f.bytesPerNodeSec.toFixed(0)} | ` +
-      `${f.fpRemovals} removals of ${f.fpNodes} live nodes, ${f.refutations} refuted, ${f.lossyBytesPerNodeSec.toFixed(0)} B/s, ${s(f.lossyDet100)} | ` +
-      `${(f.wallMs / 1000).toFixed(1)} s`,
-  );
+const s = (ms: number): string => (ms < 0 ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+function row(f: Figures): string {
+  return `| ${int(f.n)} | ${s(f.conv999)} / ${s(f.conv100)} | ${s(f.det999)} / ${s(f.det100)} | ${int(f.bytesPerNodeSec)} | ` +
+    `${f.fpRemovals} (${f.fpNodes} nodes), ${int(f.lossyBytesPerNodeSec)} | ${f.refutations} | ${s(f.lossyDet100)} | ${(f.wallMs / 1000).toFixed(1)} s |`;
+}
+
+const args = process.argv.slice(2);
+if (args[0] === '--child') {
+  const f = measure(Number(args[1]), 42);
+  process.send?.(f);
+} else {
+  const sizes = args.includes('--quick') ? [100] : args.map(Number).filter((x) => x > 0);
+  const run = sizes.length > 0 ? sizes : [100, 1000, 10_000];
+  console.log('weft gossip simulator (virtual clock, LAN latency 0.5-1.5 ms); memberlist LAN: 99.9% of 1000 in ~2.0 s, dead declared in ~14 s');
+  console.log('| nodes | converged 99.9% / 100% | dead removed 99.9% / 100% | idle bytes/node/s | 10% loss + 5% pausing 500 ms: false removals (live nodes), bytes/node/s | refutations in 20 s | lossy: dead removed 100% | wall |');
+  console.log('|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const n of run) {
+    // About 0.5 kB of heap per member entry at 10,000 nodes (shared map, per-node probe lists), plus room.
+    const heapMb = Math.max(2048, Math.ceil((n * n * 40) / 1e6) + 1024);
+    const child = fork(fileURLToPath(import.meta.url), ['--child', String(n)], { execArgv: ['--expose-gc', `--max-old-space-size=${heapMb}`] });
+    const f = await new Promise<Figures>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as Figures));
+      child.once('exit', (code) => reject(new Error(`the ${n}-node run exited with ${code}`)));
+    });
+    console.log(row(f));
+  }
 }

@@ -2,7 +2,9 @@
  * What an opened gossip datagram must pass before membership acts on it,
  * and what a reply must pass before it leaves. The rule behind all of it:
  * no input makes a node send more than it received, unless the input came
- * from a member it knows at that address, and then only at a member's rate.
+ * from a member it knows at that address (the member the message names as
+ * its sender: one lookup by name, no index by address), and then only at a
+ * member's rate.
  *
  *   1. the stamp names us (or, for a joiner's first messages, anyone):
  *      a datagram captured on its way elsewhere is refused ('wrong-recipient');
@@ -35,8 +37,8 @@ export interface AdmissionHost {
   now(): number;
   /** Wall-clock ms since the Unix epoch (the stamps). */
   wall(): number;
-  /** Whether a member we hold a record of has this address and gossip port. */
-  verified(address: string, port: number): boolean;
+  /** Whether the member named `name`, whose record we hold, has this address and gossip port. */
+  verified(address: string, port: number, name: string | null): boolean;
 }
 
 export interface AdmissionOptions {
@@ -81,7 +83,7 @@ export class Admission {
     if (to === ANY_RECIPIENT ? !mayBeUnaddressed(msg) : to !== this.host.selfHash) return 'wrong-recipient';
     const r = this.guard.check(v.nonce, v.stamp.sentAt, this.host.wall());
     if (r !== 'ok') return r;
-    const verified = this.host.verified(address, port);
+    const verified = this.host.verified(address, port, msg.from);
     const source = `${address}:${port}`;
     if (!verified) this.budget.received(source, size);
     const t = msg.type;
@@ -92,9 +94,9 @@ export class Admission {
     return this.buckets.take(source, this.host.now()) ? null : 'rate-limited';
   }
 
-  /** May a reply of `size` bytes go to address:port? Members: yes; anyone else: within its budget. */
-  mayReply(address: string, port: number, size: number): boolean {
-    return this.host.verified(address, port) || this.budget.spend(`${address}:${port}`, size);
+  /** May a reply of `size` bytes go to the node `to` at address:port? Members: yes; anyone else: within its budget. */
+  mayReply(address: string, port: number, to: string | null, size: number): boolean {
+    return this.host.verified(address, port, to) || this.budget.spend(`${address}:${port}`, size);
   }
 }
 

@@ -13,7 +13,9 @@
  *           those, chunked into datagrams of at most 1400 bytes
  *
  * The reply digest makes the exchange symmetric with pulls only: each side
- * asks for exactly what it lacks. A request for many records is a full
+ * asks for exactly what it lacks. The digest itself
+ * is kept up to date by the member table as members change (member-table.ts),
+ * not recomputed from every member each round. A request for many records is a full
  * sync (a joiner, a healed partition); at most `maxFullSyncs` are served per
  * window, so a crowd of joiners cannot make one seed flood its link; the
  * others are refused (counted) and retry on their next sync round.
@@ -34,6 +36,8 @@ export interface SyncMember {
 export interface SyncHost {
   readonly selfName: string;
   syncMembers(): Iterable<SyncMember>;
+  /** The digest of syncMembers(), kept current as they change. */
+  digest(): { count: number; buckets: Uint32Array };
   byHash(hash: number): SyncMember | undefined;
   /** Encoded facts that bring a peer up to date on this member. */
   factsFor(hash: number): Uint8Array[];
@@ -102,12 +106,12 @@ export class AntiEntropy {
   }
 
   private digest(reply: boolean): Message {
-    const { count, buckets } = digestOf(this.host.syncMembers());
-    return { type: MsgType.SyncDigest, from: this.host.selfName, reply, count, buckets };
+    const { count, buckets } = this.host.digest();
+    return { type: MsgType.SyncDigest, from: this.host.selfName, reply, count, buckets: buckets.slice() };
   }
 
   onDigest(msg: Extract<Message, { type: typeof MsgType.SyncDigest }>, address: string, port: number): void {
-    const mine = digestOf(this.host.syncMembers()).buckets;
+    const mine = this.host.digest().buckets;
     const differ = new Set<number>();
     for (let i = 0; i < SYNC_BUCKETS; i++) if (mine[i] !== msg.buckets[i]) differ.add(i);
     if (differ.size === 0) return;
@@ -177,6 +181,8 @@ export class AntiEntropy {
 }
 
 const hashCache = new Map<string, number>();
+/** The names behind the hashes (digest entries and wants carry hashes); the same bound as hashCache. */
+const nameCache = new Map<number, string>();
 
 /**
  * A node's 48-bit name hash: the first 6 bytes of SHA-256(name) (node:crypto, native: a joiner hashes
@@ -187,8 +193,17 @@ export function nameHash(name: string): number {
   if (hit !== undefined) return hit;
   const h = createHash('sha256').update(name).digest();
   // Names are few and long-lived; the cache is dropped wholesale if churn ever grows it past 100k.
-  if (hashCache.size >= 100_000) hashCache.clear();
+  if (hashCache.size >= 100_000) {
+    hashCache.clear();
+    nameCache.clear();
+  }
   const v = readU48BE(h, 0);
   hashCache.set(name, v);
+  nameCache.set(v, name);
   return v;
+}
+
+/** The name whose nameHash is `hash`, if this process hashed it lately (a cache: callers fall back to a scan). */
+export function nameOfHash(hash: number): string | undefined {
+  return nameCache.get(hash);
 }

@@ -22,6 +22,7 @@ import type { MemberEvent } from './events.ts';
 import { DROP_REASONS, Member, MemberState } from './member.ts';
 import type { DropReason, MembershipConfig } from './member.ts';
 import { MemberTable } from './member-table.ts';
+import type { SharedMembers } from './member-table.ts';
 import { RecordFlag, bytesEqual } from './record.ts';
 import type { RecordVerdict } from './record.ts';
 import { Suspicion, confirmationsWanted, suspicionMin } from './suspicion.ts';
@@ -74,6 +75,25 @@ export class MemberStates {
 
   get live(): number {
     return this.liveMembers;
+  }
+
+  /** Start from members shared with other tables (member-table.ts): live ones join the probe round. */
+  adopt(shared: SharedMembers): void {
+    this.table.share(shared);
+    this.liveMembers = 0;
+    for (const m of this.table.values()) {
+      if (!m.isLive) continue;
+      this.liveMembers++;
+      if (m !== this.me) this.host.becameLive(m);
+    }
+  }
+
+  /** `m` as this table may write it: a shared member is copied into the table first. */
+  private own(m: Member): Member {
+    if (!m.shared) return m;
+    const c = m.copy();
+    this.table.adoptCopy(c);
+    return c;
   }
 
   on(listener: (e: MemberEvent) => void): void {
@@ -130,17 +150,16 @@ export class MemberStates {
       if (!viaSync) host.queue.push(n.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
       return;
     }
-    const wasLive = m.isLive;
-    const before = m.record;
-    m.record = r;
-    this.table.readdressed(m, before);
-    m.bytes = bytes;
-    m.incarnation = r.incarnation;
-    this.setState(m, state);
-    if (!wasLive && m.isLive) this.emit('peer-added', m);
-    else if (wasLive && !m.isLive) this.emit('peer-removed', m, 'left');
-    else if (m.isLive && dataChanged(before, r)) this.emit('peer-changed', m);
-    host.queue.push(m.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
+    const w = this.own(m);
+    const wasLive = w.isLive;
+    const before = w.record;
+    w.record = r;
+    w.bytes = bytes;
+    this.setState(w, state, r.incarnation);
+    if (!wasLive && w.isLive) this.emit('peer-added', w);
+    else if (wasLive && !w.isLive) this.emit('peer-removed', w, 'left');
+    else if (w.isLive && dataChanged(before, r)) this.emit('peer-changed', w);
+    host.queue.push(w.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
   }
 
   /** A suspect or dead claim by some member about some node. */
@@ -154,23 +173,22 @@ export class MemberStates {
       else if (!host.leaving() && f.incarnation === this.me.incarnation) host.refute(f.incarnation);
       return;
     }
-    const m = this.table.get(f.name);
-    if (m === undefined) return this.drop('unknown-member');
-    if (f.incarnation < m.incarnation) return this.drop('stale');
-    if (f.incarnation > m.record.incarnation) return this.drop('ahead');
-    if (!m.isLive) return;
+    const held = this.table.get(f.name);
+    if (held === undefined) return this.drop('unknown-member');
+    if (f.incarnation < held.incarnation) return this.drop('stale');
+    if (f.incarnation > held.record.incarnation) return this.drop('ahead');
+    if (!held.isLive) return;
     if (f.kind === FactKind.Dead) {
-      m.incarnation = f.incarnation;
-      this.declareDead(m, bytes);
+      this.declareDead(this.own(held), bytes, f.incarnation);
       return;
     }
-    if (m.state === MemberState.Suspect && m.suspicion !== null) {
+    if (held.state === MemberState.Suspect && held.suspicion !== null) {
       // Lifeguard: a new independent confirmation shortens the timeout; pass it on so others shorten theirs.
-      if (f.incarnation === m.incarnation && m.suspicion.confirm(f.from)) host.queue.push(m.name, bytes);
+      if (f.incarnation === held.incarnation && held.suspicion.confirm(f.from)) host.queue.push(held.name, bytes);
       return;
     }
-    m.incarnation = f.incarnation;
-    this.setState(m, MemberState.Suspect);
+    const m = this.own(held);
+    this.setState(m, MemberState.Suspect, f.incarnation);
     const cfg = host.cfg;
     const min = suspicionMin(cfg.suspicionMult, this.liveMembers, cfg.probeIntervalMs);
     const k = confirmationsWanted(cfg.indirectChecks, this.liveMembers);
@@ -204,17 +222,17 @@ export class MemberStates {
     host.queue.push(forgetQueueKey(f.name), this.forgets.factFor(f.name, now)!);
   }
 
-  declareDead(m: Member, fact: Uint8Array): void {
-    this.setState(m, MemberState.Dead);
+  declareDead(m: Member, fact: Uint8Array, incarnation = m.incarnation): void {
+    this.setState(m, MemberState.Dead, incarnation);
     this.table.bury(m);
     this.host.stats.declaredDead++;
     this.host.queue.push(m.name, fact);
     this.emit('peer-removed', m, 'dead');
   }
 
-  private setState(m: Member, s: MemberState): void {
+  private setState(m: Member, s: MemberState, incarnation = m.incarnation): void {
     const wasLive = m.isLive;
-    m.state = s;
+    this.table.change(m, incarnation, s);
     m.since = this.host.now();
     if (s !== MemberState.Suspect) {
       m.suspicion = null;
@@ -225,6 +243,7 @@ export class MemberStates {
   }
 
   private emit(type: MemberEvent['type'], m: Member, reason?: 'dead' | 'left'): void {
+    if (this.listeners.length === 0) return;
     const e: MemberEvent = reason === undefined
       ? { type, name: m.name, record: m.record, peer: peerOf(m.record) }
       : { type, name: m.name, record: m.record, peer: peerOf(m.record), reason };

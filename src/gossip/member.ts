@@ -21,6 +21,8 @@ export class Member {
   /** The incarnation of what we believe (a suspect or dead claim may carry the record's). */
   incarnation: number;
   suspicion: Suspicion | null = null;
+  /** Read by many tables (member-table.ts): never written, copied on a table's first change. */
+  shared = false;
 
   constructor(
     public record: NodeRecord,
@@ -35,6 +37,15 @@ export class Member {
 
   get name(): string {
     return this.record.name;
+  }
+
+  /** A private copy (of a shared member), to be written. */
+  copy(): Member {
+    const c = new Member(this.record, this.bytes, this.hash, this.since);
+    c.state = this.state;
+    c.incarnation = this.incarnation;
+    c.suspicion = this.suspicion;
+    return c;
   }
 
   get isLive(): boolean {

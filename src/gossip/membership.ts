@@ -40,7 +40,7 @@ import { Member } from './member.ts';
 import { MemberStates } from './member-states.ts';
 import { encodeForget } from './forget.ts';
 import { EVERY_KEY, SealKeys } from './seal-keys.ts';
-import type { MemberTable } from './member-table.ts';
+import type { MemberTable, SharedMembers } from './member-table.ts';
 
 export { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
 export type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
@@ -108,7 +108,7 @@ export class Membership {
       selfHash: this.me.hash,
       now: () => opts.clock.now(),
       wall: () => this.wall(),
-      verified: (address, port) => this.verified(address, port),
+      verified: (address, port, name) => this.verified(address, port, name),
     }, opts.admission);
     this.joiner = new Joiner({
       announce: (seed) => {
@@ -117,7 +117,10 @@ export class Membership {
       },
       pull: (seed) => this.antiEntropy.start(seed.address, seed.port, null),
       liveCount: () => this.states.live,
-      knownLive: (seed) => this.table.atEndpoint(seed.address, seed.port)?.isLive === true && this.verified(seed.address, seed.port),
+      knownLive: (seed) => {
+        const m = this.table.atEndpoint(seed.address, seed.port);
+        return m !== undefined && m !== this.me && m.isLive;
+      },
     });
     opts.transport.onMessage((b, a, p) => this.receive(b, a, p));
   }
@@ -168,6 +171,15 @@ export class Membership {
    */
   restore(records: readonly Uint8Array[]): void {
     for (const r of records) this.states.alive(r, true);
+  }
+
+  /**
+   * Start from members already checked and shared with other memberships of this process (the
+   * simulator's preloaded map; member-table.ts): read in place, copied here on the first change.
+   * Call before start(), on a fresh membership.
+   */
+  adopt(shared: SharedMembers): void {
+    this.states.adopt(shared);
   }
 
   /** Leave gracefully: a signed record marked left, told to several members at once, then gossiped. */
@@ -240,7 +252,7 @@ export class Membership {
         if (msg.target !== this.me.name) this.drop('wrong-target');
         else {
           // Piggybacked news is for members; an unverified pinger gets a bare ack, within its budget.
-          const facts = this.verified(address, port) ? this.take() : [];
+          const facts = this.verified(address, port, msg.from) ? this.take() : [];
           this.send(address, port, { type: MsgType.Ack, from: this.me.name, seq: msg.seq, facts }, msg.from, true);
         }
         return;
@@ -278,11 +290,9 @@ export class Membership {
     const bytes = signRecord(fields, incarnation, this.opts.secretKey);
     const v = decodeRecord(bytes);
     if (!v.ok) throw new RangeError('own record does not decode');
-    const before = this.me.record;
     this.me.record = v.record;
-    this.table.readdressed(this.me, before);
     this.me.bytes = bytes;
-    this.me.incarnation = incarnation;
+    this.table.change(this.me, incarnation, this.me.state);
     this.queue.push(this.me.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
   }
 
@@ -358,7 +368,7 @@ export class Membership {
     const key = this.sealKeys.keyFor(address, port, to === null, msg.type === MsgType.SyncDigest && !msg.reply);
     if (key === EVERY_KEY) for (let i = 1; i < this.opts.keyring.size; i++) this.opts.transport.send(address, port, encodeMessage(msg, this.opts.keyring, stamp, i));
     const bytes = encodeMessage(msg, this.opts.keyring, stamp, key === EVERY_KEY ? 0 : key);
-    if (reply && !this.admission.mayReply(address, port, bytes.length)) return this.drop('reply-budget');
+    if (reply && !this.admission.mayReply(address, port, to, bytes.length)) return this.drop('reply-budget');
     this.stats.sent++;
     this.stats.sentBytes += bytes.length;
     this.opts.transport.send(address, port, bytes);
@@ -368,10 +378,12 @@ export class Membership {
     return this.opts.clock.wall?.() ?? Date.now();
   }
 
-  /** A source is verified when a member we hold a record of (not ourselves) has that gossip address. */
-  private verified(address: string, port: number): boolean {
-    const m = this.table.atEndpoint(address, port);
-    return m !== undefined && m !== this.me;
+  /** A source is verified when the member it names (not ourselves), whose record we hold, has that gossip address. */
+  private verified(address: string, port: number, name: string | null): boolean {
+    if (name === null) return false;
+    const m = this.table.get(name);
+    if (m === undefined || m === this.me || m.record.gossipPort !== port) return false;
+    return m.record.address === address || m.record.address6 === address;
   }
 
   private proberHost(): ProberHost {
@@ -394,6 +406,7 @@ export class Membership {
     return {
       selfName: this.me.name,
       syncMembers: () => this.table.values(),
+      digest: () => ({ count: this.table.size, buckets: this.table.digest }),
       byHash: (h) => this.table.byHash(h),
       factsFor: (h) => {
         const m = this.table.byHash(h);

@@ -10,6 +10,9 @@
  *
  * Membership owns the member table; the prober only calls back through
  * `ProberHost` with its verdict, so the state machine stays in one place.
+ * The probe list holds Member objects that may since have been replaced in
+ * the table (a member is copied on its first change when it was shared:
+ * member-table.ts), so every use looks the current one up by name.
  */
 import type { Awareness } from './awareness.ts';
 import { MsgType } from './codec.ts';
@@ -68,8 +71,10 @@ export class Prober {
     this.nextProbeAt = now + this.host.random() * this.cfg.probeIntervalMs;
   }
 
-  private current(m: Member): boolean {
-    return m.isLive && this.host.lookup(m.name) === m;
+  /** The table's live member by this one's name (the list may hold a replaced copy), or null. */
+  private current(m: Member): Member | null {
+    const c = this.host.lookup(m.name);
+    return c !== undefined && c.isLive ? c : null;
   }
 
   /** A member became live: insert it at a random unvisited place (append, swap: O(1), unlike splice). */
@@ -86,8 +91,8 @@ export class Prober {
     const out: Member[] = [];
     const len = this.list.length;
     for (let tries = 0; tries < 4 * n + 8 && out.length < n && len > 0; tries++) {
-      const m = this.list[Math.floor(this.host.random() * len)]!;
-      if (m.isLive && m !== except && !out.includes(m)) out.push(m);
+      const m = this.current(this.list[Math.floor(this.host.random() * len)]!);
+      if (m !== null && m.name !== except?.name && !out.includes(m)) out.push(m);
     }
     return out;
   }
@@ -95,8 +100,17 @@ export class Prober {
   private nextTarget(): Member | null {
     for (let tries = 0; tries <= this.list.length; tries++) {
       if (this.idx >= this.list.length) {
-        // End of a round: drop the dead, reshuffle (Fisher-Yates) for the next one.
-        this.list = this.list.filter((m) => this.current(m));
+        // End of a round: drop the dead and repeats, keep current copies, reshuffle (Fisher-Yates).
+        const seen = new Set<string>();
+        const next: Member[] = [];
+        for (const m of this.list) {
+          const c = this.current(m);
+          if (c !== null && !seen.has(c.name)) {
+            seen.add(c.name);
+            next.push(c);
+          }
+        }
+        this.list = next;
         for (let i = this.list.length - 1; i > 0; i--) {
           const j = Math.floor(this.host.random() * (i + 1));
           [this.list[i], this.list[j]] = [this.list[j]!, this.list[i]!];
@@ -104,8 +118,8 @@ export class Prober {
         this.idx = 0;
         if (this.list.length === 0) return null;
       }
-      const m = this.list[this.idx++]!;
-      if (this.current(m)) return m;
+      const m = this.current(this.list[this.idx++]!);
+      if (m !== null) return m;
     }
     return null;
   }
@@ -175,24 +189,37 @@ export class Prober {
           }, r.name, false);
         }
         // A second direct ping: one lost datagram on a lossy link should not cost a suspicion.
-        this.ping(p.target, p.seq);
+        const t = this.current(p.target);
+        if (t !== null) this.ping(t, p.seq);
       }
       if (now < p.deadline) return;
       this.probe = null;
       this.stats.failedProbes++;
       // Lifeguard: if even the relays' nacks did not come back, the fault is likely ours.
       if (p.nacks < p.expectedNacks) this.awareness.apply(1);
-      if (this.current(p.target)) this.host.failed(p.target);
+      const t = this.current(p.target);
+      if (t !== null) this.host.failed(t);
     }
     if (now < this.nextProbeAt || !probing) return;
+    const t = this.nextTarget();
+    if (t === null) {
+      this.nextProbeAt = now + this.awareness.scale(this.cfg.probeIntervalMs);
+      return;
+    }
+    this.begin(t, now);
+  }
+
+  /** Probe `t` now. */
+  private begin(t: Member, now: number): void {
     const interval = this.awareness.scale(this.cfg.probeIntervalMs);
     this.nextProbeAt = now + interval;
-    const t = this.nextTarget();
-    if (t === null) return;
     this.stats.probes++;
     const seq = this.nextSeq();
     // The verdict comes one tick before the next probe is due, so probes never overlap.
-    this.probe = { target: t, seq, timeoutAt: now + this.awareness.scale(this.cfg.probeTimeoutMs), deadline: now + interval - this.cfg.tickMs, indirect: false, expectedNacks: 0, nacks: 0 };
+    this.probe = {
+      target: t, seq, timeoutAt: now + this.awareness.scale(this.cfg.probeTimeoutMs), deadline: now + interval - this.cfg.tickMs,
+      indirect: false, expectedNacks: 0, nacks: 0,
+    };
     this.ping(t, seq);
   }
 }

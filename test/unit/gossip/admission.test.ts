@@ -19,7 +19,7 @@ function setup() {
     selfHash: SELF,
     now: () => clock.mono,
     wall: () => clock.wall,
-    verified: (addr, port) => members.has(`${addr}:${port}`),
+    verified: (addr, port) => members.has(`${addr}:${port}`), // any name: this test is about addresses
   });
   const admit = (msg: Message, from = '198.51.100.1', stamp: Partial<Stamp> = {}) => {
     const bytes = encodeMessage(msg, ring, { sentAt: clock.wall, to: SELF, ...stamp });
@@ -71,10 +71,10 @@ describe('Admission', () => {
   it('lets replies to unverified sources out up to 3x what they sent; members without limit', () => {
     const s = setup();
     const { bytes } = s.admit(want(2), '198.51.100.1');
-    expect(s.a.mayReply('198.51.100.1', 7946, bytes.length * 3)).toBe(true);
-    expect(s.a.mayReply('198.51.100.1', 7946, 1)).toBe(false);
-    expect(s.a.mayReply('198.51.100.99', 7946, 1)).toBe(false);
-    expect(s.a.mayReply('192.0.2.2', 7946, 100_000)).toBe(true);
+    expect(s.a.mayReply('198.51.100.1', 7946, 'x', bytes.length * 3)).toBe(true);
+    expect(s.a.mayReply('198.51.100.1', 7946, 'x', 1)).toBe(false);
+    expect(s.a.mayReply('198.51.100.99', 7946, 'x', 1)).toBe(false);
+    expect(s.a.mayReply('192.0.2.2', 7946, 'x', 100_000)).toBe(true);
   });
 });
 

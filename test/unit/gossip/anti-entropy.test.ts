@@ -13,6 +13,7 @@ function host(name: string, members: SyncMember[], clock = { t: 0 }) {
   const h: SyncHost = {
     selfName: name,
     syncMembers: () => members,
+    digest: () => digestOf(members),
     byHash: (x) => byHash.get(x),
     factsFor: (x) => (byHash.has(x) ? [new Uint8Array(180).fill(x % 251)] : []),
     send: (_a, _p, msg) => {
