@@ -13,7 +13,12 @@
  *           those, chunked into datagrams of at most 1400 bytes
  *
  * The reply digest makes the exchange symmetric with pulls only: each side
- * asks for exactly what it lacks. The digest itself
+ * asks for exactly what it lacks. Entries are bounded per exchange: when the
+ * two digests count about as many members (ordinary churn: facts still in
+ * flight), at most `maxEntries` entries go back, from differing buckets taken
+ * in turn, so a busy cluster of 10,000 does not exchange its whole index
+ * (110 kB) every second; a peer that counts far fewer members than we do (a
+ * joiner, a healed partition) gets every differing bucket. The digest itself
  * is kept up to date by the member table as members change (member-table.ts),
  * not recomputed from every member each round. A request for many records is a full
  * sync (a joiner, a healed partition); at most `maxFullSyncs` are served per
@@ -55,9 +60,15 @@ export interface AntiEntropyOptions {
   /** Full syncs served per window; 2 keeps a seed's burst near 300 datagrams per second at 1000 nodes. */
   maxFullSyncs: number;
   windowMs: number;
+  /**
+   * 232 entries (two datagrams) per exchange between peers that count about as many members: churn
+   * repairs a few records a second, and what one exchange leaves out the next one (a second later,
+   * with another peer) takes, starting from the next differing bucket.
+   */
+  maxEntries: number;
 }
 
-export const DEFAULT_ANTI_ENTROPY: AntiEntropyOptions = { fullSyncThreshold: 32, maxFullSyncs: 2, windowMs: 1000 };
+export const DEFAULT_ANTI_ENTROPY: AntiEntropyOptions = { fullSyncThreshold: 32, maxFullSyncs: 2, windowMs: 1000, maxEntries: 232 };
 
 /** Version order of what two nodes know: higher incarnation, then dead over alive, left over dead. */
 export function newer(incA: number, clsA: number, incB: number, clsB: number): boolean {
@@ -90,9 +101,11 @@ export function digestOf(members: Iterable<SyncMember>): { count: number; bucket
 }
 
 export class AntiEntropy {
-  readonly stats = { digestsSent: 0, fullSyncsServed: 0, refused: 0, recordsSent: 0 };
+  readonly stats = { digestsSent: 0, fullSyncsServed: 0, refused: 0, recordsSent: 0, entriesSent: 0 };
   private windowStart = -Infinity;
   private servedInWindow = 0;
+  /** Where the next bounded exchange starts among the differing buckets (a rotation). */
+  private nextBucket = 0;
 
   constructor(
     private readonly host: SyncHost,
@@ -111,14 +124,28 @@ export class AntiEntropy {
   }
 
   onDigest(msg: Extract<Message, { type: typeof MsgType.SyncDigest }>, address: string, port: number): void {
-    const mine = this.host.digest().buckets;
-    const differ = new Set<number>();
-    for (let i = 0; i < SYNC_BUCKETS; i++) if (mine[i] !== msg.buckets[i]) differ.add(i);
-    if (differ.size === 0) return;
-    const entries: SyncEntry[] = [];
-    for (const m of this.host.syncMembers()) {
-      if (differ.has(bucketOf(m.hash))) entries.push({ hash: m.hash, incarnation: m.incarnation, stateClass: m.stateClass });
+    const { count, buckets: mine } = this.host.digest();
+    const differing: number[] = [];
+    for (let i = 0; i < SYNC_BUCKETS; i++) if (mine[i] !== msg.buckets[i]) differing.push(i);
+    if (differing.length === 0) return;
+    // A peer missing many members gets every differing bucket; churn gets a bounded share, in turn.
+    const byBucket = new Map<number, SyncEntry[]>();
+    for (const b of differing) byBucket.set(b, []);
+    for (const m of this.host.syncMembers()) byBucket.get(bucketOf(m.hash))?.push({ hash: m.hash, incarnation: m.incarnation, stateClass: m.stateClass });
+    let entries: SyncEntry[] = [];
+    if (count - msg.count >= this.opts.fullSyncThreshold) for (const b of differing) entries.push(...byBucket.get(b)!);
+    else {
+      // Whole buckets only (the peer tells what it lacks from a bucket's full list), at least one.
+      const start = Math.max(0, differing.findIndex((b) => b >= this.nextBucket));
+      for (let k = 0; k < differing.length; k++) {
+        const b = differing[(start + k) % differing.length]!;
+        const list = byBucket.get(b)!;
+        if (k > 0 && entries.length + list.length > this.opts.maxEntries) break;
+        entries = entries.concat(list);
+        this.nextBucket = (b + 1) % SYNC_BUCKETS;
+      }
     }
+    this.stats.entriesSent += entries.length;
     const perMsg = Math.floor((MAX_MESSAGE - 70) / ENTRY_LEN);
     for (let i = 0; i < entries.length; i += perMsg) {
       this.host.send(address, port, { type: MsgType.SyncEntries, from: this.host.selfName, entries: entries.slice(i, i + perMsg) }, msg.from, true);

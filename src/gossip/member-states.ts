@@ -162,8 +162,11 @@ export class MemberStates {
     host.queue.push(w.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
   }
 
-  /** A suspect or dead claim by some member about some node. */
-  claim(f: Claim, bytes: Uint8Array): void {
+  /**
+   * A suspect or dead claim by some member about some node. `startedAt`: our own claim, after a
+   * probe that first failed then (prober.ts), so the suspicion runs from that first failure.
+   */
+  claim(f: Claim, bytes: Uint8Array, startedAt?: number): void {
     const host = this.host;
     // A claim is about a record: one above the signed incarnation we hold names a record nobody
     // showed us, and believing it would let one member push a node's incarnation to 2^32 - 1.
@@ -192,7 +195,7 @@ export class MemberStates {
     const cfg = host.cfg;
     const min = suspicionMin(cfg.suspicionMult, this.liveMembers, cfg.probeIntervalMs);
     const k = confirmationsWanted(cfg.indirectChecks, this.liveMembers);
-    m.suspicion = new Suspicion(host.now(), k, min, min * cfg.suspicionMaxMult, f.from);
+    m.suspicion = new Suspicion(startedAt ?? host.now(), k, min, min * cfg.suspicionMaxMult, f.from);
     this.suspects.add(m);
     host.stats.suspicions++;
     host.queue.push(m.name, bytes);

@@ -394,10 +394,14 @@ export class Membership {
       lookup: (name) => this.table.get(name),
       send: (a, p, msg, to, reply) => this.send(a, p, msg, to, reply),
       take: () => this.take(),
-      failed: (t) => {
+      failed: (t, since) => {
         // Suspect it, or if already suspected, confirm: our failed probe is independent evidence.
         const f = { kind: FactKind.Suspect, name: t.name, incarnation: t.incarnation, from: this.me.name } as const;
-        this.states.claim(f, encodeFact(f));
+        const bytes = encodeFact(f);
+        const fresh = t.suspicion === null;
+        this.states.claim(f, bytes, since);
+        // Lifeguard's buddy system: tell the suspect itself at once, so that it can refute before the news spreads.
+        if (fresh) this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [bytes] }, t.name);
       },
     };
   }

@@ -8,6 +8,16 @@
  * stays silent so the asker can tell "target down" from "we are cut off"
  * (Lifeguard section 4.1).
  *
+ * A probe that fails about a member nobody suspects yet gets a second
+ * chance before anyone is told: one more full probe (direct ping, then k
+ * indirect ones) right away. A node that only stalled for a moment (a GC
+ * pause, a busy event loop) answers that one from its socket buffer, and the
+ * cluster never hears of it; a suspicion spread cluster-wide costs every
+ * node a suspect claim and a refutation, and with 5% of 10,000 nodes pausing
+ * each second that was most of the cluster's traffic. A node that is really
+ * gone fails the second probe too, one probe interval later; the suspicion
+ * then starts from the first failure, so detection loses nothing to it.
+ *
  * Membership owns the member table; the prober only calls back through
  * `ProberHost` with its verdict, so the state machine stays in one place.
  * The probe list holds Member objects that may since have been replaced in
@@ -28,8 +38,8 @@ export interface ProberHost {
   send(address: string, port: number, msg: Message, to: string, reply: boolean): void;
   /** Facts to piggyback on one message. */
   take(): Uint8Array[];
-  /** The probe of `target` failed: suspect it, or confirm the suspicion. */
-  failed(target: Member): void;
+  /** The probe of `target` failed (first at `since`): suspect it, or confirm the suspicion. */
+  failed(target: Member, since: number): void;
 }
 
 interface Probe {
@@ -40,6 +50,8 @@ interface Probe {
   indirect: boolean;
   expectedNacks: number;
   nacks: number;
+  /** When an earlier probe of the same target failed: this one is its second chance. */
+  retryOf: number;
 }
 
 interface Relay {
@@ -52,7 +64,7 @@ interface Relay {
 }
 
 export class Prober {
-  readonly stats = { probes: 0, failedProbes: 0 };
+  readonly stats = { probes: 0, failedProbes: 0, secondChances: 0, savedBySecondChance: 0 };
   private list: Member[] = [];
   private idx = 0;
   private probe: Probe | null = null;
@@ -131,6 +143,7 @@ export class Prober {
 
   onAck(seq: number): void {
     if (this.probe !== null && this.probe.seq === seq) {
+      if (this.probe.retryOf >= 0) this.stats.savedBySecondChance++;
       this.awareness.apply(-1);
       this.probe = null;
       return;
@@ -198,7 +211,16 @@ export class Prober {
       // Lifeguard: if even the relays' nacks did not come back, the fault is likely ours.
       if (p.nacks < p.expectedNacks) this.awareness.apply(1);
       const t = this.current(p.target);
-      if (t !== null) this.host.failed(t);
+      if (t !== null) {
+        const firstFailure = p.retryOf >= 0 ? p.retryOf : now;
+        // Suspected already (by others): our failure is a confirmation, no reason to wait.
+        if (p.retryOf >= 0 || t.suspicion !== null || !probing) this.host.failed(t, firstFailure);
+        else {
+          this.stats.secondChances++;
+          this.begin(t, now, now);
+          return;
+        }
+      }
     }
     if (now < this.nextProbeAt || !probing) return;
     const t = this.nextTarget();
@@ -206,11 +228,11 @@ export class Prober {
       this.nextProbeAt = now + this.awareness.scale(this.cfg.probeIntervalMs);
       return;
     }
-    this.begin(t, now);
+    this.begin(t, now, -1);
   }
 
-  /** Probe `t` now. */
-  private begin(t: Member, now: number): void {
+  /** Probe `t` now; `retryOf` >= 0 makes it the second chance of a probe that failed then. */
+  private begin(t: Member, now: number, retryOf: number): void {
     const interval = this.awareness.scale(this.cfg.probeIntervalMs);
     this.nextProbeAt = now + interval;
     this.stats.probes++;
@@ -218,7 +240,7 @@ export class Prober {
     // The verdict comes one tick before the next probe is due, so probes never overlap.
     this.probe = {
       target: t, seq, timeoutAt: now + this.awareness.scale(this.cfg.probeTimeoutMs), deadline: now + interval - this.cfg.tickMs,
-      indirect: false, expectedNacks: 0, nacks: 0,
+      indirect: false, expectedNacks: 0, nacks: 0, retryOf,
     };
     this.ping(t, seq);
   }

@@ -103,4 +103,39 @@ describe('anti-entropy', () => {
     expect(A.ae.onWant(want, 'z', 1)).toBe(true);
     expect(A.ae.stats.refused).toBe(1);
   });
+
+  it('between peers that count alike, sends a bounded share of the differing entries, a different share each time', () => {
+    const n = 2000;
+    const ours = Array.from({ length: n }, (_, i) => member(i));
+    // Every fifth member is newer at the peer: churn, spread over all 64 buckets.
+    const theirs = ours.map((m, i) => (i % 5 === 0 ? member(i, 2) : m));
+    const A = host('a', ours);
+    const B = host('b', theirs);
+    const sentEntries = (): number[] => A.out.filter((m) => m.type === MsgType.SyncEntries).flatMap((m) => (m as { entries: { hash: number }[] }).entries.map((e) => e.hash));
+    const covered = new Set<number>();
+    for (let round = 0; round < 40; round++) {
+      A.out.length = 0;
+      B.ae.start('a', 1, 'a');
+      A.ae.onDigest(B.out.pop() as Extract<Message, { type: 6 }>, 'b', 1);
+      const hashes = sentEntries();
+      expect(hashes.length).toBeGreaterThan(0);
+      expect(hashes.length).toBeLessThanOrEqual(232);
+      // Whole buckets only, so the peer can tell what it lacks from what it has.
+      const buckets = new Set(hashes.map(bucketOf));
+      expect(hashes.length).toBe(ours.filter((m) => buckets.has(bucketOf(m.hash))).length);
+      for (const b of buckets) covered.add(b);
+    }
+    // In turn, every differing bucket is offered.
+    expect(covered.size).toBe(SYNC_BUCKETS);
+  });
+
+  it('gives a peer that counts far fewer members every differing bucket (a joiner)', () => {
+    const ours = Array.from({ length: 2000 }, (_, i) => member(i));
+    const A = host('a', ours);
+    const J = host('j', []);
+    J.ae.start('a', 1, null);
+    A.ae.onDigest(J.out[0] as Extract<Message, { type: 6 }>, 'j', 1);
+    const entries = A.out.filter((m) => m.type === MsgType.SyncEntries).flatMap((m) => (m as { entries: unknown[] }).entries);
+    expect(entries).toHaveLength(2000);
+  });
 });
