@@ -4,7 +4,7 @@
  *
  *   <dataDir>/<network name>/            0700
  *     10.244.1.5                         0600  "<container ID>\n<ifname>\n"
- *     fd00-10-244-1--5                   0600  the same, for an IPv6 address (dual-stack node)
+ *     fd00-10-244-1--5                   0600  the same, for an IPv6 address (dual-stack or IPv6-only node)
  *     last-reserved                      0600  the latest IPv4 address handed out
  *     last-reserved6                     0600  the latest IPv6 address handed out
  *
@@ -34,7 +34,7 @@ import { formatIpv4, parseIpv6 } from '../wire/addr.ts';
 import type { Attachment } from './net-config.ts';
 import { CniError, ErrorCode } from './spec.ts';
 import { cidr6Text, cidrText, formatIpv6Value, ipv6Value } from './subnet-env.ts';
-import type { NodeNetwork, NodeNetwork6 } from './subnet-env.ts';
+import type { NodeNetwork4, NodeNetwork6 } from './subnet-env.ts';
 
 const LAST = 'last-reserved';
 const LAST6 = 'last-reserved6';
@@ -129,7 +129,7 @@ export class AddressStore {
    * broadcast or gateway address. Error 100 if `a` holds one already (ADD
    * twice), 101 if none is free.
    */
-  reserve(net: NodeNetwork, a: Attachment): number {
+  reserve(net: NodeNetwork4, a: Attachment): number {
     const held = this.find(a);
     if (held !== undefined) {
       throw new CniError(
@@ -160,7 +160,7 @@ export class AddressStore {
 
   /**
    * Reserve a free address of the node's IPv6 subnet for `a`, beside its
-   * IPv4 one: not the subnet's network address (the subnet-router anycast
+   * IPv4 one (or alone, on an IPv6-only node): not the subnet's network address (the subnet-router anycast
    * address, RFC 4291 2.6.1) nor the gateway; IPv6 has no broadcast. Error
    * 100 if `a` holds one already, 101 if none is free. A /64 is never walked
    * to its end: the walk stops at the first name nobody holds.

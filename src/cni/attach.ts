@@ -10,6 +10,7 @@
  * A dual-stack node (subnet.env with FLANNEL_IPV6_*) adds the IPv6 side of
  * each: the bridge also holds the IPv6 gateway, the pod an address of the
  * node's IPv6 subnet and the IPv6 cluster CIDR and default routes via it.
+ * An IPv6-only node (the IPv6 pair alone) has only that side.
  * IPv6 addresses are added with nodad: duplicate address detection would
  * keep a fresh address tentative (unusable) for a second or more, and the
  * address store already guarantees it is unique on this bridge.
@@ -18,8 +19,9 @@
  * the gateway, where the node routes the cluster CIDR into weft's device.
  * Names and MAC addresses are derived, not random: the host end's name from
  * the attachment (so DEL finds it with no state), each MAC from its IPv4
- * address under the locally administered prefix 0a:58 (the pod) or 0e:58
- * (the host end), so a result is the same bytes every time.
+ * address (an IPv6-only pod's: the low 32 bits of its IPv6 one, unique in
+ * the node's subnet) under the locally administered prefix 0a:58 (the pod)
+ * or 0e:58 (the host end), so a result is the same bytes every time.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -51,17 +53,23 @@ export interface AttachRequest {
   netns: string;
   bridge: string;
   net: NodeNetwork;
-  address: number;
-  /** The pod's IPv6 address: set exactly when the node is dual-stack (net.v6). */
+  /** The pod's IPv4 address: set exactly when the node has IPv4 pods (net.v4). */
+  address: number | undefined;
+  /** The pod's IPv6 address: set exactly when the node has IPv6 pods (net.v6). */
   address6: bigint | undefined;
+}
+
+/** The number an address's MACs are made from: the IPv4 address, or an IPv6-only pod's low 32 bits. */
+function macSeed(v4: number | undefined, v6: bigint | undefined): number {
+  return v4 ?? Number((v6 ?? 0n) & 0xffffffffn);
 }
 
 /** The bridge with the gateway address and the pods' MTU; made if missing, kept if there. Returns its MAC. */
 function ensureBridge(host: IpCommand, bridge: string, net: NodeNetwork): string {
-  const made = host.run(['link', 'add', bridge, 'address', macFor(POD_MAC, net.gateway), 'mtu', String(net.mtu), 'type', 'bridge']);
+  const made = host.run(['link', 'add', bridge, 'address', macFor(POD_MAC, macSeed(net.v4?.gateway, net.v6?.gateway)), 'mtu', String(net.mtu), 'type', 'bridge']);
   // Another ADD running at the same time may have made it first.
   if (made.code !== 0 && !saysExists(made)) throw new CniError(ErrorCode.LINK_FAILED, `cannot create bridge ${bridge}`, made.stderr.trim());
-  host.ok(['addr', 'replace', `${formatIpv4(net.gateway)}/${net.subnet.bits}`, 'dev', bridge], `cannot give ${bridge} the gateway address`);
+  if (net.v4 !== undefined) host.ok(['addr', 'replace', `${formatIpv4(net.v4.gateway)}/${net.v4.subnet.bits}`, 'dev', bridge], `cannot give ${bridge} the gateway address`);
   if (net.v6 !== undefined) {
     host.ok(['addr', 'replace', `${formatIpv6Value(net.v6.gateway)}/${net.v6.subnet.bits}`, 'dev', bridge, 'nodad'], `cannot give ${bridge} the IPv6 gateway address`);
   }
@@ -73,6 +81,7 @@ function ensureBridge(host: IpCommand, bridge: string, net: NodeNetwork): string
 /** Create the attachment; on failure, what was made is removed again and the error rethrown. */
 export function attach(req: AttachRequest, previous: Result, dns: Record<string, unknown> | undefined): Result {
   const { attachment, netns, bridge, net, address, address6 } = req;
+  const v4 = net.v4 !== undefined && address !== undefined ? { net: net.v4, address: formatIpv4(address), gateway: formatIpv4(net.v4.gateway) } : undefined;
   const v6 = net.v6 !== undefined && address6 !== undefined ? { net: net.v6, address: formatIpv6Value(address6), gateway: formatIpv6Value(net.v6.gateway) } : undefined;
   if (!existsSync(netns)) {
     throw new CniError(ErrorCode.INVALID_ENVIRONMENT, 'invalid CNI_NETNS', `${netns} does not exist; the runtime creates the container's network namespace before ADD`);
@@ -81,9 +90,8 @@ export function attach(req: AttachRequest, previous: Result, dns: Record<string,
   const pod = new IpCommand(netns);
   const hostEnd = hostVethName(attachment);
   const mtu = String(net.mtu);
-  const gateway = formatIpv4(net.gateway);
-  const podMac = macFor(POD_MAC, address);
-  const hostMac = macFor(HOST_MAC, address);
+  const podMac = macFor(POD_MAC, macSeed(address, address6));
+  const hostMac = macFor(HOST_MAC, macSeed(address, address6));
   const bridgeMac = ensureBridge(host, bridge, net);
   // A host end left by an ADD that was killed midway carries this attachment's name: it is ours.
   host.run(['link', 'del', hostEnd]);
@@ -99,15 +107,19 @@ export function attach(req: AttachRequest, previous: Result, dns: Record<string,
   try {
     host.ok(['link', 'set', hostEnd, 'master', bridge, 'up'], `cannot put ${hostEnd} on ${bridge}`);
     // A container attached to another network first keeps that network's default route, per family.
-    withDefault = pod.json(['route', 'show', 'default']).length === 0;
+    withDefault = v4 !== undefined && pod.json(['route', 'show', 'default']).length === 0;
     withDefault6 = v6 !== undefined && pod.json(['-6', 'route', 'show', 'default']).length === 0;
     const ifname = attachment.ifname;
     pod.batch(
       [
         `link set ${ifname} up`,
-        `addr add ${formatIpv4(address)}/${net.subnet.bits} dev ${ifname}`,
-        `route add ${cidrText(net.clusterCidr)} via ${gateway} dev ${ifname}`,
-        ...(withDefault ? [`route add default via ${gateway} dev ${ifname}`] : []),
+        ...(v4 === undefined
+          ? []
+          : [
+              `addr add ${v4.address}/${v4.net.subnet.bits} dev ${ifname}`,
+              `route add ${cidrText(v4.net.clusterCidr)} via ${v4.gateway} dev ${ifname}`,
+              ...(withDefault ? [`route add default via ${v4.gateway} dev ${ifname}`] : []),
+            ]),
         ...(v6 === undefined
           ? []
           : [
@@ -128,8 +140,12 @@ export function attach(req: AttachRequest, previous: Result, dns: Record<string,
     { name: hostEnd, mac: hostMac, mtu: net.mtu },
     { name: attachment.ifname, mac: podMac, mtu: net.mtu, sandbox: netns },
   ];
-  const routes = [{ dst: cidrText(net.clusterCidr), gw: gateway }, ...(withDefault ? [{ dst: '0.0.0.0/0', gw: gateway }] : [])];
-  const ips = [{ address: `${formatIpv4(address)}/${net.subnet.bits}`, gateway, interfaceOffset: 2 }];
+  const routes: Array<{ dst: string; gw: string }> = [];
+  const ips: Array<{ address: string; gateway: string; interfaceOffset: number }> = [];
+  if (v4 !== undefined) {
+    ips.push({ address: `${v4.address}/${v4.net.subnet.bits}`, gateway: v4.gateway, interfaceOffset: 2 });
+    routes.push({ dst: cidrText(v4.net.clusterCidr), gw: v4.gateway }, ...(withDefault ? [{ dst: '0.0.0.0/0', gw: v4.gateway }] : []));
+  }
   if (v6 !== undefined) {
     ips.push({ address: `${v6.address}/${v6.net.subnet.bits}`, gateway: v6.gateway, interfaceOffset: 2 });
     routes.push({ dst: cidr6Text(v6.net.clusterCidr), gw: v6.gateway }, ...(withDefault6 ? [{ dst: '::/0', gw: v6.gateway }] : []));

@@ -6,7 +6,7 @@
  * reservation) must all be there. Routes a later plugin in the chain added
  * are not this plugin's to judge, so only the ones ADD wrote are checked.
  * On a dual-stack node that is both families: both reservations, both
- * addresses, both families' routes.
+ * addresses, both families' routes; on an IPv6-only node the IPv6 ones.
  */
 import { AddressStore } from './address-store.ts';
 import { hostVethName } from './attach.ts';
@@ -33,14 +33,15 @@ export function check(a: Attachment, netns: string, config: NetConfig): void {
   const gateways = new Set(mine.map((ip) => String(ip.gateway)));
 
   const store = new AddressStore(config.dataDir, config.name);
+  // On a dual-stack node the attachment holds an address of each family, on
+  // an IPv6-only one an IPv6 address alone; one made while the node was
+  // IPv4-only holds no IPv6 one, and has none to check.
   const reserved = store.find(a);
-  if (reserved === undefined) {
+  const reserved6 = store.find6(a);
+  if (reserved === undefined && reserved6 === undefined) {
     throw failed(`no address is reserved for ${a.containerId}/${a.ifname}`, `${config.dataDir}/${config.name} holds no reservation for it (released by GC or by hand?); remove the container and create it again`);
   }
-  // On a dual-stack node the attachment holds an IPv6 address too; one made
-  // while the node was IPv4-only holds none, and has none to check.
-  const reserved6 = store.find6(a);
-  for (const address of [formatIpv4(reserved), ...(reserved6 === undefined ? [] : [formatIpv6Value(reserved6)])]) {
+  for (const address of [...(reserved === undefined ? [] : [formatIpv4(reserved)]), ...(reserved6 === undefined ? [] : [formatIpv6Value(reserved6)])]) {
     if (!ips.some((ip) => ip.split('/')[0] === address)) {
       throw failed(`the reserved address ${address} is not in prevResult`, `prevResult lists ${ips.join(', ') || 'no address'} for ${a.ifname}; the reservation and the container disagree`);
     }
@@ -59,7 +60,7 @@ export function check(a: Attachment, netns: string, config: NetConfig): void {
       .json([family, 'route', 'show', 'dev', a.ifname])
       .filter((r) => r.gateway !== undefined)
       .map((r) => `${r.dst === 'default' ? any : String(r.dst)} via ${String(r.gateway)}`);
-  const routes = [...routesOf('-4', '0.0.0.0/0'), ...(reserved6 === undefined ? [] : routesOf('-6', '::/0'))];
+  const routes = [...(reserved === undefined ? [] : routesOf('-4', '0.0.0.0/0')), ...(reserved6 === undefined ? [] : routesOf('-6', '::/0'))];
   for (const r of prev.routes.filter((route) => gateways.has(String(route.gw)))) {
     const want = `${String(r.dst)} via ${String(r.gw)}`;
     if (!routes.includes(want)) throw failed(`route ${want} is missing`, `${a.ifname} in ${netns} has routes: ${routes.join('; ') || 'none via a gateway'}`);

@@ -61,10 +61,13 @@ function add(p: Parameters, config: NetConfig, store: AddressStore): string {
   const net = readSubnetEnv(config.subnetEnv);
   const previous = fromPrevious(config.prevResult);
   const attachment = { containerId: p.containerId, ifname: p.ifname };
-  const address = store.reserve(net, attachment);
+  // The first family's reservation comes before the try: an ADD repeated fails there (100) and
+  // leaves the first ADD's reservation alone. IPv4's first; an IPv6-only node's first is IPv6's.
+  const address = net.v4 === undefined ? undefined : store.reserve(net.v4, attachment);
+  const only6 = net.v4 === undefined && net.v6 !== undefined ? store.reserve6(net.v6, attachment) : undefined;
   try {
     // Each family's address is reserved on its own; a failure in either gives back both (release is per attachment).
-    const address6 = net.v6 === undefined ? undefined : store.reserve6(net.v6, attachment);
+    const address6 = only6 ?? (net.v6 === undefined ? undefined : store.reserve6(net.v6, attachment));
     const result = attach({ attachment, netns: p.netns, bridge: config.bridge, net, address, address6 }, previous, config.dns);
     return resultJson(result, config.cniVersion);
   } catch (err) {
@@ -104,8 +107,9 @@ async function status(config: NetConfig, store: AddressStore): Promise<void> {
       throw unavailable('weft is not running on this node', `${(err as Error).message}; subnet.env at ${config.subnetEnv} is left from a node that stopped without cleaning up (weft up starts it again)`);
     }
     const subnet = (answer as { node?: { subnet?: unknown } } | undefined)?.node?.subnet;
-    if (typeof subnet !== 'string' || subnet !== cidrText(net.subnet)) {
-      throw unavailable('weft has not settled its subnet', `the node reports subnet ${String(subnet)} but ${config.subnetEnv} says ${cidrText(net.subnet)}; wait for weft to write subnet.env again`);
+    const want = net.v4 === undefined ? undefined : cidrText(net.v4.subnet);
+    if (subnet !== want) {
+      throw unavailable('weft has not settled its subnet', `the node reports subnet ${String(subnet ?? 'none')} but ${config.subnetEnv} says ${want ?? 'none'}; wait for weft to write subnet.env again`);
     }
     const subnet6 = (answer as { node?: { subnet6?: unknown } } | undefined)?.node?.subnet6;
     const want6 = net.v6 === undefined ? undefined : cidr6Text(net.v6.subnet);
@@ -113,8 +117,10 @@ async function status(config: NetConfig, store: AddressStore): Promise<void> {
       throw unavailable('weft has not settled its subnet', `the node reports IPv6 subnet ${String(subnet6 ?? 'none')} but ${config.subnetEnv} says ${want6 ?? 'none'}; wait for weft to write subnet.env again`);
     }
   }
-  const size = 2 ** (32 - net.subnet.bits) - 3; // without network, broadcast and gateway
-  if (store.list().length >= size) throw unavailable(`no free address in ${cidrText(net.subnet)}`, `all ${size} pod addresses of this node are reserved; remove containers or run the runtime's GC`);
+  if (net.v4 !== undefined) {
+    const size = 2 ** (32 - net.v4.subnet.bits) - 3; // without network, broadcast and gateway
+    if (store.list().length >= size) throw unavailable(`no free address in ${cidrText(net.v4.subnet)}`, `all ${size} pod addresses of this node are reserved; remove containers or run the runtime's GC`);
+  }
   if (net.v6 !== undefined) {
     // Only a small IPv6 subnet can run out (a /64 never will), but an ADD on a full one would fail all the same.
     const size6 = (1n << BigInt(128 - net.v6.subnet.bits)) - 2n; // without the network address and the gateway

@@ -10,16 +10,21 @@ import { formatIpv4, formatIpv6, parseCidr, parseIpv4, parseIpv6 } from '../wire
 import { CniError, ErrorCode } from './spec.ts';
 
 export interface NodeNetwork {
+  /** The IPv4 side (FLANNEL_NETWORK, FLANNEL_SUBNET); undefined on an IPv6-only node. */
+  v4: NodeNetwork4 | undefined;
+  /** The pods' MTU: weft's device MTU (FLANNEL_MTU). */
+  mtu: number;
+  /** A dual-stack or IPv6-only node's IPv6 side (FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET); undefined on an IPv4-only node. */
+  v6: NodeNetwork6 | undefined;
+}
+
+export interface NodeNetwork4 {
   /** The cluster CIDR (FLANNEL_NETWORK), routed into weft's device on the node. */
   clusterCidr: { network: number; bits: number };
   /** This node's subnet (FLANNEL_SUBNET without the host part). */
   subnet: { network: number; bits: number };
   /** The gateway: the bridge's address, the one FLANNEL_SUBNET names. */
   gateway: number;
-  /** The pods' MTU: weft's device MTU (FLANNEL_MTU). */
-  mtu: number;
-  /** A dual-stack node's IPv6 side (FLANNEL_IPV6_NETWORK, FLANNEL_IPV6_SUBNET); undefined on an IPv4-only node. */
-  v6: NodeNetwork6 | undefined;
 }
 
 /**
@@ -44,7 +49,7 @@ function ipv4Cidr(path: string, key: string, text: string | undefined): { addr: 
     const { bits } = parseCidr(text, { strict: false });
     return { addr: parseIpv4(text.slice(0, text.indexOf('/'))), bits };
   } catch {
-    throw bad(path, `${key}=${text} is not an IPv4 prefix such as 10.244.1.1/24 (weft-cni attaches IPv4 pods)`);
+    throw bad(path, `${key}=${text} is not an IPv4 prefix such as 10.244.1.1/24`);
   }
 }
 
@@ -114,11 +119,20 @@ export function parseSubnetEnv(path: string, text: string): NodeNetwork {
     const eq = line.indexOf('=');
     if (eq > 0) values.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
   }
-  const network = ipv4Cidr(path, 'FLANNEL_NETWORK', values.get('FLANNEL_NETWORK'));
-  const subnet = ipv4Cidr(path, 'FLANNEL_SUBNET', values.get('FLANNEL_SUBNET'));
   const mtuText = values.get('FLANNEL_MTU');
   const mtu = Number(mtuText);
+  const v6 = parseIpv6Side(path, values);
+  // Neither IPv4 key, beside the IPv6 pair: an IPv6-only node (as Flannel writes it with EnableIPv4 off).
+  const v4 = v6 !== undefined && !values.has('FLANNEL_NETWORK') && !values.has('FLANNEL_SUBNET') ? undefined : parseIpv4Side(path, values);
   if (mtuText === undefined || !Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw bad(path, `FLANNEL_MTU=${mtuText ?? ''} is not an MTU from 576 to 65535`);
+  // An IPv6-only pod needs the IPv6 minimum MTU.
+  if (v4 === undefined && mtu < 1280) throw bad(path, `FLANNEL_MTU=${mtuText} is below IPv6's minimum 1280, and this node's pods are IPv6 only`);
+  return { v4, mtu, v6 };
+}
+
+function parseIpv4Side(path: string, values: ReadonlyMap<string, string>): NodeNetwork4 {
+  const network = ipv4Cidr(path, 'FLANNEL_NETWORK', values.get('FLANNEL_NETWORK'));
+  const subnet = ipv4Cidr(path, 'FLANNEL_SUBNET', values.get('FLANNEL_SUBNET'));
   if (subnet.bits > 30) throw bad(path, `FLANNEL_SUBNET=${values.get('FLANNEL_SUBNET')} leaves no addresses for pods (a /30 or larger is needed)`);
   const subnetNet = (subnet.addr & maskOf(subnet.bits)) >>> 0;
   if (subnet.addr === subnetNet) throw bad(path, `FLANNEL_SUBNET=${values.get('FLANNEL_SUBNET')} names the network address; it must name the gateway, such as ${formatIpv4(subnetNet + 1)}/${subnet.bits}`);
@@ -126,8 +140,6 @@ export function parseSubnetEnv(path: string, text: string): NodeNetwork {
     clusterCidr: { network: (network.addr & maskOf(network.bits)) >>> 0, bits: network.bits },
     subnet: { network: subnetNet, bits: subnet.bits },
     gateway: subnet.addr,
-    mtu,
-    v6: parseIpv6Side(path, values),
   };
 }
 

@@ -38,7 +38,7 @@ describe('parameters', () => {
 
 describe('subnet.env', () => {
   it('reads the node network as weft writes it', () => {
-    expect(parseSubnetEnv('f', ENV)).toEqual({ clusterCidr: { network: 0x0af40000, bits: 16 }, subnet: { network: 0x0af40100, bits: 30 }, gateway: 0x0af40101, mtu: 1450, v6: undefined });
+    expect(parseSubnetEnv('f', ENV)).toEqual({ v4: { clusterCidr: { network: 0x0af40000, bits: 16 }, subnet: { network: 0x0af40100, bits: 30 }, gateway: 0x0af40101 }, mtu: 1450, v6: undefined });
   });
 
   it.each([
@@ -91,9 +91,9 @@ describe('address store', () => {
   it('hands out every free address once, round-robin, keeping the gateway, and refuses a second ADD', () => {
     const s = store();
     const net = parseSubnetEnv('f', ENV); // a /30: .1 gateway, .2 the only pod address
-    expect(s.reserve(net, { containerId: 'a', ifname: 'eth0' })).toBe(0x0af40102);
-    expect(codeOf(() => s.reserve(net, { containerId: 'a', ifname: 'eth0' }))).toBe(100);
-    expect(codeOf(() => s.reserve(net, { containerId: 'b', ifname: 'eth0' }))).toBe(101);
+    expect(s.reserve(net.v4!, { containerId: 'a', ifname: 'eth0' })).toBe(0x0af40102);
+    expect(codeOf(() => s.reserve(net.v4!, { containerId: 'a', ifname: 'eth0' }))).toBe(100);
+    expect(codeOf(() => s.reserve(net.v4!, { containerId: 'b', ifname: 'eth0' }))).toBe(101);
     expect(statSync(s.dir).mode & 0o777).toBe(0o700);
     expect(s.release({ containerId: 'a', ifname: 'eth0' })).toEqual(['10.244.1.2']);
     expect(s.release({ containerId: 'a', ifname: 'eth0' })).toEqual([]);
@@ -103,7 +103,7 @@ describe('address store', () => {
   it('GC keeps exactly the valid attachments', () => {
     const s = store();
     const net = parseSubnetEnv('f', ENV.replace('/30', '/24'));
-    for (const id of ['a', 'b', 'c']) s.reserve(net, { containerId: id, ifname: 'eth0' });
+    for (const id of ['a', 'b', 'c']) s.reserve(net.v4!, { containerId: id, ifname: 'eth0' });
     expect(s.collect([{ containerId: 'b', ifname: 'eth0' }])).toHaveLength(2);
     expect(s.list().map((r) => r.attachment.containerId)).toEqual(['b']);
   });

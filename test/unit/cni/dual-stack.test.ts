@@ -86,7 +86,7 @@ describe('address store, both families', () => {
     expect(ipv6FileName(0xfd000010024400010000000000000002n)).toBe('fd00-10-244-1--2');
     const s = store();
     const net = parseSubnetEnv('f', DUAL);
-    expect(s.reserve(net, a)).toBe(0x0af40102);
+    expect(s.reserve(net.v4!, a)).toBe(0x0af40102);
     expect(s.reserve6(net.v6!, a)).toBe(0xfd000010024400010000000000000002n);
     expect(readdirSync(s.dir).sort()).toEqual(['10.244.1.2', 'fd00-10-244-1--2', 'last-reserved', 'last-reserved6']);
     expect(readFileSync(join(s.dir, 'fd00-10-244-1--2'), 'utf8')).toBe('a\neth0\n');
@@ -115,7 +115,7 @@ describe('address store, both families', () => {
     const s = store();
     const net = parseSubnetEnv('f', DUAL);
     for (const id of ['a', 'b', 'c']) {
-      s.reserve(net, { containerId: id, ifname: 'eth0' });
+      s.reserve(net.v4!, { containerId: id, ifname: 'eth0' });
       s.reserve6(net.v6!, { containerId: id, ifname: 'eth0' });
     }
     expect(s.release(a)).toEqual(['10.244.1.2', 'fd00:10:244:1::2']);
