@@ -87,6 +87,13 @@ static inline bool get_args(napi_env env, napi_callback_info info, napi_value *a
   return true;
 }
 
+/* An optional argument left out: null or undefined. */
+static inline bool is_null_or_undefined(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  return t == napi_null || t == napi_undefined;
+}
+
 static inline bool get_i32(napi_env env, napi_value v, int32_t *out, const char *what) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {

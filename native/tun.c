@@ -328,6 +328,7 @@ NAPI_MODULE_INIT() {
     {"udpRecvBatch", NULL, weft_udp_recv_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"udpSendBatch", NULL, weft_udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"udpSetGro", NULL, weft_udp_set_gro, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"udpSetTimestamps", NULL, weft_udp_set_timestamps, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -182,8 +183,10 @@ napi_value weft_udp_open(napi_env env, napi_callback_info info) {
 #define UDP_GRO 104 /* linux/udp.h */
 #endif
 
+/* Room for both control messages a receive may carry: UDP_GRO's segment
+ * size and SO_TIMESTAMPNS's arrival time. */
 typedef union {
-  char buf[CMSG_SPACE(sizeof(int))];
+  char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct timespec))];
   struct cmsghdr align;
 } gro_cmsg;
 
@@ -197,6 +200,37 @@ static int32_t gro_segment_size(struct msghdr *h) {
     }
   }
   return 0;
+}
+
+/* ---- receive timestamps ---------------------------------------------------
+ * With SO_TIMESTAMPNS the kernel stamps each datagram when it arrives
+ * (CLOCK_REALTIME) and hands the stamp over with it. The difference to now
+ * is how long the datagram waited in the socket's queue: the standing
+ * queue weft's receive side controls (CoDel, in JavaScript). */
+
+/* Microseconds message h waited since the kernel stamped it, at `now`; -1 without a stamp. */
+static int32_t queued_us(struct msghdr *h, const struct timespec *now) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+      struct timespec ts;
+      memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      int64_t us = ((int64_t)now->tv_sec - ts.tv_sec) * 1000000 + ((int64_t)now->tv_nsec - ts.tv_nsec) / 1000;
+      /* The wall clock may step: a negative or absurd wait counts as none. */
+      return us < 0 ? 0 : us > INT32_MAX ? INT32_MAX : (int32_t)us;
+    }
+  }
+  return -1;
+}
+
+/* udpSetTimestamps(fd) -> 0 | -errno */
+napi_value weft_udp_set_timestamps(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, argv, &argc, 1, "weft_native: udpSetTimestamps(fd)") || !get_i32(env, argv[0], &fd, "fd")) return NULL;
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) return make_i32(env, -errno);
+  return make_i32(env, 0);
 }
 
 /* udpSetGro(fd) -> 0 | -errno */
@@ -222,20 +256,26 @@ napi_value weft_udp_set_gro(napi_env env, napi_callback_info info) {
  * bytes were stored: the caller drops it. Returns -errno for an error before
  * the first datagram (-EINVAL if a slot would reach outside `buffer`).
  * With `segSizes` (on a socket with UDP_GRO), segSizes[i] is message i's
- * segment size, 0 for a single datagram. */
+ * segment size, 0 for a single datagram. With `waits` (on a socket with
+ * SO_TIMESTAMPNS), waits[i] is how long message i waited in the socket's
+ * queue in microseconds, -1 if it carried no stamp. Either may be null. */
 napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
-  if (!get_args(env, info, argv, &argc, 9, "weft_native: udpRecvBatch expects 9 or 10 arguments")) return NULL;
+  size_t argc = 11;
+  napi_value argv[11];
+  if (!get_args(env, info, argv, &argc, 9, "weft_native: udpRecvBatch expects 9 to 11 arguments")) return NULL;
   udp_batch_args a;
   int32_t capacity;
   int32_t *seg_sizes = NULL;
-  size_t n_seg = 0;
+  int32_t *waits = NULL;
+  size_t n_seg = 0, n_waits = 0;
   if (!get_udp_batch_args(env, argv, argv[7], argv[8], &a) || !get_i32(env, argv[6], &capacity, "capacity"))
     return NULL;
-  if (argc >= 10 && !get_i32_array(env, argv[9], &seg_sizes, &n_seg, "segSizes")) return NULL;
+  if (argc >= 10 && !is_null_or_undefined(env, argv[9]) && !get_i32_array(env, argv[9], &seg_sizes, &n_seg, "segSizes")) return NULL;
+  if (argc >= 11 && !is_null_or_undefined(env, argv[10]) && !get_i32_array(env, argv[10], &waits, &n_waits, "waits")) return NULL;
   if (capacity <= 0 || !udp_batch_in_bounds(&a, capacity)) return make_i32(env, -EINVAL);
   if (seg_sizes != NULL && (size_t)a.b.count > n_seg) return make_i32(env, -EINVAL);
+  if (waits != NULL && (size_t)a.b.count > n_waits) return make_i32(env, -EINVAL);
+  bool want_cmsg = seg_sizes != NULL || waits != NULL;
 
   struct mmsghdr msgs[UDP_CHUNK];
   struct iovec iov[UDP_CHUNK];
@@ -253,7 +293,7 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
       msgs[j].msg_hdr.msg_namelen = room;
       msgs[j].msg_hdr.msg_iov = &iov[j];
       msgs[j].msg_hdr.msg_iovlen = 1;
-      if (seg_sizes != NULL) {
+      if (want_cmsg) {
         msgs[j].msg_hdr.msg_control = cm[j].buf;
         msgs[j].msg_hdr.msg_controllen = sizeof cm[j].buf;
       }
@@ -267,12 +307,15 @@ napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info) {
       if (got == 0) return make_i32(env, -errno);
       break;
     }
+    struct timespec now = {0, 0};
+    if (waits != NULL) clock_gettime(CLOCK_REALTIME, &now);
     for (int j = 0; j < r; j++) {
       int32_t slot = a.b.slots[got + j];
       unsigned int len = msgs[j].msg_len;
       a.b.lengths[slot] = len > INT32_MAX ? INT32_MAX : (int32_t)len;
       store_sender(&a, got + j, &from[j], msgs[j].msg_hdr.msg_namelen);
       if (seg_sizes != NULL) seg_sizes[got + j] = gro_segment_size(&msgs[j].msg_hdr);
+      if (waits != NULL) waits[got + j] = queued_us(&msgs[j].msg_hdr, &now);
     }
     got += r;
     if (r < k) break; /* the queue is empty: another call would only say EAGAIN */

@@ -11,5 +11,6 @@ napi_value weft_udp_open(napi_env env, napi_callback_info info);
 napi_value weft_udp_recv_batch(napi_env env, napi_callback_info info);
 napi_value weft_udp_send_batch(napi_env env, napi_callback_info info);
 napi_value weft_udp_set_gro(napi_env env, napi_callback_info info);
+napi_value weft_udp_set_timestamps(napi_env env, napi_callback_info info);
 
 #endif /* WEFT_UDP_H */

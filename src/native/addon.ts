@@ -123,6 +123,9 @@ export interface WeftNative {
    * real size (> capacity) with only `capacity` bytes stored: drop it.
    * Returns datagrams received (0 when none was queued), or -errno for an
    * error before the first one (-EINVAL if a slot would reach outside `buffer`).
+   * `segSizes` (a UDP_GRO socket): each message's datagram size, 0 for one
+   * datagram. `waits` (a socket with udpSetTimestamps): how long each
+   * message waited in the socket's queue, in microseconds (-1: no stamp).
    */
   udpRecvBatch(
     fd: number,
@@ -134,7 +137,8 @@ export interface WeftNative {
     capacity: number,
     addrs: Uint32Array | Uint8Array,
     ports: Uint16Array,
-    segSizes?: Int32Array,
+    segSizes?: Int32Array | null,
+    waits?: Int32Array | null,
   ): number;
   /**
    * Set UDP_GRO on a socket: one receive may then bring a run of datagrams
@@ -143,6 +147,11 @@ export interface WeftNative {
    * single datagram). Returns 0 or -errno (an old kernel: ENOPROTOOPT).
    */
   udpSetGro(fd: number): number;
+  /**
+   * Set SO_TIMESTAMPNS: the kernel stamps each datagram on arrival, and
+   * udpRecvBatch's `waits` reports how long it queued. Returns 0 or -errno.
+   */
+  udpSetTimestamps(fd: number): number;
   /**
    * sendmmsg datagram i (offsets/lengths of slots[i]) to address i of
    * `addrs` (encoded as for udpRecvBatch: Uint32Array IPv4, Uint8Array IPv6)

@@ -43,6 +43,15 @@ export interface FlowQueueOptions {
   seed?: number;
   /** Where to count (the router's stats); default an object of its own. */
   stats?: FlowQueueStats;
+  /**
+   * The standing queue CoDel controls is outside this one (the socket's
+   * receive queue, whose wait each packet's enqueue time carries), and this
+   * queue is emptied every batch. Then a flow with at most a quantum here
+   * is still not dropped (a sparse flow, or a batch's last packet), but
+   * that no longer means its delay went away: only a packet below target
+   * does. Default false: RFC 8289's rule, for a queue that is the standing one.
+   */
+  queueOutside?: boolean;
 }
 
 export interface FlowQueueStats {
@@ -71,6 +80,7 @@ export class FlowQueue {
   private readonly target: number;
   private readonly interval: number;
   private readonly seed: number;
+  private readonly queueOutside: boolean;
   // per slot
   private readonly next: Int32Array;
   private readonly enqueuedAt: Float64Array;
@@ -106,6 +116,7 @@ export class FlowQueue {
     this.quantum = options.quantum ?? 1514;
     this.target = options.targetMs ?? 1;
     this.interval = options.intervalMs ?? 10;
+    this.queueOutside = options.queueOutside ?? false;
     this.seed = (options.seed ?? Math.floor(Math.random() * 0x100000000)) | 0;
     const slots = options.ring.slotCount;
     this.next = new Int32Array(slots).fill(NONE);
@@ -237,8 +248,9 @@ export class FlowQueue {
 
   /** Has this flow's delay been above target for a whole interval? (RFC 8289's "ok to drop".) */
   private aboveTarget(flow: number, slot: number, now: number): boolean {
-    if (now - this.enqueuedAt[slot]! < this.target || this.backlog[flow]! <= this.quantum) {
-      this.firstAbove[flow] = 0;
+    const below = now - this.enqueuedAt[slot]! < this.target;
+    if (below || this.backlog[flow]! <= this.quantum) {
+      if (below || !this.queueOutside) this.firstAbove[flow] = 0;
       return false;
     }
     if (this.firstAbove[flow] === 0) {

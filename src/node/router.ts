@@ -38,6 +38,8 @@ export interface RouterOptions {
   tunBudget?: number;
   /** Packets sent from the flow queue per turn of the event loop. Default 128: two send batches. */
   sendBudget?: number;
+  /** Milliseconds from a monotonic clock, for the queues' delays. Default performance.now; tests pass their own. */
+  clock?: () => number;
   /** The outbound flow queue's settings (its ring is this router's). */
   queue?: Omit<FlowQueueOptions, 'ring'>;
   /** Received packets held for one TUN write batch at most. Default 256. */
@@ -90,8 +92,16 @@ export class Router {
   private readonly batch: SlotBatch;
   private readonly tunBudget: number;
   private readonly sendBudget: number;
+  private readonly clock: () => number;
   /** Outbound packets read from the device and not yet sent. */
   readonly queue: FlowQueue;
+  /**
+   * Inbound packets of the receive batch under way, written at its end in
+   * flow order. Its CoDel acts on how long they waited in the socket's queue.
+   */
+  readonly inbound: FlowQueue;
+  /** When the receive batch under way started (ms), -1 between batches. */
+  private inboundNow = -1;
   private sendScheduled = false;
   /** Received inner packets waiting for the end of their receive batch. */
   private readonly pendingWrites: Int32Array;
@@ -108,8 +118,11 @@ export class Router {
     this.pendingWrites = new Int32Array(options.writeBatchSize ?? 256);
     this.tunBudget = options.tunBudget ?? 8;
     this.sendBudget = options.sendBudget ?? 128;
+    this.clock = options.clock ?? (() => performance.now());
     // Half the ring at most, so a full queue leaves slots for receiving.
     this.queue = new FlowQueue({ limit: Math.min(1024, Math.floor(this.ring.slotCount / 2)), ...options.queue, ring: this.ring, stats: this.stats });
+    // Written at every batch end and whenever it holds a write batch, so its limit is never reached.
+    this.inbound = new FlowQueue({ ...options.queue, limit: this.pendingWrites.length, queueOutside: true, ring: this.ring, stats: this.stats });
     this.maxPacket = options.maxPacket ?? Infinity;
     this.pumpTun = this.pumpTun.bind(this);
     this.flushWrites = this.flushWrites.bind(this);
@@ -148,6 +161,7 @@ export class Router {
     }
     this.flushWrites();
     this.queue.clear();
+    this.inbound.clear();
   }
 
   /** Read what the TUN device has ready into the flow queue, a bounded number of batches, then send a turn's worth. */
@@ -156,7 +170,7 @@ export class Router {
     const max = batch.max;
     const queue = this.queue;
     // One clock reading per callback: the packets of one read waited from the same moment on.
-    const now = performance.now();
+    const now = this.clock();
     let answers = TOO_BIG_ANSWERS_PER_CALLBACK;
     for (let round = 0; round < this.tunBudget; round++) {
       batch.count = 0;
@@ -209,7 +223,7 @@ export class Router {
 
   private sendLater(): void {
     this.sendScheduled = false;
-    if (this.running) this.send(performance.now());
+    if (this.running) this.send(this.clock());
   }
 
   /**
@@ -233,19 +247,36 @@ export class Router {
 
   private deliver(encapsulation: Encapsulation, slot: number, fromAddress: string, fromPort: number): void {
     if (this.dataplane.receive(slot, fromAddress, fromPort, encapsulation) !== Received.Deliver) return;
-    this.pendingWrites[this.pendingCount++] = slot;
-    if (this.pendingCount === this.pendingWrites.length) this.flushWrites();
+    // One clock reading per receive batch; the packet's own wait in the socket's queue is the transport's to tell.
+    if (this.inboundNow < 0) this.inboundNow = this.clock();
+    this.inbound.enqueue(slot, this.inboundNow - (encapsulation.transport.receiveWaitMs ?? 0));
+    if (this.inbound.packets === this.pendingWrites.length) this.flushWrites();
   }
 
-  /** Write the received packets held so far to the TUN device in one batch, and release them. */
+  /**
+   * Write what was received so far to the TUN device: the inbound queue's
+   * packets in its order (new flows first; CoDel drops what waited too
+   * long), after any "too big" answers, in batches of writeBatchSize.
+   */
   flushWrites(): void {
-    const n = this.pendingCount;
-    if (n === 0) return;
-    this.pendingCount = 0;
+    this.inboundNow = -1;
+    const inbound = this.inbound;
     const slots = this.pendingWrites;
-    const written = this.tun.writeBatch(this.ring, slots, n);
-    this.stats.delivered += written;
-    this.stats.tunWriteErrors += n - written;
-    for (let i = 0; i < n; i++) this.ring.release(slots[i]!);
+    const now = inbound.packets > 0 ? this.clock() : 0;
+    for (;;) {
+      let n = this.pendingCount;
+      while (n < slots.length) {
+        const slot = inbound.dequeue(now);
+        if (slot < 0) break;
+        slots[n++] = slot;
+      }
+      if (n === 0) return;
+      this.pendingCount = 0;
+      const written = this.tun.writeBatch(this.ring, slots, n);
+      this.stats.delivered += written;
+      this.stats.tunWriteErrors += n - written;
+      for (let i = 0; i < n; i++) this.ring.release(slots[i]!);
+      if (inbound.packets === 0) return;
+    }
   }
 }

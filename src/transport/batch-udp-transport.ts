@@ -109,6 +109,10 @@ export class BatchUdpTransport implements Transport {
   /** Senders in the family's native form; the handler wants text, made once per address (addresses). */
   private readonly recvAddrs: Uint32Array | Uint8Array;
   private readonly recvPorts: Uint16Array;
+  /** Microseconds each received datagram waited in the socket's queue (-1: not stamped). */
+  private readonly recvWaits: Int32Array;
+  /** The wait of the datagram being delivered without GRO, ms. */
+  private plainWaitMs = 0;
   private readonly addresses: AddressFamily;
   /** The receive half when the socket has UDP_GRO; null otherwise. */
   private readonly groStage: UdpGroStage | null;
@@ -154,6 +158,7 @@ export class BatchUdpTransport implements Transport {
     this.recvSlots = new Int32Array(batchSize);
     this.recvAddrs = this.addresses.array(batchSize);
     this.recvPorts = new Uint16Array(batchSize);
+    this.recvWaits = new Int32Array(batchSize);
     this.scratchOffsets = new Int32Array(batchSize);
     this.scratchLengths = new Int32Array(batchSize);
     this.scratchSlots = new Int32Array(batchSize);
@@ -200,6 +205,9 @@ export class BatchUdpTransport implements Transport {
     try {
       // UDP_GRO where the kernel has it (5.0+); without it, one datagram per receive as before.
       const gro = (options.gro ?? false) && addon.udpSetGro(opened.fd) === 0;
+      // Arrival stamps let the receiver see its socket's standing queue (receiveWaitMs); without them (never
+      // seen on Linux) datagrams count as not having waited, and only the kernel's tail drop bounds the queue.
+      addon.udpSetTimestamps(opened.fd);
       return new BatchUdpTransport(addon, opened.fd, opened.port, options.ring, batchSize, receiveBudget, options.gso ?? false, gro, family);
     } catch (err) {
       addon.closeFd(opened.fd); // pollStart failed: do not leak the bound socket
@@ -287,6 +295,11 @@ export class BatchUdpTransport implements Transport {
     return Promise.resolve();
   }
 
+  /** How long the datagram being delivered waited in the socket's queue, ms (see Transport). */
+  get receiveWaitMs(): number {
+    return this.groStage !== null ? this.groStage.waitMs : this.plainWaitMs;
+  }
+
   /** Whether receives use UDP GRO (asked for, and the kernel has it). */
   get gro(): boolean {
     return this.groStage !== null;
@@ -313,7 +326,7 @@ export class BatchUdpTransport implements Transport {
         this.dropBatch();
         break;
       }
-      const n = this.addon.udpRecvBatch(this.fd, ring.buffer, ring.offset, lengths, slots, got, capacity, this.recvAddrs, this.recvPorts);
+      const n = this.addon.udpRecvBatch(this.fd, ring.buffer, ring.offset, lengths, slots, got, capacity, this.recvAddrs, this.recvPorts, null, this.recvWaits);
       if (n <= 0) {
         for (let i = 0; i < got; i++) ring.release(slots[i]!);
         if (n < 0) {
@@ -338,6 +351,7 @@ export class BatchUdpTransport implements Transport {
           ring.release(slot);
           continue;
         }
+        this.plainWaitMs = this.recvWaits[i]! > 0 ? this.recvWaits[i]! / 1000 : 0;
         handler(slot, this.addresses.nameAt(this.recvAddrs, i), this.recvPorts[i]!);
       }
       this.batchEnd?.();

@@ -71,6 +71,13 @@ export interface Transport {
    * receiver must finish each on its own.
    */
   onBatchEnd?(handler: (() => void) | null): void;
+  /**
+   * While the receive handler runs: how long the datagram it was given
+   * waited in the socket's queue, in ms (the kernel's arrival stamp to its
+   * receive). Optional: a transport that cannot tell has none, and its
+   * datagrams count as not having waited.
+   */
+  readonly receiveWaitMs?: number;
   close(): Promise<void>;
 }
 

@@ -50,6 +50,10 @@ export class UdpGroStage {
   private readonly addrs: Uint32Array | Uint8Array;
   private readonly ports = new Uint16Array(STAGED);
   private readonly segSizes = new Int32Array(STAGED);
+  /** Microseconds each run waited in the socket's queue (-1: not stamped). */
+  private readonly waits = new Int32Array(STAGED);
+  /** While the handler runs: how long the run its datagram came in waited, ms. */
+  waitMs = 0;
   /** Runs that held more than one datagram, and the datagrams they held. */
   coalescedRuns = 0;
   coalescedDatagrams = 0;
@@ -75,7 +79,7 @@ export class UdpGroStage {
    * Returns the runs received, 0 when the socket had none, or -errno.
    */
   receive(fd: number, stats: TransportStats, handler: ReceiveHandler | null): number {
-    const n = this.addon.udpRecvBatch(fd, this.stage, this.offsets, this.lengths, this.slots, STAGED, STAGE_SIZE, this.addrs, this.ports, this.segSizes);
+    const n = this.addon.udpRecvBatch(fd, this.stage, this.offsets, this.lengths, this.slots, STAGED, STAGE_SIZE, this.addrs, this.ports, this.segSizes, this.waits);
     if (n <= 0) return n;
     const ring = this.ring;
     for (let i = 0; i < n; i++) {
@@ -90,6 +94,7 @@ export class UdpGroStage {
         this.coalescedDatagrams += Math.ceil(len / seg);
       }
       const from = handler === null ? '' : this.addresses.nameAt(this.addrs, i);
+      this.waitMs = this.waits[i]! > 0 ? this.waits[i]! / 1000 : 0;
       const port = this.ports[i]!;
       const base = this.offsets[i]!;
       for (let off = 0; off < len; off += seg) {
