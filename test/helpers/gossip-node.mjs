@@ -1,6 +1,8 @@
 // One real gossip node for the integration test: a dgram socket on 127.0.0.1,
 // the real clock, the compiled membership and subnet allocator from dist/.
-// Prints one JSON line per event on stdout. Loopback only, by construction.
+// Prints one JSON line per event on stdout, each with its wall-clock time `t`
+// (ms), so a test can time convergence and detection where they happened,
+// not where the pipe delivered them. Loopback only, by construction.
 //
 //   node gossip-node.mjs <name> <stateDir> <clusterKeyHex> [seedPort...]
 import { existsSync } from 'node:fs';
@@ -21,7 +23,7 @@ const { leasePath } = await import(`${dist}ipam/lease-file.js`);
 const { formatCidr, deriveVtepMac } = await import(`${dist}wire/addr.js`);
 
 const [name, stateDir, keyHex, ...seedPorts] = process.argv.slice(2);
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const out = (o) => process.stdout.write(JSON.stringify({ ...o, t: Date.now() }) + '\n');
 const transport = await UdpGossipTransport.bind('127.0.0.1', 0);
 const clock = new RealClock();
 const id = loadOrCreateIdentity(stateDir);
@@ -48,14 +50,19 @@ out({ ev: 'listening', port: transport.port });
 // Claim once the first sync had time to bring the map.
 setTimeout(() => out({ ev: 'subnet', subnet: formatCidr(alloc.allocate()) }), 600);
 let lastSubnet = '';
+// How late this 200 ms timer fires: a starved process (a busy machine) shows here, and a test can
+// tell a node that could not answer from a protocol fault.
+let due = Date.now() + 200;
 setInterval(() => {
+  const lagMs = Math.max(0, Date.now() - due);
+  due = Date.now() + 200;
   const s = m.record.subnets[0];
   const text = s === undefined ? '' : formatCidr(s);
   if (text !== '' && text !== lastSubnet) {
     lastSubnet = text;
     out({ ev: 'own-subnet', subnet: text });
   }
-  out({ ev: 'live', count: m.liveCount, peers: m.peers().map((p) => p.name).sort() });
+  out({ ev: 'live', count: m.liveCount, peers: m.peers().map((p) => p.name).sort(), lagMs, refutations: m.stats.refutations });
 }, 200);
 const stop = () => {
   m.stop();
