@@ -48,7 +48,8 @@ describe.skipIf(!root)('gossip key rotation across a rolling restart', () => {
     const explain = () => describeCluster(nodes);
     const whole = async (step: string): Promise<void> => {
       await waitUntil(`${step}: every node routing to every other`, async () => (await Promise.all(nodes.map((n) => routesToAll(n, nodes)))).every(Boolean), 20_000, explain);
-      for (const n of nodes) expect((await gossipView(n)).members, `${step}: ${n.name}`).toEqual({ alive: 3, suspect: 0, dead: 0, left: 0 });
+      await waitUntil(`${step}: every node holding all three alive, none suspected`, async () =>
+        (await Promise.all(nodes.map(gossipView))).every((v) => v.members.alive === 3 && v.members.suspect === 0 && v.members.dead === 0), 10_000, explain);
       expect(await podMatrix(sb, nodes), step).toEqual([]);
       expect(deaths, step).toEqual([]);
     };
