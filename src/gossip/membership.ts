@@ -366,7 +366,12 @@ export class Membership {
     const stamp = { sentAt: this.wall(), to: to === null ? ANY_RECIPIENT : nameHash(to) };
     // During a key rotation: the key this endpoint speaks (seal-keys.ts).
     const key = this.sealKeys.keyFor(address, port, to === null, msg.type === MsgType.SyncDigest && !msg.reply);
-    if (key === EVERY_KEY) for (let i = 1; i < this.opts.keyring.size; i++) this.opts.transport.send(address, port, encodeMessage(msg, this.opts.keyring, stamp, i));
+    for (let i = 1; key === EVERY_KEY && i < this.opts.keyring.size; i++) {
+      const copy = encodeMessage(msg, this.opts.keyring, stamp, i);
+      this.stats.sent++;
+      this.stats.sentBytes += copy.length;
+      this.opts.transport.send(address, port, copy);
+    }
     const bytes = encodeMessage(msg, this.opts.keyring, stamp, key === EVERY_KEY ? 0 : key);
     if (reply && !this.admission.mayReply(address, port, to, bytes.length)) return this.drop('reply-budget');
     this.stats.sent++;
