@@ -139,8 +139,8 @@ export async function measurePing(sb: NetnsSandbox, s: Setup, count: number): Pr
  * Ping while one TCP stream runs for `seconds`: the pings start half a
  * second into the transfer (after slow start) and are sized to end before it.
  */
-export async function measurePingUnderLoad(sb: NetnsSandbox, s: Setup, seconds: number, count: number): Promise<PingMeasurement & { loadBitsPerSecond: number }> {
-  const load = measureTcp(sb, s, seconds, 1);
+export async function measurePingUnderLoad(sb: NetnsSandbox, s: Setup, seconds: number, count: number, streams = 1): Promise<PingMeasurement & { loadBitsPerSecond: number }> {
+  const load = measureTcp(sb, s, seconds, streams);
   // If the transfer fails, the ping still ends on its own and the failure
   // surfaces at `await load`; until then, do not let it count as unhandled.
   load.catch(() => {});

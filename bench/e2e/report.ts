@@ -15,7 +15,9 @@ export interface CaseResult {
   udp64?: UdpMeasurement;
   udp1400?: UdpMeasurement;
   pingIdle?: PingMeasurement;
+  /** Pings while one TCP stream runs, and while four do. */
   pingLoaded?: PingMeasurement & { loadBitsPerSecond: number };
+  pingLoaded4?: PingMeasurement & { loadBitsPerSecond: number };
   /** Peak RSS (VmHWM) of each overlay process: weft or wireguard-go, one per node. */
   peakRss?: { label: string; bytes: number }[];
   /** Set when the case failed; the measurements it finished are kept. */
@@ -27,6 +29,8 @@ export interface Machine {
   kernel: string;
   node: string;
   iperf3: string;
+  /** The pods' TCP congestion control (each new namespace takes the machine's): it decides how much a bulk flow queues. */
+  tcpCongestionControl?: string;
   /** 1, 5 and 15 minute load averages at the start and at the end of the run. */
   loadStart: number[];
   loadEnd: number[];
@@ -149,7 +153,8 @@ export const COLUMNS = [
   'UDP 64 B received pps',
   'UDP 1400 B received pps',
   'ping idle p50 / p99 (ms)',
-  'ping under load p50 / p99 (ms)',
+  'ping under 1 stream p50 / p99 (ms)',
+  'ping under 4 streams p50 / p99 (ms)',
   'CPU s/GB overlay procs',
   'CPU s/GB end to end',
   'peak RSS (MiB)',
@@ -168,6 +173,7 @@ export function tableRow(r: CaseResult): string[] {
     pps(r.udp1400),
     rtt(r.pingIdle),
     rtt(r.pingLoaded),
+    rtt(r.pingLoaded4),
     fixed(cpu?.overlay, 2),
     fixed(cpu?.endToEnd, 2),
     rss(r),
@@ -197,7 +203,7 @@ export function markdownReport(res: Results): string {
   return [
     `# weft end-to-end benchmark, ${res.startedAt}`,
     '',
-    `${m.nproc} CPUs, Linux ${m.kernel}, Node ${m.node}, ${m.iperf3}; load average ${m.loadStart.join(' ')} at the start, ${m.loadEnd.join(' ')} at the end.`,
+    `${m.nproc} CPUs, Linux ${m.kernel}, Node ${m.node}, ${m.iperf3}${m.tcpCongestionControl !== undefined ? `, TCP congestion control ${m.tcpCongestionControl}` : ''}; load average ${m.loadStart.join(' ')} at the start, ${m.loadEnd.join(' ')} at the end.`,
     `${res.secondsPerMeasurement} s per throughput measurement${res.quick ? ' (--quick: a smoke test, not a measurement)' : ''}.`,
     '',
     markdownTable(res.cases),
@@ -211,7 +217,7 @@ export function markdownReport(res: Results): string {
     '- raw runs node to node over the veth underlay (MTU 1500); every other case runs pod to pod through the overlay configured on both nodes.',
     '- TCP: iperf3, bits per second the server received (sum_received), one stream and four (-P 4).',
     '- UDP: iperf3 -u -b 0 with inner IP packets of 64 and 1400 bytes (UDP payload = size - 28); packets per second the server received, and the loss iperf3 counted. -b 0 sends as fast as one iperf3 thread can, so the loss is wherever the path (or, for raw and kernel-vxlan, the receiving iperf3 itself) could not keep up.',
-    '- ping: echo requests 10 ms apart, nearest-rank p50 and p99 of the replies; "under load" while one TCP stream runs.',
+    '- ping: echo requests 10 ms apart, nearest-rank p50 and p99 of the replies, idle and while one TCP stream runs and while four do (each pod\'s TCP uses the machine\'s congestion control, named above).',
     '- CPU s/GB overlay procs: utime + stime of the overlay daemons on both nodes (weft, wireguard-go) during the 1-stream TCP run, per 10^9 bytes received; "-" for raw and kernel-vxlan, which have no daemon.',
     "- CPU s/GB end to end: the same plus both iperf3 processes' CPU (iperf3's cpu_utilization_percent). The kernel charges softirq work (veth, vxlan, TCP receive) to the task it interrupts, so kernel data-path work mostly lands here; work in ksoftirqd is not counted.",
     '- peak RSS: the largest VmHWM of the overlay daemons (weft, wireguard-go).',

@@ -10,8 +10,11 @@
  *   npx tsc -p tsconfig.build.json && node dist/bench/e2e/run.js [--quick] [--seconds N]
  *        [--cases NAME,...] [--out DIR]   (default: every case in cases.ts) [--tcp-only]
  *
- * WEFT_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles every weft
- * process the bench starts (one .cpuprofile per process, written at its stop).
+ * --profile DIR profiles both weft processes of each case (DIR/<case>/*.cpuprofile,
+ * written at their stop) and prints each one's top functions and files by
+ * self time after the table (bench/util/profile-summary.ts); use it with
+ * --tcp-only to profile the data path under load. WEFT_NODE_FLAGS passes
+ * other node flags to every weft process.
  *
  * As root. Writes results.json, results.md and chart.svg to --out (default
  * bench/results/<timestamp>/, gitignored), progress on stderr, the table and
@@ -20,7 +23,7 @@
  * failure and on SIGINT/SIGTERM; traffic only ever flows between them.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +34,7 @@ import { measurePing, measurePingUnderLoad, measureTcp, measureUdp, peakRssOf } 
 import { cpuPerGb, markdownReport, markdownTable, mbits, ratioLines } from './report.ts';
 import type { CaseResult, Machine, Results } from './report.ts';
 import { throughputSvg } from './svg.ts';
+import { summarizeDir } from '../util/profile-summary.ts';
 
 /** dist/bench/e2e -> the repository root. */
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -43,6 +47,8 @@ interface Options {
   out: string;
   /** TCP throughput only: what a profile of the data path under load wants. */
   tcpOnly: boolean;
+  /** Where weft's CPU profiles go, one directory per case; undefined: no profiling. */
+  profile: string | undefined;
 }
 
 function options(argv: string[]): Options {
@@ -54,12 +60,13 @@ function options(argv: string[]): Options {
       cases: { type: 'string' },
       out: { type: 'string' },
       'tcp-only': { type: 'boolean', default: false },
+      profile: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.help) {
-    process.stdout.write(`usage: node dist/bench/e2e/run.js [--quick] [--seconds N] [--cases ${CASE_NAMES.join(',')}] [--out DIR] [--tcp-only]\n`);
+    process.stdout.write(`usage: node dist/bench/e2e/run.js [--quick] [--seconds N] [--cases ${CASE_NAMES.join(',')}] [--out DIR] [--tcp-only] [--profile DIR]\n`);
     process.exit(0);
   }
   const quick = values.quick || process.env.WEFT_BENCH_QUICK === '1';
@@ -72,7 +79,7 @@ function options(argv: string[]): Options {
   const stamp = new Date().toISOString().replaceAll(':', '-').replace(/\.\d+Z$/u, 'Z');
   const out = resolve(values.out ?? join(ROOT, 'bench/results', stamp));
   // Pings are 10 ms apart: 500 take 5 s and give a p99 from 5 samples above it.
-  return { quick, seconds, pingCount: quick ? 50 : 500, cases, out, tcpOnly: values['tcp-only'] };
+  return { quick, seconds, pingCount: quick ? 50 : 500, cases, out, tcpOnly: values['tcp-only'], profile: values.profile === undefined ? undefined : resolve(values.profile) };
 }
 
 function progress(text: string): void {
@@ -90,7 +97,13 @@ function machine(): Machine {
   } catch {
     // reported as missing when a case runs it
   }
-  return { nproc: availableParallelism(), kernel: release(), node: process.version, iperf3: iperf, loadStart: loads(), loadEnd: [] };
+  let cc: string | undefined;
+  try {
+    cc = readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim();
+  } catch {
+    // not Linux, or no procfs: left out of the report
+  }
+  return { nproc: availableParallelism(), kernel: release(), node: process.version, iperf3: iperf, ...(cc !== undefined ? { tcpCongestionControl: cc } : {}), loadStart: loads(), loadEnd: [] };
 }
 
 /**
@@ -156,6 +169,10 @@ async function runCase(name: CaseName, index: number, total: number, o: Options)
     progress(`${tag}: ${what} ... ${show(v)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return v;
   };
+  if (o.profile !== undefined) {
+    // Read by the case's startWeft: every weft process of this case writes its profile here when it stops.
+    process.env.WEFT_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${join(o.profile, name)}`;
+  }
   try {
     if (aborted) throw new Error('interrupted');
     const s = await step('set up', () => def.setup(sb), () => 'ok');
@@ -176,7 +193,8 @@ async function runCase(name: CaseName, index: number, total: number, o: Options)
       // The pings must end inside the transfer: they start 0.5 s in, 10 ms apart.
       const loadSecs = Math.max(secs, 2);
       const loadedCount = Math.max(10, Math.min(o.pingCount, Math.floor((loadSecs - 1) * 80)));
-      result.pingLoaded = await step(`ping under TCP load x${loadedCount}`, () => measurePingUnderLoad(sb, s, loadSecs, loadedCount), showPing);
+      result.pingLoaded = await step(`ping under 1 TCP stream x${loadedCount}`, () => measurePingUnderLoad(sb, s, loadSecs, loadedCount, 1), showPing);
+      result.pingLoaded4 = await step(`ping under 4 TCP streams x${loadedCount}`, () => measurePingUnderLoad(sb, s, loadSecs, loadedCount, 4), showPing);
     }
     const rss = peakRssOf(s.processes);
     result.peakRss = s.processes.map((p, i) => ({ label: p.label, bytes: rss[i]! }));
@@ -226,6 +244,11 @@ async function main(): Promise<number> {
   writeFileSync(join(o.out, 'chart.svg'), throughputSvg(cases, `weft end to end: TCP throughput, ${startedAt}`));
   process.stdout.write(`${markdownTable(cases)}\n\n`);
   for (const l of ratioLines(cases)) process.stdout.write(`${l}\n`);
+  if (o.profile !== undefined) {
+    const summary = summarizeDir(o.profile);
+    writeFileSync(join(o.profile, 'summary.md'), summary);
+    process.stdout.write(`\n## CPU profiles (${o.profile})\n\n${summary}`);
+  }
   process.stdout.write(`\nload average ${m.loadStart.join(' ')} -> ${m.loadEnd.join(' ')}; wrote ${o.out}/results.json, results.md, chart.svg\n`);
   if (aborted) return 130;
   return cases.some((c) => c.error !== undefined) ? 1 : 0;

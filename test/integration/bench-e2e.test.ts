@@ -5,7 +5,7 @@
  * every figure was measured.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,7 +43,8 @@ describe.skipIf(!root)('bench/e2e --quick', () => {
 
   it('measures raw and weft-vxlan and writes results.json, results.md and chart.svg', async () => {
     if (!existsSync(RUN)) throw new Error(`${RUN} is missing: run npx tsc -p tsconfig.build.json (npm test does it first)`);
-    const r = await runBench(['--quick', '--cases', 'raw,weft-vxlan', '--out', out], 100_000);
+    const profiles = join(out, 'profiles');
+    const r = await runBench(['--quick', '--cases', 'raw,weft-vxlan', '--out', out, '--profile', profiles], 120_000);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/\[1\/2\] raw: TCP 1 stream/u);
     expect(r.stderr).toMatch(/\[2\/2\] weft-vxlan: TCP 4 streams/u);
@@ -51,7 +52,7 @@ describe.skipIf(!root)('bench/e2e --quick', () => {
     for (const f of ['results.json', 'results.md', 'chart.svg']) expect(existsSync(join(out, f)), f).toBe(true);
     const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
       machine: { nproc: number; loadStart: number[] };
-      cases: { name: string; error?: string; tcp1: { bitsPerSecond: number }; tcp4: { bitsPerSecond: number }; udp64: { receivedPps: number }; pingIdle: { received: number } }[];
+      cases: { name: string; error?: string; tcp1: { bitsPerSecond: number }; tcp4: { bitsPerSecond: number }; udp64: { receivedPps: number }; pingIdle: { received: number }; pingLoaded: { received: number }; pingLoaded4: { received: number } }[];
     };
     expect(res.machine.nproc).toBeGreaterThan(0);
     expect(res.machine.loadStart).toHaveLength(3);
@@ -62,12 +63,20 @@ describe.skipIf(!root)('bench/e2e --quick', () => {
       expect(c.tcp4.bitsPerSecond).toBeGreaterThan(0);
       expect(c.udp64.receivedPps).toBeGreaterThan(0);
       expect(c.pingIdle.received).toBeGreaterThan(0);
+      expect(c.pingLoaded.received).toBeGreaterThan(0);
+      expect(c.pingLoaded4.received).toBeGreaterThan(0);
     }
 
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     expect(md).toMatch(/^\| raw \|/mu);
     expect(md).toMatch(/^\| weft-vxlan \(dgram, offload\) \|/mu);
     expect(readFileSync(join(out, 'chart.svg'), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/u);
+    // --profile: both weft processes wrote a profile when they stopped, and the summary names their busiest code.
+    expect(readdirSync(join(profiles, 'weft-vxlan')).filter((f) => f.endsWith('.cpuprofile'))).toHaveLength(2);
+    const summary = readFileSync(join(profiles, 'summary.md'), 'utf8');
+    expect(summary.match(/^### weft-vxlan: .*\.cpuprofile$/gmu)).toHaveLength(2);
+    expect(summary).toMatch(/^\| [^|]+\.js:\d+ \| \d+ \| [\d.]+% \|$/mu);
+    expect(r.stdout).toContain('## CPU profiles');
 
     // Every namespace the harness made (named weft-t-<its pid>-n) is gone.
     const ns = await new Promise<string>((done) => {

@@ -23,6 +23,7 @@ function kase(name: string, bps: number, opts: { overlayCpu?: number; transport?
     udp1400: udp(bps / 2e4, 1400),
     pingIdle: ping,
     pingLoaded: { ...ping, sent: 100, received: 98, loadBitsPerSecond: bps },
+    pingLoaded4: { ...ping, p50Ms: 0.5, sent: 100, received: 100, loadBitsPerSecond: bps * 2 },
   };
   if (opts.transport !== undefined) r.transport = opts.transport;
   if (opts.rss !== undefined) r.peakRss = [{ label: `${name} node-a`, bytes: opts.rss }, { label: `${name} node-b`, bytes: opts.rss / 2 }];
@@ -61,8 +62,8 @@ describe('markdown', () => {
     const failed: CaseResult = { name: 'wireguard-go', description: 'x', error: 'boom | bang' };
     const lines = markdownTable([...CASES, failed]).split('\n');
     expect(lines).toHaveLength(2 + 4);
-    expect(lines[0]!.split(' | ')).toHaveLength(11);
-    expect(lines[2]).toMatch(/^\| raw \| 8000 \| 16000 \| 800\.0k \(50\.0% loss\) \| 400\.0k \(50\.0% loss\) \| 0\.050 \/ 0\.200 \| 0\.050 \/ 0\.200, 2 lost \| - \| 0\.20 \| - \| - \|$/u);
+    expect(lines[0]!.split(' | ')).toHaveLength(12);
+    expect(lines[2]).toMatch(/^\| raw \| 8000 \| 16000 \| 800\.0k \(50\.0% loss\) \| 400\.0k \(50\.0% loss\) \| 0\.050 \/ 0\.200 \| 0\.050 \/ 0\.200, 2 lost \| 0\.500 \/ 0\.200 \| - \| 0\.20 \| - \| - \|$/u);
     // 5 scavenges over 1.25e9 bytes: 4.0 per GB.
     expect(lines[4]).toMatch(/^\| weft-vxlan \(dgram\) \| 1000 \| .* \| 4\.00 \| 5\.60 \| 80\.0 \| 4\.0 \|$/u);
     expect(lines[5]).toMatch(/^\| wireguard-go FAILED \| - \|/u);
@@ -74,13 +75,13 @@ describe('markdown', () => {
       finishedAt: '2026-01-01T00:05:00Z',
       quick: false,
       secondsPerMeasurement: 10,
-      machine: { nproc: 2, kernel: '6.1', node: 'v20', iperf3: 'iperf 3.12', loadStart: [1, 2, 3], loadEnd: [2, 2, 3] },
+      machine: { nproc: 2, kernel: '6.1', node: 'v20', iperf3: 'iperf 3.12', tcpCongestionControl: 'bbr', loadStart: [1, 2, 3], loadEnd: [2, 2, 3] },
       cases: [...CASES, { name: 'weft-wireguard', description: 'x', error: 'no handshake' }],
     };
     const md = markdownReport(res);
     expect(md).toContain('| kernel-vxlan | 4000 |');
     expect(md).toContain('- weft-vxlan / kernel-vxlan, TCP 1 stream: 0.25');
-    expect(md).toContain('load average 1 2 3 at the start');
+    expect(md).toContain('iperf 3.12, TCP congestion control bbr; load average 1 2 3 at the start');
     expect(md).toContain('- weft-wireguard: no handshake');
   });
 });
