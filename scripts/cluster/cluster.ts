@@ -199,11 +199,12 @@ function addressesOf(n: ClusterNode): string[] {
   return n.underlayIp6 === undefined ? [n.underlayIp] : [n.underlayIp, n.underlayIp6];
 }
 
-/** The address `from` reaches `to` at: the first of its own families `to` has, or undefined with none in common. */
+/** The address `from` reaches `to` at, as weft chooses it (reachableAddress): IPv6 when both have it, else IPv4; undefined with no family in common. */
 function reachable(from: ClusterNode, to: ClusterNode): string | undefined {
-  for (const mine of addressesOf(from)) {
-    const theirs = addressesOf(to).find((a) => a.includes(':') === mine.includes(':'));
-    if (theirs !== undefined) return theirs;
+  for (const six of [true, false]) {
+    const mine = addressesOf(from).some((a) => a.includes(':') === six);
+    const theirs = addressesOf(to).find((a) => a.includes(':') === six);
+    if (mine && theirs !== undefined) return theirs;
   }
   return undefined;
 }

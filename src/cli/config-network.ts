@@ -113,7 +113,7 @@ export function parsePodNetwork(root: Json, hasGossip: boolean): PodNetwork {
 export interface Underlay {
   /** Where its UDP sockets bind: the one configured address, or '::' (dual-stack) when there is one per family. */
   address: string;
-  /** The configured addresses, one per family, the preferred first: what gossip announces to peers. */
+  /** The configured addresses, one per family, as given: what gossip announces to peers (status shows the first first). */
   addresses: readonly string[];
   mtu: number;
 }
@@ -125,7 +125,7 @@ const UNDERLAY_EXAMPLE = '192.168.50.1,fd00:50::1';
  * ("192.168.50.1,fd00:50::1", or a list of two), as clusterCidr takes its
  * pair: a node on both underlay families (dual underlay) binds its sockets
  * to '::' and announces both addresses, so each peer reaches it in a family
- * the peer has (the first listed when both share both). Under gossip the
+ * the peer has (IPv6 when the peer has both too). Under gossip the
  * addresses are announced, so they must be this node's own, not '0.0.0.0'
  * or '::'.
  */
@@ -154,7 +154,7 @@ export function parseUnderlay(v: unknown, hasGossip: boolean): Underlay {
   return { address: addresses.length > 1 ? '::' : addresses[0]!, addresses, mtu: integer(u.mtu, 'underlay.mtu', 576, 65535, 1500) };
 }
 
-/** The address families of this node's underlay, the preferred first ('::' serves both, IPv6 first). */
+/** The address families of this node's underlay, as configured ('::' serves both). */
 export function underlayFamilies(underlay: Pick<Underlay, 'address' | 'addresses'>): (4 | 6)[] {
   if (underlay.address === '::' && underlay.addresses.length === 1) return [6, 4];
   return underlay.addresses.map((a) => (isIP(a) === 6 ? 6 : 4));

@@ -88,7 +88,7 @@ export function underlayText(config: NodeConfig, port: number): string {
   return config.underlay.addresses.map((a) => endpointText(a, port)).join(', ');
 }
 
-/** The same for status: the preferred endpoint, and a dual underlay's other one. */
+/** The same for status: the first configured endpoint, and a dual underlay's other one. */
 export function underlayStatus(config: NodeConfig, port: number): { underlay: string; underlaySecond?: string } {
   const [first, second] = config.underlay.addresses.map((a) => endpointText(a, port));
   return { underlay: first!, ...(second !== undefined ? { underlaySecond: second } : {}) };

@@ -66,7 +66,7 @@ export interface NodeInfo {
   mtu: number;
   /** TUN offloads: not asked for, in use, or asked for and refused. */
   offload: 'off' | 'on' | 'refused by the kernel';
-  /** Where peers reach this node: its (preferred) underlay address and data port. */
+  /** Where peers reach this node: its (first configured) underlay address and data port. */
   underlay: string;
   /** A dual underlay's other endpoint, of the other family. */
   underlaySecond?: string;

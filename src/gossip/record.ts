@@ -23,8 +23,8 @@
  * 104  underlay IPv6 (16): all zero when the underlay is IPv4 (then the
  *      IPv4 at 70 is the address); else the IPv6 address. The IPv4 at 70
  *      is zero on an IPv6-only underlay; a node on both underlay families
- *      (dual underlay) fills both, and each reader picks the family it
- *      can reach (reachableAddress)
+ *      (dual underlay) fills both, and each reader picks a family both
+ *      have, IPv6 when they share both (reachableAddress)
  * 120  name len u8 + UTF-8, location len u8 + UTF-8,
  *      subnet count u8 + count x (family u8 (4 or 6) + address (4 or 16)
  *      + prefix length u8), host bits clear
@@ -277,14 +277,16 @@ export function underlayAddressOf(record: NodeRecord, family: 4 | 6): string | u
 }
 
 /**
- * The address a node on the underlay `families` (its own, in its order of
- * preference) reaches `record`'s node at: the first of its families the
- * record has an address of. Undefined when they share no family: there is
- * no direct path between the two nodes.
+ * The address a node on the underlay `families` reaches `record`'s node at:
+ * of a family both have, IPv6 when they share both. Both ends must choose
+ * the same family, since each knows the other by the address it sends from
+ * (gossip's verified sources, VXLAN's senders by address), so the choice is
+ * a rule of the pair, not either side's preference. Undefined when they
+ * share no family: there is no direct path between the two nodes.
  */
 export function reachableAddress(record: NodeRecord, families: readonly (4 | 6)[]): string | undefined {
-  for (const family of families) {
-    const address = underlayAddressOf(record, family);
+  for (const family of [6, 4] as const) {
+    const address = families.includes(family) ? underlayAddressOf(record, family) : undefined;
     if (address !== undefined) return address;
   }
   return undefined;
@@ -292,7 +294,7 @@ export function reachableAddress(record: NodeRecord, families: readonly (4 | 6)[
 
 /**
  * A decoder for a node on the underlay `families`: each record's `address`
- * is the one this node reaches it at, so membership's every send (probes,
+ * is the one this node reaches it at (reachableAddress), so membership's every send (probes,
  * gossip, syncs) and the data plane's peer endpoint use a family this node
  * has. A record sharing no family keeps its own address (sends to it fail,
  * counted by the socket; the member is probed indirectly through others).

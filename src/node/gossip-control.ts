@@ -11,8 +11,8 @@
  *
  * Underlay families: a node may be on IPv4, IPv6 or both (dual underlay:
  * its socket on '::', both addresses in its record). Each record is read
- * with the address this node reaches it at (decodeReachable: its own
- * families, the first preferred), for gossip and the data plane alike. A
+ * with the address this node reaches it at (decodeReachable: a family both
+ * have, IPv6 when both have both), for gossip and the data plane alike. A
  * peer sharing no family with this node has no direct path: it stays a
  * member (probed through others), but is not handed to the data plane (its
  * pods' packets are counted as no_route) and status lists it as unreachable.
@@ -38,8 +38,8 @@ export interface GossipControlOptions {
   /** This node's underlay address (IPv4 or IPv6): where peers send both gossip and data. */
   address: string;
   /**
-   * A dual underlay: one address per family, the preferred first, both
-   * announced (the gossip socket then binds to '::'); `address` is ignored.
+   * A dual underlay: one address per family, both announced (the gossip
+   * socket then binds to '::'); `address` is ignored.
    */
   addresses?: readonly string[] | undefined;
   port: number;
@@ -69,7 +69,7 @@ export interface GossipStatus {
   unreachable: Record<string, string>;
 }
 
-/** This node's underlay families, the preferred first, and what its record announces. */
+/** This node's underlay families, and what its record announces. */
 function underlayOf(o: GossipControlOptions): { bind: string; families: (4 | 6)[]; announce: { address: string; address6?: string } } {
   const addresses = o.addresses !== undefined && o.addresses.length > 0 ? o.addresses : [o.address];
   const families = addresses.map((a) => (isIP(a) === 6 ? 6 : 4) as 4 | 6);

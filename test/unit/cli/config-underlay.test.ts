@@ -31,7 +31,7 @@ describe('underlay.address', () => {
     expect(config('fd00:50::1').underlay.addresses).toEqual(['fd00:50::1']);
   });
 
-  it('one per family (pair or list, either order): the sockets bind to ::, both announced, the first preferred', () => {
+  it('one per family (pair or list, either order, kept): the sockets bind to ::, both announced', () => {
     const pair = config('192.168.50.1, FD00:50:0::1');
     expect(pair.underlay).toEqual({ address: '::', addresses: ['192.168.50.1', 'fd00:50::1'], mtu: 1500 });
     expect(underlayFamilies(pair.underlay)).toEqual([4, 6]);
@@ -49,7 +49,7 @@ describe('underlay.address', () => {
     expect(loadConfig(undefined, {}, env).underlay.addresses).toEqual(['fd99::9', '192.0.2.9']);
   });
 
-  it('status names both endpoints, the preferred first (showconf\'s Endpoint takes that one alone)', () => {
+  it('status names both endpoints, the first configured first (showconf\'s Endpoint takes that one alone)', () => {
     const dual = config('fd00:50::1,192.168.50.1');
     expect(underlayStatus(dual, 8472)).toEqual({ underlay: '[fd00:50::1]:8472', underlaySecond: '192.168.50.1:8472' });
     expect(underlayStatus(config('192.168.50.1'), 8472)).toEqual({ underlay: '192.168.50.1:8472' });

@@ -20,7 +20,7 @@ describe('subnet.env', () => {
         'FLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n',
     );
     // weft-cni reads it as before (it takes the IPv4 lines and skips the rest).
-    expect(parseSubnetEnv('subnet.env', text)).toMatchObject({ mtu: 1450, subnet: { bits: 24 } });
+    expect(parseSubnetEnv('subnet.env', text)).toMatchObject({ mtu: 1450, v4: { subnet: { bits: 24 } } });
   });
 
   it('writes no IPv6 lines for half a pair', () => {

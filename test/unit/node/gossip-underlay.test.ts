@@ -1,7 +1,7 @@
 /**
- * Three gossip nodes across underlay families, on loopback: a on IPv4 only,
- * b on both (its socket on '::', both addresses in its record), c on IPv6
- * only. a and c both join through b. Each hands its data plane b at the
+ * Gossip nodes across underlay families, on loopback: a on IPv4 only, b and
+ * d on both (sockets on '::', both addresses in their records; d lists IPv6
+ * first), c on IPv6 only. All join through b. b and d agree on IPv6. Each hands its data plane b at the
  * address of a family it has; a and c share none, so neither hands the other
  * to its data plane, and each lists the other as unreachable, while both
  * stay members (learnt through b).
@@ -66,26 +66,41 @@ describe('gossip across underlay families', () => {
       nodes.push(a);
       const c = await GossipControl.start(options('c', ['::1'], [{ address: '::1', port: bPort }], '10.244.3.0/24'));
       nodes.push(c);
+      // d is on both too, listed the other way round, and joins through b's IPv4 address.
+      const d = await GossipControl.start(options('d', ['::1', '127.0.0.1'], [{ address: '127.0.0.1', port: bPort }], '10.244.4.0/24'));
+      nodes.push(d);
       await b.claimSubnet(0, false);
       await a.claimSubnet(3000, true);
       await c.claimSubnet(3000, true);
-      const seen = { a: recorder(), b: recorder(), c: recorder() };
+      await d.claimSubnet(3000, true);
+      const seen = { a: recorder(), b: recorder(), c: recorder(), d: recorder() };
       a.attach(seen.a.control, () => {}, () => {});
       b.attach(seen.b.control, () => {}, () => {});
       c.attach(seen.c.control, () => {}, () => {});
-      await until('b knows a and c', () => seen.b.specs.size === 2);
+      d.attach(seen.d.control, () => {}, () => {});
+      await until('b knows a, c and d', () => seen.b.specs.size === 3);
+      await until('d knows a, b and c', () => seen.d.specs.size === 3);
+      // Two dual-underlay nodes agree on IPv6, whatever order each lists its addresses in.
+      expect(seen.b.specs.get('d')?.endpoint).toEqual({ address: '::1', port: 8472 });
+      expect(seen.d.specs.get('b')?.endpoint).toEqual({ address: '::1', port: 8472 });
+      expect(seen.d.specs.get('a')?.endpoint).toEqual({ address: '127.0.0.1', port: 8472 });
+      expect(seen.d.specs.get('c')?.endpoint).toEqual({ address: '::1', port: 8472 });
       await until('a and c know each other', () => a.status().unreachable.c !== undefined && c.status().unreachable.a !== undefined);
       expect(seen.a.specs.get('b')?.endpoint).toEqual({ address: '127.0.0.1', port: 8472 });
       expect(seen.c.specs.get('b')?.endpoint).toEqual({ address: '::1', port: 8472 });
       expect(seen.b.specs.get('a')?.endpoint).toEqual({ address: '127.0.0.1', port: 8472 });
       expect(seen.b.specs.get('c')?.endpoint).toEqual({ address: '::1', port: 8472 });
-      expect([...seen.a.specs.keys()]).toEqual(['b']);
-      expect([...seen.c.specs.keys()]).toEqual(['b']);
+      await until('a and c know d', () => seen.a.specs.size === 2 && seen.c.specs.size === 2);
+      expect(seen.a.specs.get('d')?.endpoint).toEqual({ address: '127.0.0.1', port: 8472 });
+      expect(seen.c.specs.get('d')?.endpoint).toEqual({ address: '::1', port: 8472 });
+      expect([...seen.a.specs.keys()].sort()).toEqual(['b', 'd']);
+      expect([...seen.c.specs.keys()].sort()).toEqual(['b', 'd']);
       expect(a.status().unreachable).toEqual({ c: '::1' });
       expect(c.status().unreachable).toEqual({ a: '127.0.0.1' });
       expect(b.status().unreachable).toEqual({});
-      // All three are members everywhere: a and c learnt of each other through b.
-      for (const n of nodes) expect(n.status().members.alive).toBe(3);
+      expect(d.status().unreachable).toEqual({});
+      // All four are members everywhere: a and c learnt of each other through the others.
+      for (const n of nodes) expect(n.status().members.alive).toBe(4);
     } finally {
       for (const n of nodes.reverse()) await n.stop();
     }
