@@ -75,6 +75,14 @@ export function metrics(status: () => NodeStatus): Metrics {
   mirrored('counter', registry, 'weft_gossip_drops_total', 'Gossip datagrams dropped, by reason.', ['reason'], (set) => {
     for (const [reason, n] of Object.entries(s().gossip?.drops ?? {})) set({ reason }, n);
   });
+  // Congestion signals, not bad input: weft's flow queues keeping a bulk flow from becoming the others' latency.
+  mirrored('counter', registry, 'weft_queue_drops_total', "Packets weft's flow queues dropped under load, by reason: codel (waited above target too long), overlimit (the queue was full).", ['reason'], (set) => {
+    set({ reason: 'codel' }, s().router.codelDrops);
+    set({ reason: 'overlimit' }, s().router.overlimitDrops);
+  });
+  mirrored('counter', registry, 'weft_queue_ecn_marks_total', "ECN-capable packets weft's flow queues marked CE instead of dropping.", [], (set) => {
+    set({}, s().router.ecnMarks);
+  });
   mirrored('counter', registry, 'weft_link_scoped_total', 'Multicast, broadcast and link-local packets from the TUN device, not forwarded.', [], (set) => {
     set({}, s().router.linkScoped);
   });

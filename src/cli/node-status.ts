@@ -162,7 +162,7 @@ export function nodeStatus(parts: StatusParts): NodeStatus {
   const common: CommonStatus = {
     peers: parts.peers.map(statusPeer),
     // Packets too big for the underlay are the router's to count; they belong with the drops.
-    drops: { ...b.drops, too_big: parts.router.tooBig, queue_codel: parts.router.codelDrops, queue_overlimit: parts.router.overlimitDrops },
+    drops: { ...b.drops, too_big: parts.router.tooBig },
     kernelDrops: { ...parts.kernelDrops },
     router: { ...parts.router },
     tunStats: { ...parts.tun },

@@ -71,6 +71,8 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   lines.push('');
   lines.push(`drops: ${nonZero(s.drops)}`);
   lines.push(`kernel receive drops: ${nonZero(s.kernelDrops)}`);
+  // Congestion signals from weft's flow queues under load (docs/ARCHITECTURE.md, "Queues"), apart from bad input.
+  lines.push(`queue: ${nonZero({ 'codel drops': s.router.codelDrops, 'overlimit drops': s.router.overlimitDrops, 'ECN marks': s.router.ecnMarks })}`);
   if (s.gossip !== undefined) lines.push(`gossip drops: ${nonZero(s.gossip.drops)}`);
   return `${lines.join('\n')}\n`;
 }

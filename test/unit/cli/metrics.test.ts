@@ -15,6 +15,9 @@ const status = (): NodeStatus => {
   parts.backend = backend;
   parts.router.tooBig = 2;
   parts.router.linkScoped = 5;
+  parts.router.codelDrops = 11;
+  parts.router.overlimitDrops = 2;
+  parts.router.ecnMarks = 3;
   parts.kernelDrops = { data: 1876, gossip: 3 };
   parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, 'rate-limited': 0 }, unreachable: {} };
   parts.ring = { slots: 16, free: 12, exhausted: 7 };
@@ -41,12 +44,13 @@ describe('Prometheus metrics', () => {
       'weft_drops_total{reason="under_load"} 36337',
       'weft_drops_total{reason="rate_limited"} 32373',
       'weft_drops_total{reason="too_big"} 2',
-      'weft_drops_total{reason="queue_codel"} 0',
-      'weft_drops_total{reason="queue_overlimit"} 0',
       'weft_socket_receive_drops_total{socket="data"} 1876',
       'weft_socket_receive_drops_total{socket="gossip"} 3',
       'weft_gossip_drops_total{reason="replay"} 4',
       'weft_gossip_drops_total{reason="rate-limited"} 0',
+      'weft_queue_drops_total{reason="codel"} 11',
+      'weft_queue_drops_total{reason="overlimit"} 2',
+      'weft_queue_ecn_marks_total 3',
       'weft_link_scoped_total 5',
       'weft_ring_slots{state="free"} 12',
       'weft_ring_slots{state="in_use"} 4',

@@ -28,6 +28,8 @@ describe('status formatting', () => {
     const parts = statusParts('wireguard');
     parts.backend = { ...backendStatus('wireguard'), drops: { no_route: 3, bad_auth: 0, data_replay: 1 } };
     parts.router.tooBig = 2;
+    parts.router.codelDrops = 7;
+    parts.router.ecnMarks = 1;
     parts.kernelDrops = { data: 1876, gossip: 0 };
     parts.gossip = { members: { alive: 3, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, version: 0 }, unreachable: { 'node-d': 'fd99::4' } };
     const status: NodeStatus = {
@@ -69,6 +71,7 @@ describe('status formatting', () => {
         '',
         'drops: no_route 3, data_replay 1, too_big 2',
         'kernel receive drops: data 1876',
+        'queue: codel drops 7, ECN marks 1',
         'gossip drops: replay 4',
         '',
       ].join('\n'),
@@ -90,6 +93,7 @@ describe('status formatting', () => {
         '',
         'drops: none',
         'kernel receive drops: none',
+        'queue: none',
         '',
       ].join('\n'),
     );
