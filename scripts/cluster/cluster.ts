@@ -114,7 +114,7 @@ function subnet6Of(i: number): string {
 export async function up(o: UpOptions): Promise<ClusterState> {
   const say = o.progress ?? (() => {});
   if (existsSync(join(stateDir(o.name), 'state.json'))) throw new Error(`cluster "${o.name}" is already up; run down --name ${o.name} first`);
-  if (o.ipv6Only && (o.dualStack || o.containers)) throw new Error('--ipv6-only goes with neither --dual-stack nor --containers (weft-cni attaches IPv4 or dual-stack containers)');
+  if (o.ipv6Only && o.dualStack) throw new Error('--ipv6-only and --dual-stack exclude each other: choose one');
   const l = layout(o.name, o.nodes, o.pods, o.underlays !== undefined && o.underlays.length > 0 ? o.underlays : o.ipv6Underlay ? 6 : 4);
   // An IPv6-only node's subnet is its IPv6 /64 (node i's i-th without gossip).
   if (o.ipv6Only) for (const n of l.nodes) n.subnet = subnet6Of(n.index);

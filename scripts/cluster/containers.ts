@@ -54,9 +54,10 @@ export async function addContainers(dir: string, clusterName: string, n: Cluster
   for (const [j, pod] of n.pods.entries()) {
     const c = await runContainer(h, `${clusterName}-n${n.index}-c${j + 1}`, NETWORK, setup.rootfs);
     pod.container = c.name;
-    pod.ip = c.ip;
+    // An IPv6-only node's container has its IPv6 address alone: that is its address.
+    pod.ip = c.ip !== '' ? c.ip : (c.ip6 ?? '');
     // On a dual-stack node the container's IPv6 address is a target of `check`, as a hand-made pod's is.
-    if (c.ip6 !== undefined) pod.ip6 = c.ip6;
+    if (c.ip !== '' && c.ip6 !== undefined) pod.ip6 = c.ip6;
   }
 }
 

@@ -137,8 +137,9 @@ export async function buildRootfs(dir: string): Promise<{ rootfs: string; blobMd
 export interface Container {
   name: string;
   id: string;
+  /** Its IPv4 address; '' on an IPv6-only node. */
   ip: string;
-  /** Its IPv6 address, on a dual-stack node (weft-cni gives one per family). */
+  /** Its IPv6 address, on a dual-stack or IPv6-only node (weft-cni gives one per family). */
   ip6: string | undefined;
 }
 
@@ -149,7 +150,8 @@ export async function runContainer(h: PodmanHost, name: string, network: string,
     await podmanOk(h, ['run', '-d', '--name', name, '--network', network, '--read-only', '--cap-add', 'NET_RAW', '--rootfs', rootfs, '/bin/httpd', '-f', '-p', String(HTTP_PORT), '-h', '/www'])
   ).trim();
   // podman reads both from the plugin's result: IPAddress is its IPv4 address, GlobalIPv6Address its IPv6 one ('' when none).
-  const [ip = '', ip6 = ''] = (await podmanOk(h, ['inspect', '--format', `{{with index .NetworkSettings.Networks "${network}"}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}`, name])).trim().split(' ');
+  // Split before trimming: an IPv6-only container's line starts with the space after an empty IPAddress.
+  const [ip = '', ip6 = ''] = (await podmanOk(h, ['inspect', '--format', `{{with index .NetworkSettings.Networks "${network}"}}{{.IPAddress}} {{.GlobalIPv6Address}}{{end}}`, name])).replace(/\n$/u, '').split(' ');
   return { name, id, ip, ip6: ip6 === '' ? undefined : ip6 };
 }
 
