@@ -47,6 +47,24 @@ describe('dual-underlay records', () => {
     expect([decoded(six).address, decoded(six).address6]).toEqual(['fd99::3', undefined]);
   });
 
+  it('decoding never throws on a dual-underlay record cut short or with bytes changed, and a changed address fails verification', () => {
+    const bytes = signRecord(both, 3, id.secretKey);
+    let seed = 11;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    for (let i = 0; i < 2000; i++) {
+      const b = bytes.slice();
+      for (let k = 0; k < 4; k++) b[rnd() % b.length] = rnd();
+      expect(() => decodeRecord(b.subarray(0, rnd() % 2 === 0 ? b.length : rnd() % b.length))).not.toThrow();
+    }
+    for (const at of [73, 119]) {
+      const b = bytes.slice();
+      b[at] ^= 1;
+      const v = decodeRecord(b);
+      if (!v.ok) throw new Error('decode');
+      expect(verifyRecord(v.body, v.signature, id.publicKey)).toBe(false);
+    }
+  });
+
   it('refuses a second address that is not IPv6 beside an IPv4 one (a local mistake)', () => {
     expect(() => signRecord(fields('n', { address: 'fd99::3', address6: 'fd99::4' }), 1, id.secretKey)).toThrow(RangeError);
     expect(() => signRecord(fields('n', { address: '10.99.0.2', address6: '10.99.0.3' }), 1, id.secretKey)).toThrow(RangeError);
