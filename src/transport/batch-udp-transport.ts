@@ -82,6 +82,8 @@ export interface BatchUdpTransportOptions {
 const DEFAULT_SOCKET_BUFFER = 4 << 20;
 const DEFAULT_BATCH = 64;
 const DEFAULT_RECEIVE_BUDGET = 8;
+/** Datagrams a UDP_GRO socket hands over per readiness, about: four write batches of the router's. */
+const GRO_DATAGRAM_BUDGET = 256;
 
 export class BatchUdpTransport implements Transport {
   readonly ring: PacketRing;
@@ -361,9 +363,16 @@ export class BatchUdpTransport implements Transport {
     this.flush();
   }
 
-  /** receive() on a UDP_GRO socket: runs of datagrams through the staging buffer. */
+  /**
+   * receive() on a UDP_GRO socket: runs of datagrams through the staging
+   * buffer. One receive may bring 16 runs of up to 44 datagrams each, so
+   * the budget here also counts datagrams: past GRO_DATAGRAM_BUDGET the rest
+   * waits for the next readiness, and the TUN side gets its turn (a ping's
+   * reply must not wait behind megabytes of one bulk flow's runs).
+   */
   private receiveRuns(stage: UdpGroStage): void {
-    for (let round = 0; round < this.receiveBudget && this.fd >= 0; round++) {
+    const start = this.stats.receivedPackets;
+    for (let round = 0; round < this.receiveBudget && this.fd >= 0 && this.stats.receivedPackets - start < GRO_DATAGRAM_BUDGET; round++) {
       const n = stage.receive(this.fd, this.stats, this.handler);
       if (n < 0) {
         this.receiveErrors++;

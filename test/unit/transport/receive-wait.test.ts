@@ -91,3 +91,29 @@ describe('receiveWaitMs', () => {
     expect((d as Transport).receiveWaitMs).toBeUndefined();
   });
 });
+
+describe('receive budget under UDP GRO', () => {
+  it('hands over a long queue in several readiness turns, so the other side of the loop gets its turn', async () => {
+    const a = await BatchUdpTransport.open({ ring: new PacketRing({ slots: 256 }), port: 0, bindAddress: LOOPBACK, gso: true });
+    const b = await BatchUdpTransport.open({ ring: new PacketRing({ slots: 512 }), port: 0, bindAddress: LOOPBACK, gro: true });
+    open.push(a, b);
+    // 2,000 datagrams queued at once: runs of 64 (one GSO message each), 32 of them.
+    for (let i = 0; i < 2000; i += 100) sendBurst(a, b, 100, 1000);
+    hold(20);
+    const perTurn: number[] = [];
+    let received = 0;
+    b.onReceive((slot) => {
+      received++;
+      b.ring.release(slot);
+    });
+    for (let i = 0; i < 2000 && received < 2000; i++) {
+      const before = received;
+      await tick();
+      if (received > before) perTurn.push(received - before);
+    }
+    expect(received).toBe(2000);
+    // One receive brings up to 16 runs; after it the budget (256 datagrams) is spent and the rest waits a turn.
+    expect(perTurn.length).toBeGreaterThan(1);
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(16 * 64);
+  });
+});
