@@ -62,7 +62,7 @@ setInterval(() => {
     lastSubnet = text;
     out({ ev: 'own-subnet', subnet: text });
   }
-  out({ ev: 'live', count: m.liveCount, peers: m.peers().map((p) => p.name).sort(), lagMs, refutations: m.stats.refutations });
+  out({ ev: 'live', count: m.liveCount, peers: m.peers().map((p) => p.name).sort(), lagMs, refutations: m.stats.refutations, awareness: m.awareness.score });
 }, 200);
 const stop = () => {
   m.stop();

@@ -10,10 +10,12 @@
  *
  * Every address lives in namespaces the test created; the sandbox removes them.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetnsSandbox } from './netns.ts';
-import { ping, startWeft } from './cluster.ts';
-import type { OverlayNode, WeftProcess } from './cluster.ts';
+import { ping, waitForLog, weftMain } from './cluster.ts';
+import type { WeftProcess } from './cluster.ts';
 import { request } from '../../src/transport/control-client.ts';
 
 export interface GossipNode {
@@ -66,8 +68,28 @@ export async function startGossipNode(sb: NetnsSandbox, n: GossipNode, o: Gossip
     clusterKey: o.clusterKey,
     ...(o.oldKeys !== undefined ? { oldKeys: o.oldKeys } : {}),
   };
-  const overlay = { name: n.name, ns: n.ns, underlayIp: n.underlayIp } as OverlayNode;
-  const weft = await startWeft(sb, overlay, [], { subnet: undefined, stateDir: o.stateDir, gossip, metrics: { listen: 'off' } });
+  const dir = mkdtempSync(join(tmpdir(), 'weft-gossip-'));
+  const configPath = join(dir, `${n.name}.json`);
+  // /run is shared by every namespace on the machine: each node's socket and subnet.env live in its own directory.
+  const controlSocket = join(dir, 'control.sock');
+  const subnetEnv = join(dir, 'subnet.env');
+  const config = { name: n.name, underlay: { address: n.underlayIp }, stateDir: o.stateDir, gossip, controlSocket, subnetEnv, metrics: { listen: 'off' } };
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const proc = sb.spawn(n.ns, [process.execPath, weftMain(), 'up', '--config', configPath]);
+  // Start-up waits up to 3.3 s for the map before it claims; the rest is a bound for a busy machine.
+  const ready = await waitForLog(proc, 'ready', 30_000).catch(async (err: unknown) => {
+    await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const weft: WeftProcess = {
+    proc, configPath, controlSocket, subnetEnv, ready,
+    stop: async () => {
+      const { code } = await proc.stop();
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
   n.weft = weft;
   const subnet = String(weft.ready.subnet);
   if (subnet !== n.subnet) await addressPod(sb, n, subnet);

@@ -37,6 +37,7 @@ interface Line {
   peers?: string[];
   lagMs?: number;
   refutations?: number;
+  awareness?: number;
 }
 
 interface Proc {
@@ -49,6 +50,8 @@ interface Proc {
   /** Each "live" line's time and how late its timer fired (the process starved of CPU). */
   lags: Array<{ t: number; lagMs: number }>;
   refutations: number;
+  /** Lifeguard's health score at the last live line (0: probing at full speed). */
+  awareness: number;
 }
 
 const procs: Proc[] = [];
@@ -61,7 +64,7 @@ afterAll(async () => {
 
 function start(name: string, seeds: number[]): Proc {
   const child = spawn(process.execPath, [helper, name, join(root, name), KEY, ...seeds.map(String)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const p: Proc = { name, child, lines: [], port: 0, peers: [], lags: [], refutations: 0 };
+  const p: Proc = { name, child, lines: [], port: 0, peers: [], lags: [], refutations: 0, awareness: 0 };
   createInterface({ input: child.stdout! }).on('line', (l) => {
     let o: Line;
     try {
@@ -74,6 +77,7 @@ function start(name: string, seeds: number[]): Proc {
       p.peers = o.peers!;
       p.lags.push({ t: o.t, lagMs: o.lagMs! });
       p.refutations = o.refutations!;
+      p.awareness = o.awareness!;
     } else p.lines.push(o);
   });
   procs.push(p);
@@ -146,6 +150,14 @@ describe('gossip: thirty real processes on loopback', () => {
       await waitFor(`wave ${wave}: ${nodes.length} to see each other`, () => nodes.every((p) => p.peers.length === nodes.length - 1), 30_000, nodes);
     }
 
+    // The simulator measures a settled cluster: let the start-up's doubts (Lifeguard's health score,
+    // raised by late timers while processes started) wear off first, within a bound; a machine too
+    // busy for that is measured as it is, and the score is printed.
+    const settled = async (among: Proc[]): Promise<void> => {
+      const end = Date.now() + 20_000;
+      while (Date.now() < end && among.some((p) => p.awareness > 0)) await new Promise((r) => setTimeout(r, 100));
+    };
+    await settled(nodes);
     // Convergence: from the newcomer's join until every node holds its record alive.
     const newcomer = start('g-new', [nodes[7]!.port]);
     await waitFor('the newcomer to join', () => newcomer.port > 0, 10_000, [newcomer]);
@@ -158,6 +170,8 @@ describe('gossip: thirty real processes on loopback', () => {
     // Detection: from SIGKILL until every other node has declared the victim dead.
     const victim = nodes[15]!;
     const survivors = everyone.filter((p) => p !== victim);
+    await settled(everyone);
+    const doubts = Math.max(...survivors.map((p) => p.awareness));
     const killedAt = Date.now();
     await stop(victim, 'SIGKILL');
     await waitFor(`all ${N} others to declare ${victim.name} dead`, () => survivors.every((p) => when(p, 'peer-removed', victim.name, 'dead') !== undefined), 30_000, survivors);
@@ -180,7 +194,7 @@ describe('gossip: thirty real processes on loopback', () => {
       `${N} real gossip processes (loopback): newcomer's record at all ${N} in ${Math.max(...converge)} ms (median ${median(converge)} ms); ` +
         `killed node removed at all ${N} in ${Math.max(...detect)} ms (median ${median(detect)} ms); ` +
         `live nodes removed: ${wrongly.length}, and ${new Set(frozen.map((w) => w.name)).size} node(s) the machine froze for over ${FROZEN_MS} ms (declared dead, refuted, back); ` +
-        `while detecting, the nodes' timers ran up to ${median(detectLags)} ms late (median node; worst ${Math.max(...detectLags)} ms)`,
+        `while detecting, the nodes' timers ran up to ${median(detectLags)} ms late (median node; worst ${Math.max(...detectLags)} ms), health score at the kill at most ${doubts}`,
     );
     await Promise.all(everyone.map((p) => stop(p, 'SIGTERM')));
   }, 240_000);
