@@ -16,7 +16,8 @@
  * Probe messages (ping, ping-req, ack, nack) and gossip messages end with
  * piggybacked facts: count u8, then per fact kind u8 + len u16 + body. A fact
  * is one thing said about one node: alive (its signed record), suspect or
- * dead (name, incarnation, who said it). Sync messages carry anti-entropy
+ * dead (name, incarnation, who said it, and that member's signature:
+ * claim.ts), or forget (forget.ts). Sync messages carry anti-entropy
  * digests instead (anti-entropy.ts); sync-records carries facts like gossip
  * but marks them as pulled by anti-entropy rather than spread by infection.
  *
@@ -53,8 +54,16 @@ export interface Stamp {
 
 export const MsgType = { Ping: 1, PingReq: 2, Ack: 3, Nack: 4, Gossip: 5, SyncDigest: 6, SyncEntries: 7, SyncWant: 8, SyncRecords: 9 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
-/** Forget (forget.ts): an operator ended a dead member's tombstone; its own layout, decoded there. */
-export const FactKind = { Alive: 1, Suspect: 2, Dead: 3, Forget: 4 } as const;
+/**
+ * Forget (forget.ts): an operator ended a dead member's tombstone; its own layout, decoded there.
+ * Suspect and Dead (5, 6) are claims signed by their claimer (claim.ts); UnsignedSuspect and
+ * UnsignedDead (2, 3) are the same claims as weft sent them before, without a signature: still
+ * decoded, never believed (dropped as 'unsigned-claim').
+ */
+export const FactKind = { Alive: 1, UnsignedSuspect: 2, UnsignedDead: 3, Forget: 4, Suspect: 5, Dead: 6 } as const;
+export type ClaimKind = typeof FactKind.Suspect | typeof FactKind.Dead;
+/** An Ed25519 signature closes a signed claim. */
+export const CLAIM_SIG_LEN = 64;
 
 /** Anti-entropy buckets: 64 x u32 = 256 bytes, small enough to send every second. */
 export const SYNC_BUCKETS = 64;
@@ -64,7 +73,8 @@ export const HASH_LEN48 = 6;
 
 export type Fact =
   | { kind: typeof FactKind.Alive; record: Uint8Array }
-  | { kind: typeof FactKind.Suspect | typeof FactKind.Dead; name: string; incarnation: number; from: string };
+  | { kind: ClaimKind; name: string; incarnation: number; from: string; signature: Uint8Array }
+  | { kind: typeof FactKind.UnsignedSuspect | typeof FactKind.UnsignedDead; name: string; incarnation: number; from: string };
 
 export interface SyncEntry {
   hash: number;
@@ -105,29 +115,46 @@ export function encodeFact(f: Fact): Uint8Array {
     out.set(f.record, 1);
     return out;
   }
-  const name = enc.encode(f.name);
-  const from = enc.encode(f.from);
-  const out = new Uint8Array(1 + 4 + 1 + name.length + 1 + from.length);
-  out[0] = f.kind;
-  writeU32BE(out, 1, f.incarnation);
-  out[5] = name.length;
-  out.set(name, 6);
-  out[6 + name.length] = from.length;
-  out.set(from, 7 + name.length);
+  const body = claimBody(f.kind, f.name, f.incarnation, f.from);
+  if (!('signature' in f)) return body;
+  const out = new Uint8Array(body.length + CLAIM_SIG_LEN);
+  out.set(body);
+  out.set(f.signature.subarray(0, CLAIM_SIG_LEN), body.length);
+  return out;
+}
+
+/** What a claim's signature covers (claim.ts): kind u8 | incarnation u32 | name len u8 + UTF-8 | from len u8 + UTF-8. */
+export function claimBody(kind: number, name: string, incarnation: number, from: string): Uint8Array {
+  const n = enc.encode(name);
+  const fr = enc.encode(from);
+  const out = new Uint8Array(1 + 4 + 1 + n.length + 1 + fr.length);
+  out[0] = kind;
+  writeU32BE(out, 1, incarnation);
+  out[5] = n.length;
+  out.set(n, 6);
+  out[6 + n.length] = fr.length;
+  out.set(fr, 7 + n.length);
   return out;
 }
 
 export function decodeFact(b: Uint8Array): FactVerdict {
   const kind = b[0];
   if (kind === FactKind.Alive) return b.length > 1 ? { ok: true, fact: { kind, record: b.subarray(1) } } : { ok: false };
-  if ((kind !== FactKind.Suspect && kind !== FactKind.Dead) || b.length < 7) return { ok: false };
+  const signed = kind === FactKind.Suspect || kind === FactKind.Dead;
+  if (!signed && kind !== FactKind.UnsignedSuspect && kind !== FactKind.UnsignedDead) return { ok: false };
+  const end = signed ? b.length - CLAIM_SIG_LEN : b.length;
+  if (end < 7) return { ok: false };
   const inc = readU32BE(b, 1);
   const nl = b[5]!;
-  if (7 + nl > b.length) return { ok: false };
+  if (7 + nl > end) return { ok: false };
   const fl = b[6 + nl]!;
-  if (7 + nl + fl !== b.length || nl === 0) return { ok: false };
+  if (7 + nl + fl !== end || nl === 0 || fl === 0) return { ok: false };
   try {
-    return { ok: true, fact: { kind, incarnation: inc, name: dec.decode(b.subarray(6, 6 + nl)), from: dec.decode(b.subarray(7 + nl)) } };
+    const name = dec.decode(b.subarray(6, 6 + nl));
+    const from = dec.decode(b.subarray(7 + nl, end));
+    return signed
+      ? { ok: true, fact: { kind, incarnation: inc, name, from, signature: b.subarray(end) } }
+      : { ok: true, fact: { kind, incarnation: inc, name, from } };
   } catch {
     return { ok: false };
   }

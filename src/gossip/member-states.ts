@@ -8,12 +8,18 @@
  * A record is believed only when it is newer than the one held and its
  * signature holds, under the key the name was first seen with. A claim is
  * believed only about the incarnation whose record we hold (one above it
- * names a record nobody showed us). Claims about this node are the
- * host's to refute.
+ * names a record nobody showed us), and only when it is accountable: signed
+ * by its claimer, a member we hold, trusted and within its rate (claim.ts,
+ * claim-trust.ts). The cheap checks go first, so a claim that would change
+ * nothing (a repeat, a member already dead) costs no signature check.
+ * Claims about this node are the host's to refute; refuted claims count
+ * against their claimers.
  */
 import type { ReasonCounters } from '../dataplane/counters.ts';
 import { nameHash } from './anti-entropy.ts';
 import type { BroadcastQueue } from './broadcast-queue.ts';
+import { claimSigned } from './claim.ts';
+import { ClaimTrust } from './claim-trust.ts';
 import { FactKind, decodeFact, encodeFact } from './codec.ts';
 import { FORGET_SKEW_MS, ForgetLedger, decodeForget, verifyForget } from './forget.ts';
 import type { Fact } from './codec.ts';
@@ -28,7 +34,7 @@ import type { RecordVerdict } from './record.ts';
 import { Suspicion, confirmationsWanted, suspicionMin } from './suspicion.ts';
 
 /** A claim about one member: suspect or dead, at an incarnation, by a member. */
-export type Claim = Extract<Fact, { name: string }>;
+export type Claim = Extract<Fact, { signature: Uint8Array }>;
 
 export interface MemberStatesHost {
   readonly cfg: MembershipConfig;
@@ -39,6 +45,8 @@ export interface MemberStatesHost {
   now(): number;
   decode(bytes: Uint8Array): RecordVerdict;
   verify(body: Uint8Array, signature: Uint8Array, key: Uint8Array): boolean;
+  /** A claim's signature check (claim.ts verifyClaim, or the simulator's memo of it). */
+  verifyClaim(body: Uint8Array, signature: Uint8Array, key: Uint8Array): boolean;
   /** True while this node leaves: it no longer refutes. */
   leaving(): boolean;
   /** Someone said something about us at `incarnation`: say something newer. */
@@ -60,6 +68,8 @@ export class MemberStates {
   readonly suspects = new Set<Member>();
   /** Tombstones forgotten at an operator's word, in force for the tombstone time (forget.ts). */
   readonly forgets = new ForgetLedger();
+  /** Claimers' rates and refuted claims (claim-trust.ts). */
+  readonly trust: ClaimTrust;
   private readonly listeners: ((e: MemberEvent) => void)[] = [];
   /** Members alive or suspected, this node included. */
   private liveMembers = 1;
@@ -68,7 +78,9 @@ export class MemberStates {
     private readonly host: MemberStatesHost,
     /** This node, alive from the start. */
     readonly me: Member,
+    trust = new ClaimTrust(),
   ) {
+    this.trust = trust;
     me.state = MemberState.Alive;
     this.table.add(me);
   }
@@ -100,8 +112,11 @@ export class MemberStates {
     this.listeners.push(listener);
   }
 
-  /** Apply a list of encoded facts; a pull's records (`viaSync`) are not news to re-gossip. */
-  facts(list: Uint8Array[], viaSync: boolean): void {
+  /**
+   * Apply a list of encoded facts that the member named `sender` sent us; a pull's records
+   * (`viaSync`) are not news to re-gossip.
+   */
+  facts(list: Uint8Array[], viaSync: boolean, sender = ''): void {
     for (const b of list) {
       if (b[0] === FactKind.Forget) {
         this.forgetFact(b);
@@ -110,7 +125,8 @@ export class MemberStates {
       const v = decodeFact(b);
       if (!v.ok) this.drop('bad-fact');
       else if (v.fact.kind === FactKind.Alive) this.alive(v.fact.record, viaSync);
-      else this.claim(v.fact, b);
+      else if (v.fact.kind === FactKind.Suspect || v.fact.kind === FactKind.Dead) this.claim(v.fact, b, undefined, sender);
+      else this.drop('unsigned-claim');
     }
   }
 
@@ -150,6 +166,7 @@ export class MemberStates {
       if (!viaSync) host.queue.push(n.name, encodeFact({ kind: FactKind.Alive, record: bytes }));
       return;
     }
+    if (state === MemberState.Alive) this.refuted(m);
     const w = this.own(m);
     const wasLive = w.isLive;
     const before = w.record;
@@ -163,17 +180,20 @@ export class MemberStates {
   }
 
   /**
-   * A suspect or dead claim by some member about some node. `startedAt`: our own claim, after a
-   * probe that first failed then (prober.ts), so the suspicion runs from that first failure.
+   * A suspect or dead claim by some member about some node, as received from `sender`, or ours
+   * (`mine`: signed here after a probe that first failed at `startedAt`, prober.ts; the suspicion
+   * runs from then).
    */
-  claim(f: Claim, bytes: Uint8Array, startedAt?: number): void {
+  claim(f: Claim, bytes: Uint8Array, mine?: { startedAt: number }, sender = ''): void {
     const host = this.host;
     // A claim is about a record: one above the signed incarnation we hold names a record nobody
     // showed us, and believing it would let one member push a node's incarnation to 2^32 - 1.
     // (A restarted node learns of its former self from its signed record, in alive().)
     if (f.name === this.me.name) {
+      // We refute a claimer we distrust too once another member passes its claim on (someone
+      // believed it); from the claimer itself it goes unanswered, or a liar could make us refute at will.
       if (f.incarnation > this.me.incarnation) this.drop('ahead');
-      else if (!host.leaving() && f.incarnation === this.me.incarnation) host.refute(f.incarnation);
+      else if (!host.leaving() && f.incarnation === this.me.incarnation && this.accountable(f, bytes, sender !== f.from)) host.refute(f.incarnation);
       return;
     }
     const held = this.table.get(f.name);
@@ -181,13 +201,16 @@ export class MemberStates {
     if (f.incarnation < held.incarnation) return this.drop('stale');
     if (f.incarnation > held.record.incarnation) return this.drop('ahead');
     if (!held.isLive) return;
-    if (f.kind === FactKind.Dead) {
-      this.declareDead(this.own(held), bytes, f.incarnation);
+    if (held.state === MemberState.Suspect && held.suspicion !== null && f.kind === FactKind.Suspect) {
+      // Lifeguard: a new independent confirmation shortens the timeout; pass it on so others shorten theirs.
+      if (f.incarnation !== held.incarnation || held.suspicion.settled(f.from)) return;
+      if (mine === undefined && !this.accountable(f, bytes)) return;
+      if (held.suspicion.confirm(f.from)) host.queue.push(held.name, bytes);
       return;
     }
-    if (held.state === MemberState.Suspect && held.suspicion !== null) {
-      // Lifeguard: a new independent confirmation shortens the timeout; pass it on so others shorten theirs.
-      if (f.incarnation === held.incarnation && held.suspicion.confirm(f.from)) host.queue.push(held.name, bytes);
+    if (mine === undefined && !this.accountable(f, bytes)) return;
+    if (f.kind === FactKind.Dead) {
+      this.declareDead(this.own(held), bytes, f.incarnation);
       return;
     }
     const m = this.own(held);
@@ -195,10 +218,41 @@ export class MemberStates {
     const cfg = host.cfg;
     const min = suspicionMin(cfg.suspicionMult, this.liveMembers, cfg.probeIntervalMs);
     const k = confirmationsWanted(cfg.indirectChecks, this.liveMembers);
-    m.suspicion = new Suspicion(startedAt ?? host.now(), k, min, min * cfg.suspicionMaxMult, f.from);
+    m.suspicion = new Suspicion(mine?.startedAt ?? host.now(), k, min, min * cfg.suspicionMaxMult, f.from);
     this.suspects.add(m);
     host.stats.suspicions++;
     host.queue.push(m.name, bytes);
+  }
+
+  /**
+   * Whether someone else's claim may be believed: its claimer is a member we hold, trusted (unless
+   * `evenDistrusted`), within its rate, and signed it.
+   */
+  private accountable(f: Claim, bytes: Uint8Array, evenDistrusted = false): boolean {
+    const claimer = this.table.get(f.from);
+    if (claimer === undefined) return this.refuse('unknown-claimer');
+    const now = this.host.now();
+    if (!evenDistrusted && this.trust.distrusted(f.from, now)) return this.refuse('distrusted-claimer');
+    // The rate is taken before the signature is checked: a flood of claims costs us no more than its claimers' rates.
+    if (!this.trust.take(f.from, now)) return this.refuse('claim-rate-limited');
+    if (!this.host.verifyClaim(claimSigned(bytes), f.signature, claimer.record.signingKey)) return this.refuse('bad-claim-signature');
+    return true;
+  }
+
+  private refuse(reason: DropReason): false {
+    this.drop(reason);
+    return false;
+  }
+
+  /** `m` showed a newer record of its own: whoever claimed it suspect, or dead moments ago, was wrong. */
+  private refuted(m: Member): void {
+    const now = this.host.now();
+    if (m.state === MemberState.Suspect && m.suspicion !== null) {
+      for (const a of m.suspicion.accusers()) if (a !== this.me.name) this.trust.blame(a, now);
+    } else if (m.state === MemberState.Dead && m.deadClaim !== null && now - m.since < this.trust.opts.blameWindowMs) {
+      const v = decodeFact(m.deadClaim);
+      if (v.ok && 'from' in v.fact && v.fact.from !== this.me.name) this.trust.blame(v.fact.from, now);
+    }
   }
 
   /**
@@ -227,6 +281,8 @@ export class MemberStates {
 
   declareDead(m: Member, fact: Uint8Array, incarnation = m.incarnation): void {
     this.setState(m, MemberState.Dead, incarnation);
+    // Our own copy (not a view pinning a datagram): anti-entropy hands it out about this member.
+    m.deadClaim = fact.byteLength === fact.buffer.byteLength ? fact : fact.slice();
     this.table.bury(m);
     this.host.stats.declaredDead++;
     this.host.queue.push(m.name, fact);

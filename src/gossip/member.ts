@@ -6,6 +6,7 @@
  * nodes on a LAN, with no false positives at 10% loss and 500 ms pauses.
  */
 import type { AdmissionOptions } from './admission.ts';
+import type { ClaimTrustOptions } from './claim-trust.ts';
 import type { Clock } from './clock.ts';
 import type { Keyring } from './keyring.ts';
 import type { RecordFields, NodeRecord, RecordVerdict } from './record.ts';
@@ -23,6 +24,8 @@ export class Member {
   suspicion: Suspicion | null = null;
   /** Read by many tables (member-table.ts): never written, copied on a table's first change. */
   shared = false;
+  /** The signed claim that made it dead here, passed on as it is (anti-entropy), so its claimer stays the one accountable. */
+  deadClaim: Uint8Array | null = null;
 
   constructor(
     public record: NodeRecord,
@@ -45,6 +48,7 @@ export class Member {
     c.state = this.state;
     c.incarnation = this.incarnation;
     c.suspicion = this.suspicion;
+    c.deadClaim = this.deadClaim;
     return c;
   }
 
@@ -133,13 +137,19 @@ export const DEFAULT_CONFIG: MembershipConfig = {
  * key, that incarnation or older); forget-refused: a forget about a member
  * live here, or one more than the ledger holds (malformed, forged, unknown
  * issuer and out-of-date forgets count as bad-fact, bad-signature,
- * unknown-member and stale).
+ * unknown-member and stale). Claims (claim.ts, claim-trust.ts):
+ * unsigned-claim: a suspect or dead claim in the unsigned form of weft
+ * before signed claims; unknown-claimer: signed by a name we hold no record
+ * of; distrusted-claimer: its claimer's claims keep being refuted;
+ * claim-rate-limited: over its claimer's rate; bad-claim-signature: not
+ * signed by the key of the claimer it names (a forgery).
  */
 export const DROP_REASONS = [
   'version', 'unauthenticated', 'malformed', 'bad-fact', 'bad-record', 'bad-signature',
   'key-mismatch', 'stale', 'ahead', 'unknown-member', 'wrong-target', 'sync-busy',
   'wrong-recipient', 'replay', 'too-old', 'too-new', 'replay-cache-full', 'unverified', 'duplicate',
   'rate-limited', 'reply-budget', 'forgotten', 'forget-refused',
+  'unsigned-claim', 'unknown-claimer', 'distrusted-claimer', 'claim-rate-limited', 'bad-claim-signature',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
@@ -157,6 +167,10 @@ export interface MembershipOptions {
   verify?: (body: Uint8Array, signature: Uint8Array, key: Uint8Array) => boolean;
   /** Record parser; the simulator passes a memo shared by its nodes (records are immutable). */
   decode?: (bytes: Uint8Array) => RecordVerdict;
+  /** A claim's signature check (claim.ts); the simulator passes a memo shared by its nodes. */
+  verifyClaim?: (body: Uint8Array, signature: Uint8Array, key: Uint8Array) => boolean;
+  /** Claim rates and distrust (claim-trust.ts); the defaults say why they are what they are. */
+  claimTrust?: Partial<ClaimTrustOptions>;
   config?: Partial<MembershipConfig>;
   /** Replay, rate and reply limits (admission.ts); the defaults say why they are what they are. */
   admission?: AdmissionOptions;

@@ -27,7 +27,10 @@ import type { SyncHost } from './anti-entropy.ts';
 import { Awareness, lagPenalty } from './awareness.ts';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.ts';
 import type { TickHandle } from './clock.ts';
-import { ANY_RECIPIENT, FactKind, MsgType, decodeMessage, encodeFact, encodeMessage, factBudget } from './codec.ts';
+import { ANY_RECIPIENT, CLAIM_SIG_LEN, FactKind, MsgType, decodeMessage, encodeFact, encodeMessage, factBudget } from './codec.ts';
+import type { ClaimKind } from './codec.ts';
+import { signClaim, verifyClaim } from './claim.ts';
+import { ClaimTrust } from './claim-trust.ts';
 import type { Message } from './codec.ts';
 import { RecordFlag, decodeRecord, signRecord, verifyRecord } from './record.ts';
 import type { NodeRecord, RecordFields } from './record.ts';
@@ -95,11 +98,12 @@ export class Membership {
       now: () => opts.clock.now(),
       decode: opts.decode ?? decodeRecord,
       verify: opts.verify ?? verifyRecord,
+      verifyClaim: opts.verifyClaim ?? verifyClaim,
       leaving: () => this.leaving,
       refute: (incarnation) => this.refute(incarnation),
       becameLive: (m) => this.prober.add(m),
       wall: () => this.wall(),
-    }, this.me);
+    }, this.me, new ClaimTrust(opts.claimTrust));
     this.table = this.states.table;
     this.budget = factBudget(this.me.name, 'x'.repeat(63));
     this.antiEntropy = new AntiEntropy(this.syncHost());
@@ -246,7 +250,7 @@ export class Membership {
     this.sealKeys.heard(address, port);
     const msg = v.msg;
     // Facts first: a probe's piggybacked news is as good as a gossip message's.
-    if ('facts' in msg) this.states.facts(msg.facts, msg.type === MsgType.SyncRecords);
+    if ('facts' in msg) this.states.facts(msg.facts, msg.type === MsgType.SyncRecords, msg.from);
     switch (msg.type) {
       case MsgType.Ping:
         if (msg.target !== this.me.name) this.drop('wrong-target');
@@ -312,7 +316,7 @@ export class Membership {
     this.prober.tick(now, !this.leaving);
     for (const m of this.states.suspects) {
       if (m.suspicion !== null && now >= m.suspicion.deadline) {
-        this.states.declareDead(m, encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
+        this.states.declareDead(m, this.signClaim(FactKind.Dead, m));
       }
     }
     if (now >= this.nextGossipAt) {
@@ -379,6 +383,11 @@ export class Membership {
     this.opts.transport.send(address, port, bytes);
   }
 
+  /** Our claim about `m` at the incarnation we hold, signed with our key (claim.ts). */
+  private signClaim(kind: ClaimKind, m: Member): Uint8Array {
+    return signClaim(kind, m.name, m.incarnation, this.me.name, this.opts.secretKey);
+  }
+
   private wall(): number {
     return this.opts.clock.wall?.() ?? Date.now();
   }
@@ -402,9 +411,9 @@ export class Membership {
       failed: (t, since) => {
         // Suspect it, or if already suspected, confirm: our failed probe is independent evidence.
         const f = { kind: FactKind.Suspect, name: t.name, incarnation: t.incarnation, from: this.me.name } as const;
-        const bytes = encodeFact(f);
+        const bytes = this.signClaim(FactKind.Suspect, t);
         const fresh = t.suspicion === null;
-        this.states.claim(f, bytes, since);
+        this.states.claim({ ...f, signature: bytes.subarray(bytes.length - CLAIM_SIG_LEN) }, bytes, { startedAt: since });
         // Lifeguard's buddy system: tell the suspect itself at once, so that it can refute before the news spreads.
         if (fresh) this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [bytes] }, t.name);
       },
@@ -424,7 +433,8 @@ export class Membership {
         // A forgotten former holder of the name: the forget first, so that the puller takes this record.
         const forgot = this.states.forgets.factFor(m.name, this.opts.clock.now());
         if (forgot !== undefined) out.unshift(forgot);
-        if (m.state === MemberState.Dead) out.push(encodeFact({ kind: FactKind.Dead, name: m.name, incarnation: m.incarnation, from: this.me.name }));
+        // The claim that made it dead, its claimer's signature and all (one of ours, for a death we only heard of by a pull).
+        if (m.state === MemberState.Dead) out.push(m.deadClaim ?? this.signClaim(FactKind.Dead, m));
         return out;
       },
       send: (a, p, msg, to, reply) => this.send(a, p, msg, to, reply),

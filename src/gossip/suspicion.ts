@@ -52,6 +52,16 @@ export class Suspicion {
     return this.confirmers.size - 1;
   }
 
+  /** Whether a claim from `from` would change nothing: it accused already, or enough have. */
+  settled(from: string): boolean {
+    return this.confirmations >= this.k || this.confirmers.has(from);
+  }
+
+  /** Who accused: the first claimer and its confirmers (to blame when the suspect refutes). */
+  accusers(): IterableIterator<string> {
+    return this.confirmers.values();
+  }
+
   /** A suspicion from `from`; true when it is a new independent confirmation (worth re-gossiping). */
   confirm(from: string): boolean {
     if (this.confirmations >= this.k || this.confirmers.has(from)) return false;

@@ -7,6 +7,7 @@ import type { Message } from '../../src/gossip/codec.ts';
 import { Keyring } from '../../src/gossip/keyring.ts';
 import { DROP_REASONS, Membership, MemberState } from '../../src/gossip/membership.ts';
 import { RecordFlag, signRecord, signingPublicKey } from '../../src/gossip/record.ts';
+import { signClaim } from '../../src/gossip/claim.ts';
 import { fields } from '../unit/gossip/helpers.ts';
 import { parseCidr } from '../../src/wire/addr.ts';
 import { Fuzz, fuzzCount } from './fuzz-helpers.ts';
@@ -107,6 +108,18 @@ describe(`gossip receive path under hostile, well-sealed messages (seed ${SEED.t
       const cur = m.get(name)?.incarnation ?? 0;
       return f.pick([0, 1, 2, 5, cur, cur, cur + 1, cur - 1, 0xffffffff, f.int(2 ** 32)]) >>> 0;
     };
+    // Signing costs: claims come from four claimers, and each distinct claim is signed once.
+    const claimers = ids.slice(0, 4);
+    const signatures = new Map<string, Uint8Array>();
+    const signed = (kind: 5 | 6, name: string, inc: number, by: string, sk: Uint8Array): Uint8Array => {
+      const k = `${kind} ${name} ${inc} ${by} ${sk === thief.secretKey}`;
+      let b = signatures.get(k);
+      if (b === undefined) {
+        b = signClaim(kind, name, inc, by, sk);
+        signatures.set(k, b);
+      }
+      return b.slice();
+    };
     const fact = (): Uint8Array => {
       const r = f.rand();
       if (r < 0.3) return encodeFact({ kind: FactKind.Alive, record: f.pick(f.pick(records)) });
@@ -118,9 +131,19 @@ describe(`gossip receive path under hostile, well-sealed messages (seed ${SEED.t
       }
       if (r < 0.75) {
         const name = randomName();
-        return encodeFact({ kind: f.chance(0.5) ? FactKind.Suspect : FactKind.Dead, name, incarnation: incarnation(name), from: randomName() });
+        const kind = f.chance(0.5) ? FactKind.Suspect : FactKind.Dead;
+        const q = f.rand();
+        // Signed by the member it names as claimer, forged (the thief's key under a member's name), or unsigned (old weft).
+        // Signed ones at a few incarnations (the held one among them), so that each is signed once.
+        const inc = f.pick([...INCARNATIONS, m.get(name)?.incarnation ?? 0]);
+        if (q < 0.5) {
+          const by = f.pick(claimers);
+          return signed(kind, f.pick(names), inc, by.name, by.key.secretKey);
+        }
+        if (q < 0.75) return signed(kind, f.pick(names), inc, f.pick(claimers).name, thief.secretKey);
+        return encodeFact({ kind: kind === FactKind.Suspect ? FactKind.UnsignedSuspect : FactKind.UnsignedDead, name, incarnation: incarnation(name), from: randomName() });
       }
-      if (r < 0.85) return f.mutateBytes(encodeFact({ kind: FactKind.Suspect, name: f.pick(names), incarnation: 1, from: 'a' }), [], 64);
+      if (r < 0.85) return f.mutateBytes(signed(FactKind.Suspect, f.pick(names), 1, f.pick(claimers).name, thief.secretKey), [], 128);
       const b = f.bytes(1 + f.int(40));
       b[0] = f.pick([0, 1, 2, 3, 4, 255, b[0]!]);
       return b;
@@ -170,7 +193,7 @@ describe(`gossip receive path under hostile, well-sealed messages (seed ${SEED.t
       const msg = message();
       if ('facts' in msg) {
         for (const b of msg.facts) {
-          if ((b[0] === FactKind.Suspect || b[0] === FactKind.Dead) && b.length > 6) selfClaims++;
+          if ((b[0] === FactKind.Suspect || b[0] === FactKind.Dead || b[0] === FactKind.UnsignedSuspect || b[0] === FactKind.UnsignedDead) && b.length > 6) selfClaims++;
         }
       }
       let bytes = encode(msg, ring, { sentAt: clock.wall() - f.int(2000), to: f.chance(0.95) ? selfHash : 0 });
@@ -223,6 +246,9 @@ describe(`gossip receive path under hostile, well-sealed messages (seed ${SEED.t
     expect(m.drops.get('key-mismatch')).toBeGreaterThan(0);
     expect(m.drops.get('bad-fact')).toBeGreaterThan(0);
     expect(m.drops.get('unknown-member')).toBeGreaterThan(0);
+    // Claims: forged and unsigned ones were dropped by reason, and signed ones were judged (some believed: events).
+    expect(m.drops.get('bad-claim-signature')).toBeGreaterThan(0);
+    expect(m.drops.get('unsigned-claim')).toBeGreaterThan(0);
     expect(m.drops.get('stale')).toBeGreaterThan(0);
     expect(m.all().length).toBeGreaterThan(POOL / 2);
     expect(events).toBeGreaterThan(0);

@@ -15,6 +15,7 @@
 // The protocol takes its randomness (probe order, gossip targets) from an injected
 // `() => number`; a seeded one makes a simulated run reproducible.
 import { seededRandom } from '../helpers/random.ts';
+import { verifyClaim } from '../../src/gossip/claim.ts';
 import { Keyring } from '../../src/gossip/keyring.ts';
 import { Membership } from '../../src/gossip/membership.ts';
 import type { MemberEvent, MembershipConfig } from '../../src/gossip/membership.ts';
@@ -77,6 +78,17 @@ export class SimCluster {
     this.verifiedSigs.set(sig, v);
     return v;
   };
+  private readonly claimsVerified = new Map<string, boolean>();
+  /** Claims (claim.ts) the same way: verified for real the first time a signature is seen. */
+  private readonly verifyClaim = (body: Uint8Array, sig: Uint8Array, key: Uint8Array): boolean => {
+    const k = sigKey(sig) + sigKey(key) + sigKey(body);
+    let v = this.claimsVerified.get(k);
+    if (v === undefined) {
+      v = verifyClaim(body, sig, key);
+      this.claimsVerified.set(k, v);
+    }
+    return v;
+  };
   private readonly decode = (bytes: Uint8Array): RecordVerdict => {
     const quick = this.decodedBytes.get(bytes);
     if (quick !== undefined) return quick;
@@ -115,6 +127,7 @@ export class SimCluster {
       secretKey: id.secretKey,
       random: seededRandom((this.opts.seed ?? 1) * 7919 + index),
       verify: this.verify,
+      verifyClaim: this.verifyClaim,
       decode: this.decode,
       ...(this.opts.config === undefined ? {} : { config: this.opts.config }),
       self: {

@@ -14,7 +14,7 @@ describe('gossip codec', () => {
 
   it('round-trips every message type', () => {
     const facts = [
-      encodeFact({ kind: FactKind.Suspect, name: 'b', incarnation: 7, from: 'a' }),
+      encodeFact({ kind: FactKind.Suspect, name: 'b', incarnation: 7, from: 'a', signature: new Uint8Array(64).fill(0xab) }),
       encodeFact({ kind: FactKind.Alive, record: new Uint8Array(150).fill(3) }),
     ];
     const buckets = new Uint32Array(SYNC_BUCKETS).map((_, i) => i * 0x01010101);
@@ -58,9 +58,17 @@ describe('gossip codec', () => {
   });
 
   it('decodes facts and rejects bad ones', () => {
-    const f = encodeFact({ kind: FactKind.Dead, name: 'node-9', incarnation: 3, from: 'node-1' });
-    expect(decodeFact(f)).toEqual({ ok: true, fact: { kind: FactKind.Dead, name: 'node-9', incarnation: 3, from: 'node-1' } });
+    // A signed claim: kind 6, incarnation, name, from, then the 64-byte signature, byte for byte.
+    const signature = new Uint8Array(64).map((_, i) => i);
+    const f = encodeFact({ kind: FactKind.Dead, name: 'node-9', incarnation: 3, from: 'node-1', signature });
+    expect(Buffer.from(f).toString('hex')).toBe(`0600000003066e6f64652d39066e6f64652d31${Buffer.from(signature).toString('hex')}`);
+    expect(decodeFact(f)).toEqual({ ok: true, fact: { kind: FactKind.Dead, name: 'node-9', incarnation: 3, from: 'node-1', signature } });
     expect(decodeFact(f.subarray(0, f.length - 1)).ok).toBe(false);
+    expect(decodeFact(f.subarray(0, f.length - 64)).ok).toBe(false);
+    // The unsigned form of weft before signed claims still decodes (to be counted, never believed).
+    const old = encodeFact({ kind: FactKind.UnsignedDead, name: 'node-9', incarnation: 3, from: 'node-1' });
+    expect(Buffer.from(old).toString('hex')).toBe('0300000003066e6f64652d39066e6f64652d31');
+    expect(decodeFact(old)).toEqual({ ok: true, fact: { kind: FactKind.UnsignedDead, name: 'node-9', incarnation: 3, from: 'node-1' } });
     expect(decodeFact(Uint8Array.of(9, 0, 0)).ok).toBe(false);
     expect(decodeFact(Uint8Array.of(FactKind.Alive)).ok).toBe(false);
   });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Clock, TickHandle } from '../../../src/gossip/clock.ts';
 import { nameHash } from '../../../src/gossip/anti-entropy.ts';
 import { FactKind, GOSSIP_VERSION, MsgType, decodeFact, decodeMessage, encodeFact, encodeMessage } from '../../../src/gossip/codec.ts';
-import type { Fact, Message } from '../../../src/gossip/codec.ts';
+import type { ClaimKind, Fact, Message } from '../../../src/gossip/codec.ts';
+import { signClaim } from '../../../src/gossip/claim.ts';
 import { Keyring } from '../../../src/gossip/keyring.ts';
 import { Membership, MemberState } from '../../../src/gossip/membership.ts';
 import type { GossipPeer, MemberEvent } from '../../../src/gossip/membership.ts';
@@ -67,6 +68,13 @@ function setup() {
   return { secretKey, autoAck, clock, sent, m, events, deliver, gossip, handler: (b: Uint8Array) => handler(b, '192.0.2.99', 7946) };
 }
 
+/** A claim signed by the member `by` (claim.ts), as a fact to gossip. */
+const claim = (kind: ClaimKind, name: string, incarnation: number, by: string, sk: Uint8Array): Fact => {
+  const v = decodeFact(signClaim(kind, name, incarnation, by, sk));
+  if (!v.ok) throw new Error('test claim does not decode');
+  return v.fact;
+};
+
 const peer = (name: string, inc: number, sk: Uint8Array, over = {}): Fact => ({
   kind: FactKind.Alive,
   record: signRecord(fields(name, { address: '192.0.2.2', ...over }), inc, sk),
@@ -112,13 +120,16 @@ describe('Membership: SWIM state machine and events', () => {
   it('suspicion emits nothing; death removes; a higher incarnation brings the node back', () => {
     const s = setup();
     const b = generateSigningKey();
+    const c = generateSigningKey().secretKey;
     s.gossip(peer('node-b', 1, b.secretKey));
-    expect(s.events.map((e) => e.type)).toEqual(['peer-added']);
+    s.gossip(peer('node-c', 1, c, { address: '192.0.2.3' }));
+    expect(s.events.map((e) => e.type)).toEqual(['peer-added', 'peer-added']);
+    s.events.pop();
     const p: GossipPeer = s.events[0]!.peer;
     const spec: PeerSpec = p; // the event's peer is a data plane PeerSpec as is
     expect(spec.endpoint).toEqual({ address: '192.0.2.2', port: 8472 });
     expect(p.subnets.map(formatCidr)).toEqual(['10.244.3.0/24']);
-    s.gossip({ kind: FactKind.Suspect, name: 'node-b', incarnation: 1, from: 'node-c' });
+    s.gossip(claim(FactKind.Suspect, 'node-b', 1, 'node-c', c));
     expect(s.m.get('node-b')?.state).toBe(MemberState.Suspect);
     expect(s.events).toHaveLength(1);
     // A refutation (same data, higher incarnation) clears the suspicion and changes nothing for the data plane.
@@ -127,9 +138,9 @@ describe('Membership: SWIM state machine and events', () => {
     expect(s.events).toHaveLength(1);
     s.gossip(peer('node-b', 3, b.secretKey, { subnets: [parseCidr('10.244.4.0/24')] }));
     expect(s.events.map((e) => e.type)).toEqual(['peer-added', 'peer-changed']);
-    s.gossip({ kind: FactKind.Dead, name: 'node-b', incarnation: 2, from: 'node-c' });
+    s.gossip(claim(FactKind.Dead, 'node-b', 2, 'node-c', c));
     expect(s.m.drops.get('stale')).toBe(1);
-    s.gossip({ kind: FactKind.Dead, name: 'node-b', incarnation: 3, from: 'node-c' });
+    s.gossip(claim(FactKind.Dead, 'node-b', 3, 'node-c', c));
     expect(s.events.at(-1)).toMatchObject({ type: 'peer-removed', name: 'node-b', reason: 'dead' });
     s.gossip(peer('node-b', 3, b.secretKey));
     expect(s.m.get('node-b')?.state).toBe(MemberState.Dead); // same incarnation cannot resurrect
@@ -147,7 +158,7 @@ describe('Membership: SWIM state machine and events', () => {
       return k;
     });
     expect(keys).toHaveLength(4);
-    s.gossip({ kind: FactKind.Suspect, name: 'node-b', incarnation: 1, from: 'node-c' });
+    s.gossip(claim(FactKind.Suspect, 'node-b', 1, 'node-c', keys[1]!.secretKey));
     // 5 live members: min = 2 * max(1, log10 5) * 400 = 800 ms, max = 2400 ms, k = 3.
     s.clock.advance(2300);
     expect(s.m.get('node-b')?.state).toBe(MemberState.Suspect);
@@ -158,18 +169,19 @@ describe('Membership: SWIM state machine and events', () => {
 
   it('refutes a suspicion about itself with a higher incarnation', () => {
     const s = setup();
-    s.gossip(peer('node-b', 1, generateSigningKey().secretKey));
-    s.gossip({ kind: FactKind.Suspect, name: 'self', incarnation: 0, from: 'node-b' });
+    const b = generateSigningKey().secretKey;
+    s.gossip(peer('node-b', 1, b));
+    s.gossip(claim(FactKind.Suspect, 'self', 0, 'node-b', b));
     expect(s.m.incarnation).toBe(1);
     expect(s.m.stats.refutations).toBe(1);
     expect(s.m.awareness.score).toBe(1);
     // A claim above anything we signed is not believed (nor can it push us to 2^32 - 1).
-    s.gossip({ kind: FactKind.Dead, name: 'self', incarnation: 0xffffffff, from: 'node-b' });
+    s.gossip(claim(FactKind.Dead, 'self', 0xffffffff, 'node-b', b));
     expect(s.m.drops.get('ahead')).toBe(1);
     expect(s.m.incarnation).toBe(1);
-    s.gossip({ kind: FactKind.Dead, name: 'self', incarnation: 1, from: 'node-b' });
+    s.gossip(claim(FactKind.Dead, 'self', 1, 'node-b', b));
     expect(s.m.incarnation).toBe(2);
-    s.gossip({ kind: FactKind.Dead, name: 'node-b', incarnation: 5, from: 'node-c' });
+    s.gossip(claim(FactKind.Dead, 'node-b', 5, 'node-c', b));
     expect(s.m.drops.get('ahead')).toBe(2);
     expect(s.m.get('node-b')?.isLive).toBe(true);
     // The refutation goes out piggybacked on the next message (to a member: node-b at its address).
