@@ -75,6 +75,9 @@ export function metrics(status: () => NodeStatus): Metrics {
   mirrored('counter', registry, 'weft_gossip_drops_total', 'Gossip datagrams dropped, by reason.', ['reason'], (set) => {
     for (const [reason, n] of Object.entries(s().gossip?.drops ?? {})) set({ reason }, n);
   });
+  mirrored('gauge', registry, 'weft_gossip_unreachable', 'Members sharing no underlay family with this node (no direct path; their pods\' packets count as no_route), with their underlay address (value 1).', ['peer', 'address'], (set) => {
+    for (const [peer, address] of Object.entries(s().gossip?.unreachable ?? {})) set({ peer, address }, 1);
+  });
   // Congestion signals, not bad input: weft's flow queues keeping a bulk flow from becoming the others' latency.
   mirrored('counter', registry, 'weft_queue_drops_total', "Packets weft's flow queues dropped under load, by reason: codel (waited above target too long), overlimit (the queue was full).", ['reason'], (set) => {
     set({ reason: 'codel' }, s().router.codelDrops);

@@ -19,7 +19,7 @@ const status = (): NodeStatus => {
   parts.router.overlimitDrops = 2;
   parts.router.ecnMarks = 3;
   parts.kernelDrops = { data: 1876, gossip: 3 };
-  parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, 'rate-limited': 0 }, unreachable: {} };
+  parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, 'rate-limited': 0 }, unreachable: { 'node-c': 'fd99::3' } };
   parts.ring = { slots: 16, free: 12, exhausted: 7 };
   parts.offload = { superPackets: 1, segments: 20, writes: 3, merged: 9, checksumFailed: 0, drops: { not_tcp: 2 } };
   parts.peers = [
@@ -48,6 +48,7 @@ describe('Prometheus metrics', () => {
       'weft_socket_receive_drops_total{socket="gossip"} 3',
       'weft_gossip_drops_total{reason="replay"} 4',
       'weft_gossip_drops_total{reason="rate-limited"} 0',
+      'weft_gossip_unreachable{peer="node-c",address="fd99::3"} 1',
       'weft_queue_drops_total{reason="codel"} 11',
       'weft_queue_drops_total{reason="overlimit"} 2',
       'weft_queue_ecn_marks_total 3',
