@@ -58,7 +58,7 @@ describe('dual-underlay records', () => {
     }
     for (const at of [73, 119]) {
       const b = bytes.slice();
-      b[at] ^= 1;
+      b[at] = b[at]! ^ 1;
       const v = decodeRecord(b);
       if (!v.ok) throw new Error('decode');
       expect(verifyRecord(v.body, v.signature, id.publicKey)).toBe(false);
