@@ -128,6 +128,23 @@ describe('forget in a simulated cluster', () => {
     expect(c.runUntil(() => holdsNew(late, fresh), 20_000)).toBeGreaterThanOrEqual(0);
   });
 
+  it('a node that left gracefully is forgotten as a dead one is, everywhere', () => {
+    const c = new SimCluster({ seed: 36 });
+    const nodes = c.preloaded(8);
+    c.run(2000);
+    const gone = nodes[4]!;
+    gone.m.leave();
+    c.run(500);
+    c.kill(gone);
+    const others = live(c, gone.name);
+    expect(c.runUntil(() => others.every((x) => x.m.get(gone.name)?.state === MemberState.Left), 5_000)).toBeGreaterThanOrEqual(0);
+    expect(nodes[0]!.m.forget(gone.name)).toBe('forgotten');
+    expect(c.runUntil(() => others.every((x) => x.m.get(gone.name) === undefined), 5_000)).toBeGreaterThanOrEqual(0);
+    const fresh = c.add(gone.name);
+    c.join(fresh, [nodes[1]!]);
+    expect(c.runUntil(() => others.every((x) => holdsNew(x, fresh)), 10_000)).toBeGreaterThanOrEqual(0);
+  });
+
   it('refuses an unknown name, itself, a live member and a suspected one, and changes nothing', () => {
     const c = new SimCluster({ seed: 34 });
     const nodes = c.preloaded(6);
