@@ -15,7 +15,7 @@ import { encapsulationKinds } from '../dataplane/peer.ts';
 import type { EncapsulationKind, PeerSpec } from '../dataplane/peer.ts';
 import type { Transport } from '../transport/transport.ts';
 import { VxlanEncapsulation } from '../vxlan/vxlan-encapsulation.ts';
-import { formatIpv4, formatMac } from '../wire/addr.ts';
+import { formatIpv4, formatIpv6, formatMac } from '../wire/addr.ts';
 import { uapiDevice } from '../wireguard/uapi-device.ts';
 import { UAPI_DIR, UapiServer, uapiPath } from '../wireguard/uapi-server.ts';
 import { WireguardEncapsulation } from '../wireguard/wireguard-encapsulation.ts';
@@ -26,7 +26,10 @@ import type { Logger } from './log.ts';
 
 /** How peers reach and recognise a VXLAN node: its VTEP. */
 export interface VxlanIdentity {
+  /** 0.0.0.0 on an IPv6-only node, which has no IPv4 VTEP. */
   vtepIp: string;
+  /** A node with an IPv6 subnet: its network address, answered by neighbour discovery. */
+  vtepIp6?: string;
   vtepMac: string;
   vni: number;
 }
@@ -149,7 +152,12 @@ export function buildDataplane(config: ResolvedConfig, ring: PacketRing, transpo
     ...(vxlan && wireguard ? { choose: Dataplane.byLocation(config.location, vxlan, wireguard) } : {}),
   });
 
-  const vxlanIdentity: VxlanIdentity = { vtepIp: formatIpv4(vtepIp), vtepMac: formatMac(config.vxlan.vtepMac, 0), vni: config.vxlan.vni };
+  const vxlanIdentity: VxlanIdentity = {
+    vtepIp: formatIpv4(vtepIp),
+    ...(config.subnet6 !== undefined ? { vtepIp6: formatIpv6(config.subnet6.addr) } : {}),
+    vtepMac: formatMac(config.vxlan.vtepMac, 0),
+    vni: config.vxlan.vni,
+  };
   const wireguardIdentity = (w: WireguardEncapsulation): WireguardIdentity => ({ publicKey: encodeKey(w.publicKey), listenPort: wg!.listenPort });
   const handshakes = (w: WireguardEncapsulation) => ({ ...w.state.handshakes });
   let identity: BuiltDataplane['identity'];
@@ -178,7 +186,10 @@ export function buildDataplane(config: ResolvedConfig, ring: PacketRing, transpo
     readdress: (moved) => {
       vxlan?.readdress(vtepIpOf(moved), moved.subnet6?.addr);
       // The identity objects status and the ready line read name the VTEP too.
-      for (const named of namingVtep) named.vtepIp = formatIpv4(vtepIpOf(moved));
+      for (const named of namingVtep) {
+        named.vtepIp = formatIpv4(vtepIpOf(moved));
+        if (moved.subnet6 !== undefined) named.vtepIp6 = formatIpv6(moved.subnet6.addr);
+      }
     },
     gossipPeer: (spec) =>
       vxlan && wireguard && spec.location !== config.location && spec.endpoint

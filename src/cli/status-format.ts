@@ -48,7 +48,11 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   lines.push(`  device: ${n.tun} (mtu ${n.mtu}, offload ${n.offload})`);
   lines.push(`  underlay: ${both(n.underlay, n.underlaySecond)}`);
   if (s.kind !== 'vxlan') lines.push(`  public key: ${s.node.publicKey}`);
-  if (s.kind !== 'wireguard') lines.push(`  vtep: ${s.node.vtepIp} ${s.node.vtepMac} (vni ${s.node.vni})`);
+  if (s.kind !== 'wireguard') {
+    // An IPv6-only node has no IPv4 VTEP (0.0.0.0 in the identity): name only what it answers for.
+    const vteps = [...(s.node.vtepIp !== '0.0.0.0' ? [s.node.vtepIp] : []), ...(s.node.vtepIp6 !== undefined ? [s.node.vtepIp6] : [])];
+    lines.push(`  vtep: ${vteps.join(', ')} ${s.node.vtepMac} (vni ${s.node.vni})`);
+  }
   for (const p of s.peers) {
     lines.push('');
     lines.push(`peer: ${p.name}`);

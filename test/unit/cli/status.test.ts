@@ -78,6 +78,15 @@ describe('status formatting', () => {
     );
   });
 
+  it('names the IPv6 VTEP of a dual-stack node beside the IPv4 one, and alone on an IPv6-only node', () => {
+    const s = nodeStatus(statusParts('vxlan'));
+    if (s.kind !== 'vxlan') throw new Error('fixture');
+    const vtepLine = (v4: string, v6?: string) => formatStatus({ ...s, node: { ...s.node, vtepIp: v4, ...(v6 !== undefined ? { vtepIp6: v6 } : {}) } }).split('\n').find((l) => l.startsWith('  vtep:'));
+    expect(vtepLine('10.244.1.0', 'fd00:10:244:1::')).toBe(`  vtep: 10.244.1.0, fd00:10:244:1:: ${s.node.vtepMac} (vni 1)`);
+    expect(vtepLine('0.0.0.0', 'fd00:10:244:1::')).toBe(`  vtep: fd00:10:244:1:: ${s.node.vtepMac} (vni 1)`);
+    expect(vtepLine('10.244.1.0')).toBe(`  vtep: 10.244.1.0 ${s.node.vtepMac} (vni 1)`);
+  });
+
   it('prints a VXLAN node\'s VTEP and no key; a mixed node\'s key and VTEP; no gossip line without gossip', () => {
     const vxlan = statusParts('vxlan');
     vxlan.offload = null;
