@@ -75,7 +75,12 @@ export interface MembershipConfig {
   probeTimeoutMs: number;
   /** k = 3 members asked to probe indirectly (SWIM's k, Lifeguard's wanted confirmations). */
   indirectChecks: number;
-  /** Minimum suspicion = 2 * log10(N) * interval: 2.4 s at 1000 nodes, ample for a refutation to spread (under 1 s). */
+  /**
+   * Minimum suspicion = 1.5 * log10(N) * interval: 1.8 s at 1000 nodes, 2.4 s at 10,000, ample for
+   * a refutation to spread (under 1 s: the suspect hears at once from its accuser, prober.ts).
+   * It was 2 before suspicions waited for a second failed probe; at 10,000 nodes that put a
+   * death's removal past 4 s.
+   */
   suspicionMult: number;
   /** Unconfirmed suspicions wait 3x the minimum (Lifeguard's beta): one member's bad link cannot kill a node fast. */
   suspicionMaxMult: number;
@@ -103,7 +108,7 @@ export const DEFAULT_CONFIG: MembershipConfig = {
   probeIntervalMs: 400,
   probeTimeoutMs: 150,
   indirectChecks: 3,
-  suspicionMult: 2,
+  suspicionMult: 1.5,
   suspicionMaxMult: 3,
   retransmitMult: 4,
   gossipIntervalMs: 100,
