@@ -78,8 +78,8 @@ export interface MembershipConfig {
   /**
    * Minimum suspicion = 1.5 * log10(N) * interval: 1.8 s at 1000 nodes, 2.4 s at 10,000, ample for
    * a refutation to spread (under 1 s: the suspect hears at once from its accuser, prober.ts).
-   * It was 2 before suspicions waited for a second failed probe; at 10,000 nodes that put a
-   * death's removal past 4 s.
+   * It was 2 before suspicions waited for a second failed probe; at 10,000 nodes that alone was
+   * 3.2 s of the 4 s target for removing a dead node everywhere.
    */
   suspicionMult: number;
   /** Unconfirmed suspicions wait 3x the minimum (Lifeguard's beta): one member's bad link cannot kill a node fast. */
