@@ -68,6 +68,9 @@ export interface AntiEntropyOptions {
   maxEntries: number;
 }
 
+/** Want chunks served to one requester per window: 64 x 212 hashes, a map of 13,000 members. */
+export const MAX_PULL_CHUNKS = 64;
+
 export const DEFAULT_ANTI_ENTROPY: AntiEntropyOptions = { fullSyncThreshold: 32, maxFullSyncs: 2, windowMs: 1000, maxEntries: 232 };
 
 /** Version order of what two nodes know: higher incarnation, then dead over alive, left over dead. */
@@ -106,6 +109,8 @@ export class AntiEntropy {
   private servedInWindow = 0;
   /** Where the next bounded exchange starts among the differing buckets (a rotation). */
   private nextBucket = 0;
+  /** Requesters of full syncs served this window, and how many want chunks each sent. */
+  private readonly servedTo = new Map<string, number>();
 
   constructor(
     private readonly host: SyncHost,
@@ -175,13 +180,21 @@ export class AntiEntropy {
       if (now - this.windowStart >= this.opts.windowMs) {
         this.windowStart = now;
         this.servedInWindow = 0;
+        this.servedTo.clear();
       }
-      if (this.servedInWindow >= this.opts.maxFullSyncs) {
+      // One pull is many want chunks (a 10,000-member map is 48): they count as one full sync,
+      // up to a map of 64 chunks; counted per chunk, a joiner waited 24 s for its map.
+      const requester = `${address}:${port}`;
+      const chunks = this.servedTo.get(requester);
+      if (chunks === undefined ? this.servedInWindow >= this.opts.maxFullSyncs : chunks >= MAX_PULL_CHUNKS) {
         this.stats.refused++;
         return false;
       }
-      this.servedInWindow++;
-      this.stats.fullSyncsServed++;
+      if (chunks === undefined) {
+        this.servedInWindow++;
+        this.stats.fullSyncsServed++;
+      }
+      this.servedTo.set(requester, (chunks ?? 0) + 1);
     }
     const budget = factBudget(this.host.selfName);
     let batch: Uint8Array[] = [];

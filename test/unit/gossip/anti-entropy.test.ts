@@ -138,4 +138,17 @@ describe('anti-entropy', () => {
     const entries = A.out.filter((m) => m.type === MsgType.SyncEntries).flatMap((m) => (m as { entries: unknown[] }).entries);
     expect(entries).toHaveLength(2000);
   });
+
+  it('serves every want chunk of one pull within the window as one full sync', () => {
+    const ms = Array.from({ length: 1000 }, (_, i) => member(i));
+    const A = host('a', ms);
+    const chunk = (k: number) => ({ type: MsgType.SyncWant, from: 'j', hashes: ms.slice(k * 200, k * 200 + 200).map((m) => m.hash) }) as const;
+    for (let k = 0; k < 5; k++) expect(A.ae.onWant(chunk(k), 'j', 1)).toBe(true);
+    expect(A.ae.stats.fullSyncsServed).toBe(1);
+    const facts = A.out.flatMap((m) => (m as { facts: Uint8Array[] }).facts);
+    expect(facts).toHaveLength(1000);
+    // A second and a third requester still count against the cap.
+    expect(A.ae.onWant(chunk(0), 'k', 1)).toBe(true);
+    expect(A.ae.onWant(chunk(0), 'l', 1)).toBe(false);
+  });
 });

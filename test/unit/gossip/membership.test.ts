@@ -159,8 +159,8 @@ describe('Membership: SWIM state machine and events', () => {
     });
     expect(keys).toHaveLength(4);
     s.gossip(claim(FactKind.Suspect, 'node-b', 1, 'node-c', keys[1]!.secretKey));
-    // 5 live members: min = 1.5 * max(1, log10 5) * 400 = 600 ms, max = 1800 ms, k = 3.
-    s.clock.advance(1700);
+    // 5 live members: min = 1 * max(1, log10 5) * 400 = 400 ms, max = 1200 ms, k = 3.
+    s.clock.advance(1100);
     expect(s.m.get('node-b')?.state).toBe(MemberState.Suspect);
     s.clock.advance(200);
     expect(s.m.get('node-b')?.state).toBe(MemberState.Dead);
