@@ -12,9 +12,11 @@
  *
  *   npx tsc -p tsconfig.build.json && node --expose-gc dist/bench/gossip/gossip-bench.js [--quick | sizes...]
  *
- * --quick runs 100 nodes only (CI); sizes, e.g. `100 1000`, choose others. A 10,000-node
- * run holds 10^8 member entries' worth of state in a few GB: the bench runs each size in a
- * child process with a heap to match, so that one size's garbage never weighs on the next.
+ * --quick runs 100 nodes only (CI); sizes, e.g. `100 1000`, choose others. At 10,000 nodes
+ * each node knows 10,000 members: the nodes share one map (Membership.adopt), but each still
+ * has its own probe list (10^8 references in all), and the run peaks near 2.2 GB. The bench
+ * runs each size in a child process with a heap to match, so that one size's garbage never
+ * weighs on the next.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -164,7 +166,7 @@ if (args[0] === '--child') {
   console.log('| nodes | converged 99.9% / 100% | dead removed 99.9% / 100% | idle bytes/node/s | 10% loss + 5% pausing 500 ms: false removals (live nodes), bytes/node/s | refutations in 20 s | lossy: dead removed 100% | wall |');
   console.log('|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const n of run) {
-    // About 0.5 kB of heap per member entry at 10,000 nodes (shared map, per-node probe lists), plus room.
+    // 40 bytes per (node, member) pair, over twice what the probe lists and copied members take, plus room.
     const heapMb = Math.max(2048, Math.ceil((n * n * 40) / 1e6) + 1024);
     const child = fork(fileURLToPath(import.meta.url), ['--child', String(n)], { execArgv: ['--expose-gc', `--max-old-space-size=${heapMb}`] });
     const f = await new Promise<Figures>((resolve, reject) => {
