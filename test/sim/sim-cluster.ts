@@ -10,7 +10,8 @@
  * start from one preloaded map shared by all of them (`Membership.adopt`,
  * member-table.ts: read in place, copied by a node on its first change), as
  * a node restoring its saved map would, so that big runs measure
- * steady-state behaviour, not N^2 joins, in N, not N^2, memory.
+ * steady-state behaviour, not N^2 joins, with N member objects, not N^2
+ * (each node still keeps its own probe list: 8 bytes per member).
  */
 // The protocol takes its randomness (probe order, gossip targets) from an injected
 // `() => number`; a seeded one makes a simulated run reproducible.
