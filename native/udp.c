@@ -222,26 +222,25 @@ static int32_t queued_us(struct msghdr *h, const struct timespec *now) {
   return -1;
 }
 
-/* udpSetTimestamps(fd) -> 0 | -errno */
-napi_value weft_udp_set_timestamps(napi_env env, napi_callback_info info) {
+/* Turn one boolean socket option on for the fd argument: 0 | -errno. */
+static napi_value set_flag(napi_env env, napi_callback_info info, int level, int option, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, argv, &argc, 1, "weft_native: udpSetTimestamps(fd)") || !get_i32(env, argv[0], &fd, "fd")) return NULL;
+  if (!get_args(env, info, argv, &argc, 1, usage) || !get_i32(env, argv[0], &fd, "fd")) return NULL;
   int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) < 0) return make_i32(env, -errno);
+  if (setsockopt(fd, level, option, &one, sizeof one) < 0) return make_i32(env, -errno);
   return make_i32(env, 0);
+}
+
+/* udpSetTimestamps(fd) -> 0 | -errno */
+napi_value weft_udp_set_timestamps(napi_env env, napi_callback_info info) {
+  return set_flag(env, info, SOL_SOCKET, SO_TIMESTAMPNS, "weft_native: udpSetTimestamps(fd)");
 }
 
 /* udpSetGro(fd) -> 0 | -errno */
 napi_value weft_udp_set_gro(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  int32_t fd;
-  if (!get_args(env, info, argv, &argc, 1, "weft_native: udpSetGro(fd)") || !get_i32(env, argv[0], &fd, "fd")) return NULL;
-  int one = 1;
-  if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) < 0) return make_i32(env, -errno);
-  return make_i32(env, 0);
+  return set_flag(env, info, SOL_UDP, UDP_GRO, "weft_native: udpSetGro(fd)");
 }
 
 /* ---- udpRecvBatch ---------------------------------------------------------

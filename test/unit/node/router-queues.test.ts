@@ -8,53 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
 import { Router } from '../../../src/node/router.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
-import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from '../../../src/transport/transport.ts';
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
+import { BatchingTransport } from '../../helpers/batching-transport.ts';
 import { vxlanDataplane } from '../../helpers/dataplanes.ts';
 import { icmpEcho, udpPacket } from '../../helpers/packets.ts';
-
-/** Delivers what the inner transport received in batches, each datagram reported as having waited `waitMs`. */
-class WaitingTransport implements Transport {
-  waitMs = 0;
-  private handler: ReceiveHandler | null = null;
-  private end: (() => void) | null = null;
-  private readonly held: Array<[number, string, number]> = [];
-  constructor(private readonly inner: Transport) {
-    inner.onReceive((slot, a, p) => {
-      this.held.push([slot, a, p]);
-      if (this.held.length === 1) setImmediate(() => this.drain());
-    });
-  }
-  get receiveWaitMs(): number {
-    return this.waitMs;
-  }
-  get ring(): PacketRing {
-    return this.inner.ring;
-  }
-  get stats(): TransportStats {
-    return this.inner.stats;
-  }
-  get localPort(): number {
-    return this.inner.localPort;
-  }
-  send(slot: number, to: UdpEndpoint): void {
-    this.inner.send(slot, to);
-  }
-  onReceive(handler: ReceiveHandler | null): void {
-    this.handler = handler;
-  }
-  onBatchEnd(handler: (() => void) | null): void {
-    this.end = handler;
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  private drain(): void {
-    for (const [slot, a, p] of this.held.splice(0)) this.handler?.(slot, a, p);
-    this.end?.();
-  }
-}
 
 /** The routers' clock: it moves only when a test moves it, so what CoDel sees never depends on this machine's speed. */
 const clock = { ms: 0 };
@@ -62,7 +20,7 @@ const clock = { ms: 0 };
 function node(net: MemoryNetwork, name: string, address: string, subnet: string) {
   const ring = new PacketRing({ slots: 1024 });
   const tun = new FakeTun(`tun-${name}`);
-  const transport = new WaitingTransport(net.attach(ring, address, 8472));
+  const transport = new BatchingTransport(net.attach(ring, address, 8472));
   const dataplane = vxlanDataplane({ ring, transport, vtepMac: deriveVtepMac(name), vtepIp: parseIpv4(subnet.split('/')[0]!) });
   const router = new Router({ ring, tun, dataplane, clock: () => clock.ms });
   router.start();

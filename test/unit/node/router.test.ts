@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
 import { Router } from '../../../src/node/router.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
-import type { ReceiveHandler, Transport, TransportStats, UdpEndpoint } from '../../../src/transport/transport.ts';
 import { FakeTun } from '../../../src/tun/fake-tun.ts';
+import { BatchingTransport } from '../../helpers/batching-transport.ts';
 import { vxlanDataplane } from '../../helpers/dataplanes.ts';
 import { deriveVtepMac, parseCidr, parseIpv4 } from '../../../src/wire/addr.ts';
 import { ipPacket, udpPacket } from '../../helpers/packets.ts';
@@ -106,47 +106,6 @@ describe('Router and link-scoped traffic', () => {
     expect(a.ring.free).toBe(32);
   });
 });
-
-/**
- * A transport that hands datagrams over in batches and says when a batch
- * ends, as the native batch transport does after each recvmmsg.
- */
-class BatchingTransport implements Transport {
-  private handler: ReceiveHandler | null = null;
-  private end: (() => void) | null = null;
-  private readonly queue: Array<[number, string, number]> = [];
-  constructor(private readonly inner: Transport) {
-    inner.onReceive((slot, a, p) => {
-      this.queue.push([slot, a, p]);
-      if (this.queue.length === 1) setImmediate(() => this.drain());
-    });
-  }
-  get ring(): PacketRing {
-    return this.inner.ring;
-  }
-  get stats(): TransportStats {
-    return this.inner.stats;
-  }
-  get localPort(): number {
-    return this.inner.localPort;
-  }
-  send(slot: number, to: UdpEndpoint): void {
-    this.inner.send(slot, to);
-  }
-  onReceive(handler: ReceiveHandler | null): void {
-    this.handler = handler;
-  }
-  onBatchEnd(handler: (() => void) | null): void {
-    this.end = handler;
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  private drain(): void {
-    for (const [slot, a, p] of this.queue.splice(0)) this.handler?.(slot, a, p);
-    this.end?.();
-  }
-}
 
 describe('Router writes with a batching transport', () => {
   it('holds received packets until the batch ends, writes them in one call, and returns every slot', async () => {
