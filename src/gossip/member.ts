@@ -76,6 +76,13 @@ export interface MembershipConfig {
   /** k = 3 members asked to probe indirectly (SWIM's k, Lifeguard's wanted confirmations). */
   indirectChecks: number;
   /**
+   * Relays asked at once by a second chance (prober.ts), whose failure starts a suspicion: 6, so
+   * that 10% loss alone fails it about once in 100,000 (0.19^3 for three direct pings and their acks,
+   * 0.344^6 for six four-hop relay paths; with 3 relays and two pings, once in 700). Second chances
+   * are rare (a few per 100 probes under pauses), so the extra relays cost little.
+   */
+  secondChanceChecks: number;
+  /**
    * Minimum suspicion = 1 * log10(N) * interval: 1.2 s at 1000 nodes, 1.6 s at 10,000, ample for a
    * refutation to spread (under 1 s; the suspect hears at once from its accuser, prober.ts). It
    * was 2 before suspicions waited for a second failed probe: at 10,000 nodes that alone was
@@ -113,6 +120,7 @@ export const DEFAULT_CONFIG: MembershipConfig = {
   probeIntervalMs: 400,
   probeTimeoutMs: 150,
   indirectChecks: 3,
+  secondChanceChecks: 6,
   suspicionMult: 1,
   suspicionMaxMult: 3,
   retransmitMult: 3,

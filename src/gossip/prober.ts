@@ -9,14 +9,28 @@
  * (Lifeguard section 4.1).
  *
  * A probe that fails about a member nobody suspects yet gets a second
- * chance before anyone is told: one more full probe (direct ping, then k
- * indirect ones) right away. A node that only stalled for a moment (a GC
- * pause, a busy event loop) answers that one from its socket buffer, and the
- * cluster never hears of it; a suspicion spread cluster-wide costs every
- * node a suspect claim and a refutation, and with 5% of 10,000 nodes pausing
- * each second that was most of the cluster's traffic. A node that is really
- * gone fails the second probe too, one probe interval later; the suspicion
- * then starts from the first failure, so detection loses nothing to it.
+ * chance before anyone is told: one more probe right away. A node that only
+ * stalled for a moment (a GC pause, a busy event loop) answers that one from
+ * its socket buffer, and the cluster never hears of it; a suspicion spread
+ * cluster-wide costs every node a suspect claim and a refutation, and the
+ * number of members that stall grows with the cluster, so the suspicions
+ * of live members cost every node more as N grows. The second chance is
+ * therefore built not to fail on a live member:
+ *   - on loss: it asks `secondChanceChecks` relays at once (not after the
+ *     timeout) and pings directly three times. With k = 3 relays after the
+ *     timeout and two direct pings, as a first probe does, 10% loss alone
+ *     failed it 0.15% of the time (0.19^2 * 0.344^3: a ping and its ack, or
+ *     the four hops through a relay, all lost), and that was where most
+ *     suspicions of live nodes under loss came from
+ *     (bench/gossip/traffic-breakdown.ts --trace);
+ *   - on a stall: it lasts two probe intervals, so a member stalled for up
+ *     to a second (two 500 ms pauses back to back) answers before its
+ *     verdict. It lasted as long by accident before: every failed probe
+ *     raised the health score (the relays' nacks came just too late), which
+ *     doubled the next interval.
+ * A node that is really gone fails the second probe too; the suspicion then
+ * starts from the first failure, so the second chance delays only when the
+ * news starts to spread, not the suspicion's deadline.
  *
  * Membership owns the member table; the prober only calls back through
  * `ProberHost` with its verdict, so the state machine stays in one place.
@@ -48,10 +62,16 @@ interface Probe {
   timeoutAt: number;
   deadline: number;
   indirect: boolean;
+  /** Direct pings sent, and when the next is due (every probe timeout, up to `maxPings`). */
+  pings: number;
+  maxPings: number;
+  nextPingAt: number;
   expectedNacks: number;
   nacks: number;
   /** When an earlier probe of the same target failed: this one is its second chance. */
   retryOf: number;
+  /** Between its direct pings, ms. */
+  spacing: number;
 }
 
 interface Relay {
@@ -62,6 +82,9 @@ interface Relay {
   nackAt: number;
   expireAt: number;
 }
+
+/** A relay nacks after this fraction of the probe timeout without the target's ack (see onPingReq). */
+export const NACK_AFTER = 0.8;
 
 export class Prober {
   readonly stats = { probes: 0, failedProbes: 0, secondChances: 0, savedBySecondChance: 0 };
@@ -165,7 +188,12 @@ export class Prober {
     if (t === undefined || !t.isLive) return;
     const seq = this.nextSeq();
     const now = this.host.now();
-    this.relays.set(seq, { address, port, origin, originSeq, nackAt: now + this.cfg.probeTimeoutMs, expireAt: now + this.cfg.probeIntervalMs });
+    // The nack must reach the origin before its verdict, or Lifeguard's health score blames the origin
+    // for every dead target: it asked at its timeout (150 ms) and decides one tick before its interval
+    // ends (350 ms), and a nack after a full timeout, sent on our next tick, arrived up to 351 ms in
+    // (in the simulator, whose ticks share one phase, always after 350). At 0.8 of the timeout it
+    // arrives by about 320 ms. We still pass on a late ack for as long as a second chance lasts.
+    this.relays.set(seq, { address, port, origin, originSeq, nackAt: now + NACK_AFTER * this.cfg.probeTimeoutMs, expireAt: now + 2 * this.cfg.probeIntervalMs });
     this.ping(t, seq);
   }
 
@@ -177,6 +205,7 @@ export class Prober {
   stall(lag: number): void {
     if (this.probe !== null) {
       this.probe.timeoutAt += lag;
+      this.probe.nextPingAt += lag;
       this.probe.deadline += lag;
     }
     for (const r of this.relays.values()) r.nackAt += lag;
@@ -192,16 +221,11 @@ export class Prober {
     }
     const p = this.probe;
     if (p !== null) {
-      if (!p.indirect && now >= p.timeoutAt) {
-        p.indirect = true;
-        const relays = this.randomLive(this.cfg.indirectChecks, p.target);
-        p.expectedNacks = relays.length;
-        for (const r of relays) {
-          this.host.send(r.record.address, r.record.gossipPort, {
-            type: MsgType.PingReq, from: this.host.selfName, seq: p.seq, target: p.target.name, facts: this.host.take(),
-          }, r.name, false);
-        }
-        // A second direct ping: one lost datagram on a lossy link should not cost a suspicion.
+      if (!p.indirect && now >= p.timeoutAt) this.askRelays(p, this.cfg.indirectChecks);
+      if (p.pings < p.maxPings && now >= p.nextPingAt && now < p.deadline) {
+        // Another direct ping: one lost datagram on a lossy link should not cost a suspicion.
+        p.pings++;
+        p.nextPingAt = now + p.spacing;
         const t = this.current(p.target);
         if (t !== null) this.ping(t, p.seq);
       }
@@ -233,15 +257,36 @@ export class Prober {
 
   /** Probe `t` now; `retryOf` >= 0 makes it the second chance of a probe that failed then. */
   private begin(t: Member, now: number, retryOf: number): void {
-    const interval = this.awareness.scale(this.cfg.probeIntervalMs);
+    // A second chance lasts two intervals (see the header): a member stalled for up to about a second
+    // (two 500 ms pauses back to back) answers from its socket buffer before the verdict.
+    const interval = this.awareness.scale(this.cfg.probeIntervalMs) * (retryOf >= 0 ? 2 : 1);
     this.nextProbeAt = now + interval;
     this.stats.probes++;
     const seq = this.nextSeq();
+    const timeout = this.awareness.scale(this.cfg.probeTimeoutMs);
     // The verdict comes one tick before the next probe is due, so probes never overlap.
-    this.probe = {
-      target: t, seq, timeoutAt: now + this.awareness.scale(this.cfg.probeTimeoutMs), deadline: now + interval - this.cfg.tickMs,
-      indirect: false, expectedNacks: 0, nacks: 0, retryOf,
+    // A first probe pings at the start and at the timeout; a second chance at its start, a third and two thirds in.
+    const deadline = now + interval - this.cfg.tickMs;
+    const spacing = retryOf >= 0 ? Math.floor((deadline - now) / 3) : timeout;
+    const p: Probe = {
+      target: t, seq, spacing, timeoutAt: now + timeout, deadline,
+      indirect: false, pings: 1, maxPings: retryOf >= 0 ? 3 : 2, nextPingAt: now + spacing, expectedNacks: 0, nacks: 0, retryOf,
     };
+    this.probe = p;
     this.ping(t, seq);
+    // A second chance asks its relays at once: they have the whole interval to get an answer through.
+    if (retryOf >= 0) this.askRelays(p, this.cfg.secondChanceChecks);
+  }
+
+  /** Ask `k` random members to probe the target for us (ping-req); their nacks tell us they were heard. */
+  private askRelays(p: Probe, k: number): void {
+    p.indirect = true;
+    const relays = this.randomLive(k, p.target);
+    p.expectedNacks = relays.length;
+    for (const r of relays) {
+      this.host.send(r.record.address, r.record.gossipPort, {
+        type: MsgType.PingReq, from: this.host.selfName, seq: p.seq, target: p.target.name, facts: this.host.take(),
+      }, r.name, false);
+    }
   }
 }

@@ -61,7 +61,8 @@ describe('gossip simulation, 100 nodes', () => {
     }
     const removals = nodes.flatMap((n) => n.events.filter((e) => e.type === 'peer-removed'));
     expect(removals).toEqual([]);
-    expect(nodes.reduce((s, n) => s + n.m.stats.refutations, 0)).toBeGreaterThan(0); // suspicions did happen, and were refuted
+    // The pauses did make probes fail: second chances (prober.ts) are what kept them from becoming suspicions.
+    expect(nodes.reduce((s, n) => s + n.m.prober.stats.secondChances, 0)).toBeGreaterThan(0);
     const victim = nodes[3]!;
     c.kill(victim);
     const took = c.runUntil(() => c.allSee(victim.name, false), 10_000);
