@@ -6,7 +6,9 @@
  * name to the first key it sees for it and drops records under another key.
  *
  * Layout (big-endian), v1:
- *   0  version u8 (1)        1  flags u8 (LEFT, SUBNET_CONFIGURED, HAS_WG)
+ *   0  version u8 (1)        1  flags u8 (LEFT, SUBNET_CONFIGURED, HAS_WG,
+ *                               FINISHES_CHECKSUMS: send it TCP checksums
+ *                               partial, src/offload/partial-checksum.ts)
  *   2  incarnation u32       6  signing key (32, Ed25519 public)
  *  38  wg public key (32, zero unless HAS_WG)
  *  70  underlay IPv4 (4)    74  gossip port u16   76  data port u16
@@ -59,7 +61,7 @@ export const RECORD_VERSION = 1;
 /** The version that carries subnets of both families. */
 export const RECORD_VERSION_DUAL = 2;
 /** SubnetConfigured is the IPv4 subnet's; Subnet6Configured (v2 only) the IPv6 one's. */
-export const RecordFlag = { Left: 1, SubnetConfigured: 2, HasWg: 4, Subnet6Configured: 8 } as const;
+export const RecordFlag = { Left: 1, SubnetConfigured: 2, HasWg: 4, Subnet6Configured: 8, FinishesChecksums: 16 } as const;
 export const SIG_LEN = 64;
 export const SIGNING_KEY_LEN = 32;
 /** Names and labels stay short so that several records fit one 1400-byte datagram. */
