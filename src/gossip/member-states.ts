@@ -20,7 +20,7 @@ import { nameHash } from './anti-entropy.ts';
 import type { BroadcastQueue } from './broadcast-queue.ts';
 import { claimSigned } from './claim.ts';
 import { ClaimTrust } from './claim-trust.ts';
-import { FactKind, decodeFact, encodeFact } from './codec.ts';
+import { CLAIM_SIG_LEN, FactKind, decodeFact, encodeFact } from './codec.ts';
 import { FORGET_SKEW_MS, ForgetLedger, decodeForget, verifyForget } from './forget.ts';
 import type { Fact } from './codec.ts';
 import { dataChanged, peerOf } from './events.ts';
@@ -30,7 +30,7 @@ import type { DropReason, MembershipConfig } from './member.ts';
 import { MemberTable } from './member-table.ts';
 import type { SharedMembers } from './member-table.ts';
 import { RecordFlag, bytesEqual } from './record.ts';
-import type { RecordVerdict } from './record.ts';
+import type { NodeRecord, RecordVerdict } from './record.ts';
 import { Suspicion, confirmationsWanted, suspicionMin } from './suspicion.ts';
 
 /** A claim about one member: suspect or dead, at an incarnation, by a member. */
@@ -225,6 +225,18 @@ export class MemberStates {
   }
 
   /**
+   * Our probe of `t` failed, first at `since` (prober.ts), and `bytes` is our signed suspect claim:
+   * suspect it, or if already suspected, confirm (our failed probe is independent evidence). True
+   * when the suspicion is new here (the suspect is then told at once).
+   */
+  probeFailed(t: Member, bytes: Uint8Array, since: number): boolean {
+    const fresh = t.suspicion === null;
+    const f = { kind: FactKind.Suspect, name: t.name, incarnation: t.incarnation, from: this.me.name } as const;
+    this.claim({ ...f, signature: bytes.subarray(bytes.length - CLAIM_SIG_LEN) }, bytes, { startedAt: since });
+    return fresh;
+  }
+
+  /**
    * Whether someone else's claim may be believed: its claimer is a member we hold, trusted (unless
    * `evenDistrusted`), within its rate, and signed it.
    */
@@ -277,6 +289,37 @@ export class MemberStates {
     if (!this.forgets.remember(f, bytes, now + host.cfg.tombstoneMs, now)) return this.drop('forget-refused');
     this.table.remove(m);
     host.queue.push(forgetQueueKey(f.name), this.forgets.factFor(f.name, now)!);
+  }
+
+  /**
+   * What brings a peer's anti-entropy up to date on the member with name hash `hash`: its record,
+   * after the forget of a former holder of the name (so that the puller takes this record), and
+   * for a dead member the claim that made it dead, its claimer's signature and all (`signDead`
+   * signs one of ours, for a death we only heard of by a pull).
+   */
+  factsFor(hash: number, signDead: (m: Member) => Uint8Array): Uint8Array[] {
+    const m = this.table.byHash(hash);
+    if (m === undefined) return [];
+    const out = [encodeFact({ kind: FactKind.Alive, record: m.bytes })];
+    const forgot = this.forgets.factFor(m.name, this.host.now());
+    if (forgot !== undefined) out.unshift(forgot);
+    if (m.state === MemberState.Dead) out.push(m.deadClaim ?? signDead(m));
+    return out;
+  }
+
+  /**
+   * End a dead or departed member's tombstone at an operator's word (`weft forget`) with the forget
+   * fact `sign` makes for its record (forget.ts). Refused for a member alive or suspected here,
+   * ourselves, or a name we hold nothing of; 'full' when the ledger of forgets is.
+   */
+  forgetMember(name: string, sign: (r: NodeRecord) => Uint8Array): 'forgotten' | 'unknown' | 'self' | 'alive' | 'suspect' | 'full' {
+    const m = this.table.get(name);
+    if (m === undefined) return 'unknown';
+    if (m === this.me) return 'self';
+    if (m.state === MemberState.Alive) return 'alive';
+    if (m.state === MemberState.Suspect) return 'suspect';
+    this.forgetFact(sign(m.record));
+    return this.table.get(name) === m ? 'full' : 'forgotten';
   }
 
   declareDead(m: Member, fact: Uint8Array, incarnation = m.incarnation): void {

@@ -15,8 +15,8 @@
  * The core is pure: time comes from the injected Clock's now() and one tick,
  * randomness from an injected generator, datagrams through GossipTransport.
  * Wire input never throws: every drop is counted by reason in `drops`.
- * Every opened datagram passes admission (admission.ts: recipient, replay,
- * rate, de-duplication) first, and every reply its reply budget.
+ * Datagrams are sealed, opened and admitted in wire.ts; what they say is
+ * handled here, and what facts do to members in member-states.ts.
  */
 import { ReasonCounters } from '../dataplane/counters.ts';
 import { Admission } from './admission.ts';
@@ -27,22 +27,20 @@ import type { SyncHost } from './anti-entropy.ts';
 import { Awareness, lagPenalty } from './awareness.ts';
 import { BroadcastQueue, retransmitLimit } from './broadcast-queue.ts';
 import type { TickHandle } from './clock.ts';
-import { ANY_RECIPIENT, CLAIM_SIG_LEN, FactKind, MsgType, decodeMessage, encodeFact, encodeMessage, factBudget } from './codec.ts';
+import { FactKind, MsgType, encodeFact, factBudget } from './codec.ts';
 import type { ClaimKind } from './codec.ts';
 import { signClaim, verifyClaim } from './claim.ts';
 import { ClaimTrust } from './claim-trust.ts';
-import type { Message } from './codec.ts';
 import { RecordFlag, decodeRecord, signRecord, verifyRecord } from './record.ts';
 import type { NodeRecord, RecordFields } from './record.ts';
 import { Joiner } from './join.ts';
 import { Prober } from './prober.ts';
 import type { ProberHost } from './prober.ts';
-import { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
+import { DEFAULT_CONFIG, DROP_REASONS, Member, MemberState } from './member.ts';
 import type { DropReason, MembershipConfig, MembershipOptions } from './member.ts';
-import { Member } from './member.ts';
 import { MemberStates } from './member-states.ts';
 import { encodeForget } from './forget.ts';
-import { EVERY_KEY, SealKeys } from './seal-keys.ts';
+import { MembershipWire } from './wire.ts';
 import type { MemberTable, SharedMembers } from './member-table.ts';
 
 export { DEFAULT_CONFIG, DROP_REASONS, MemberState } from './member.ts';
@@ -62,8 +60,8 @@ export class Membership {
   readonly prober: Prober;
   readonly admission: Admission;
   private readonly queue = new BroadcastQueue();
-  /** Which cluster key each endpoint speaks, during a key rotation (seal-keys.ts). */
-  private readonly sealKeys: SealKeys;
+  /** Sealing, opening and admitting datagrams (wire.ts). */
+  private readonly wire: MembershipWire;
   /** Every member's state as facts arrive (member-states.ts). */
   private readonly states: MemberStates;
   private readonly table: MemberTable;
@@ -83,7 +81,6 @@ export class Membership {
   constructor(private readonly opts: MembershipOptions) {
     this.cfg = { ...DEFAULT_CONFIG, ...opts.config };
     this.random = opts.random ?? Math.random;
-    this.sealKeys = new SealKeys(opts.keyring);
     this.awareness = new Awareness(this.cfg.awarenessMax);
     this.fields = opts.self;
     const bytes = signRecord(opts.self, opts.incarnation ?? 0, opts.secretKey);
@@ -114,10 +111,18 @@ export class Membership {
       wall: () => this.wall(),
       verified: (address, port, name) => this.verified(address, port, name),
     }, opts.admission);
+    this.wire = new MembershipWire({
+      keyring: opts.keyring,
+      transport: opts.transport,
+      admission: this.admission,
+      stats: this.stats,
+      drop: (reason) => this.drop(reason),
+      wall: () => this.wall(),
+    });
     this.joiner = new Joiner({
       announce: (seed) => {
         const alive = encodeFact({ kind: FactKind.Alive, record: this.me.bytes });
-        this.send(seed.address, seed.port, { type: MsgType.Gossip, from: this.me.name, facts: [alive] }, null);
+        this.wire.send(seed.address, seed.port, { type: MsgType.Gossip, from: this.me.name, facts: [alive] }, null);
       },
       pull: (seed) => this.antiEntropy.start(seed.address, seed.port, null),
       liveCount: () => this.states.live,
@@ -192,7 +197,7 @@ export class Membership {
     this.resign({ ...this.fields, flags: this.fields.flags | RecordFlag.Left }, this.me.incarnation + 1);
     const targets = this.prober.randomLive(2 * this.cfg.gossipFanout);
     const fact = encodeFact({ kind: FactKind.Alive, record: this.me.bytes });
-    for (const t of targets) this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [fact] }, t.name);
+    for (const t of targets) this.wire.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [fact] }, t.name);
   }
 
   /** Change our own record (a new subnet, a new address): one incarnation higher, re-signed, gossiped. */
@@ -210,14 +215,9 @@ export class Membership {
    * a member alive or suspected here, ourselves, or a name we hold nothing of.
    */
   forget(name: string): 'forgotten' | 'unknown' | 'self' | 'alive' | 'suspect' | 'full' {
-    const m = this.table.get(name);
-    if (m === undefined) return 'unknown';
-    if (m === this.me) return 'self';
-    if (m.state === MemberState.Alive) return 'alive';
-    if (m.state === MemberState.Suspect) return 'suspect';
-    const r = m.record;
-    this.states.forgetFact(encodeForget({ name, key: r.signingKey, incarnation: r.incarnation, issuedAt: this.wall(), from: this.me.name }, this.opts.secretKey));
-    return this.table.get(name) === m ? 'full' : 'forgotten';
+    return this.states.forgetMember(name, (r) => encodeForget({
+      name, key: r.signingKey, incarnation: r.incarnation, issuedAt: this.wall(), from: this.me.name,
+    }, this.opts.secretKey));
   }
 
   /** Every known member including tombstones and this node (a snapshot array; cold path). */
@@ -235,20 +235,8 @@ export class Membership {
   // ---------------------------------------------------------------- receive
 
   receive(bytes: Uint8Array, address: string, port: number): void {
-    this.stats.received++;
-    this.stats.receivedBytes += bytes.length;
-    const v = decodeMessage(bytes, this.opts.keyring);
-    if (!v.ok) {
-      this.drop(v.reason);
-      return;
-    }
-    const refused = this.admission.admit(v, bytes.length, address, port);
-    if (refused !== null) {
-      this.drop(refused);
-      return;
-    }
-    this.sealKeys.heard(address, port);
-    const msg = v.msg;
+    const msg = this.wire.open(bytes, address, port);
+    if (msg === null) return;
     // Facts first: a probe's piggybacked news is as good as a gossip message's.
     if ('facts' in msg) this.states.facts(msg.facts, msg.type === MsgType.SyncRecords, msg.from);
     switch (msg.type) {
@@ -257,7 +245,7 @@ export class Membership {
         else {
           // Piggybacked news is for members; an unverified pinger gets a bare ack, within its budget.
           const facts = this.verified(address, port, msg.from) ? this.take() : [];
-          this.send(address, port, { type: MsgType.Ack, from: this.me.name, seq: msg.seq, facts }, msg.from, true);
+          this.wire.send(address, port, { type: MsgType.Ack, from: this.me.name, seq: msg.seq, facts }, msg.from, true);
         }
         return;
       case MsgType.PingReq:
@@ -352,7 +340,7 @@ export class Membership {
     for (const t of targets) {
       const facts = this.take();
       if (facts.length === 0) return;
-      this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts }, t.name);
+      this.wire.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts }, t.name);
     }
   }
 
@@ -360,27 +348,6 @@ export class Membership {
 
   private take(): Uint8Array[] {
     return this.queue.take(this.budget, retransmitLimit(this.cfg.retransmitMult, this.states.live));
-  }
-
-  /**
-   * Seal and send to the node named `to` (null: whoever is at the address, a seed). A `reply`
-   * answers a received datagram: to an unverified source it must fit that source's budget.
-   */
-  private send(address: string, port: number, msg: Message, to: string | null, reply = false): void {
-    const stamp = { sentAt: this.wall(), to: to === null ? ANY_RECIPIENT : nameHash(to) };
-    // During a key rotation: the key this endpoint speaks (seal-keys.ts).
-    const key = this.sealKeys.keyFor(address, port, to === null, msg.type === MsgType.SyncDigest && !msg.reply);
-    for (let i = 1; key === EVERY_KEY && i < this.opts.keyring.size; i++) {
-      const copy = encodeMessage(msg, this.opts.keyring, stamp, i);
-      this.stats.sent++;
-      this.stats.sentBytes += copy.length;
-      this.opts.transport.send(address, port, copy);
-    }
-    const bytes = encodeMessage(msg, this.opts.keyring, stamp, key === EVERY_KEY ? 0 : key);
-    if (reply && !this.admission.mayReply(address, port, to, bytes.length)) return this.drop('reply-budget');
-    this.stats.sent++;
-    this.stats.sentBytes += bytes.length;
-    this.opts.transport.send(address, port, bytes);
   }
 
   /** Our claim about `m` at the incarnation we hold, signed with our key (claim.ts). */
@@ -406,16 +373,14 @@ export class Membership {
       now: () => this.opts.clock.now(),
       random: this.random,
       lookup: (name) => this.table.get(name),
-      send: (a, p, msg, to, reply) => this.send(a, p, msg, to, reply),
+      send: (a, p, msg, to, reply) => this.wire.send(a, p, msg, to, reply),
       take: () => this.take(),
       failed: (t, since) => {
-        // Suspect it, or if already suspected, confirm: our failed probe is independent evidence.
-        const f = { kind: FactKind.Suspect, name: t.name, incarnation: t.incarnation, from: this.me.name } as const;
         const bytes = this.signClaim(FactKind.Suspect, t);
-        const fresh = t.suspicion === null;
-        this.states.claim({ ...f, signature: bytes.subarray(bytes.length - CLAIM_SIG_LEN) }, bytes, { startedAt: since });
         // Lifeguard's buddy system: tell the suspect itself at once, so that it can refute before the news spreads.
-        if (fresh) this.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [bytes] }, t.name);
+        if (this.states.probeFailed(t, bytes, since)) {
+          this.wire.send(t.record.address, t.record.gossipPort, { type: MsgType.Gossip, from: this.me.name, facts: [bytes] }, t.name);
+        }
       },
     };
   }
@@ -426,18 +391,8 @@ export class Membership {
       syncMembers: () => this.table.values(),
       digest: () => ({ count: this.table.size, buckets: this.table.digest }),
       byHash: (h) => this.table.byHash(h),
-      factsFor: (h) => {
-        const m = this.table.byHash(h);
-        if (m === undefined) return [];
-        const out = [encodeFact({ kind: FactKind.Alive, record: m.bytes })];
-        // A forgotten former holder of the name: the forget first, so that the puller takes this record.
-        const forgot = this.states.forgets.factFor(m.name, this.opts.clock.now());
-        if (forgot !== undefined) out.unshift(forgot);
-        // The claim that made it dead, its claimer's signature and all (one of ours, for a death we only heard of by a pull).
-        if (m.state === MemberState.Dead) out.push(m.deadClaim ?? this.signClaim(FactKind.Dead, m));
-        return out;
-      },
-      send: (a, p, msg, to, reply) => this.send(a, p, msg, to, reply),
+      factsFor: (h) => this.states.factsFor(h, (m) => this.signClaim(FactKind.Dead, m)),
+      send: (a, p, msg, to, reply) => this.wire.send(a, p, msg, to, reply),
       now: () => this.opts.clock.now(),
     };
   }
