@@ -29,6 +29,28 @@ export const SlotState = {
 } as const;
 export type SlotState = (typeof SlotState)[keyof typeof SlotState];
 
+/**
+ * What a slot's TCP checksum field holds (PacketRing.csum), for the checksum
+ * work that someone further along may do instead of weft
+ * (docs/ARCHITECTURE.md, "Checksums left partial").
+ */
+export const CsumState = {
+  /** As the packet arrived or was made: a checksum a receiver verifies. */
+  Complete: 0,
+  /**
+   * A TCP packet whose checksum field holds only the folded pseudo-header sum
+   * (CHECKSUM_PARTIAL): whoever takes it next must finish it (the peer, for
+   * one that said it will, or the kernel, told by NEEDS_CSUM).
+   */
+  Partial: 1,
+  /**
+   * Received and authenticated end to end (a WireGuard AEAD tag): the TCP
+   * checksum needs no verifying, and may be replaced by the partial form.
+   */
+  Authenticated: 2,
+} as const;
+export type CsumState = (typeof CsumState)[keyof typeof CsumState];
+
 /** Outer headers need at most this much: VXLAN+Ethernet 22, WireGuard 16, a virtio-net header 10. */
 export const MIN_HEADROOM = 64;
 /** A ChaCha20-Poly1305 tag (16) plus WireGuard's padding to 16 bytes (at most 15). */
@@ -108,6 +130,8 @@ export class PacketRing {
    * Index into it with `offset[slot] - baseOf(slot)`.
    */
   readonly slotBuffers: readonly Buffer[];
+  /** Per slot, a CsumState: what its TCP checksum field holds. Complete when acquired. */
+  readonly csum: Uint8Array;
 
   private readonly state: Uint8Array;
   /** Where the next staging reservation starts; staging runs to the end of the buffer. */
@@ -154,6 +178,7 @@ export class PacketRing {
     this.offset = new Int32Array(slots);
     this.length = new Int32Array(slots);
     this.state = new Uint8Array(slots);
+    this.csum = new Uint8Array(slots);
     this.freeStack = new Int32Array(slots);
     const views: Buffer[] = [];
     // Fill the stack so that slot 0 is acquired first: tests and dumps read naturally.
@@ -176,6 +201,7 @@ export class PacketRing {
     this.state[slot] = SlotState.Owned;
     this.offset[slot] = slot * this.slotSize + this.headroom;
     this.length[slot] = 0;
+    this.csum[slot] = CsumState.Complete;
     return slot;
   }
 
@@ -192,6 +218,7 @@ export class PacketRing {
       this.state[slot] = SlotState.Owned;
       this.offset[slot] = slot * this.slotSize + this.headroom;
       this.length[slot] = 0;
+      this.csum[slot] = CsumState.Complete;
       out[n++] = slot;
     }
     if (n < want) this.exhaustedCount++;

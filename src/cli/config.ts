@@ -148,7 +148,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   for (const [i, entry] of ((root.peers as unknown[] | undefined) ?? []).entries()) {
     const field = `peers[${i}]`;
     const p = object(entry, field);
-    onlyKeys(p, field, ['name', 'endpoint', 'subnet', 'vtepMac', 'publicKey', 'presharedKey', 'persistentKeepalive', 'location']);
+    onlyKeys(p, field, ['name', 'endpoint', 'subnet', 'vtepMac', 'publicKey', 'presharedKey', 'persistentKeepalive', 'location', 'finishesChecksums']);
     const peerLocation = p.location === undefined ? location : nodeName(p.location, `${field}.location`);
     // Which protocol reaches this peer: the backend's, or under "mixed" its location's.
     const viaWireguard = backend === 'wireguard' || (backend === 'mixed' && peerLocation !== location);
@@ -178,6 +178,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
       // weft peers derive their VTEP MAC from their name, so a weft-only cluster need not list MACs.
       vtepMac: p.vtepMac === undefined ? deriveVtepMac(peerName) : mac(p.vtepMac, `${field}.vtepMac`),
       ...wg,
+      // A weft node, or a kernel vxlan with remcsumrx: TCP checksums may leave partial (src/offload/partial-checksum.ts).
+      ...(p.finishesChecksums === undefined ? {} : { finishesChecksums: boolean(p.finishesChecksums, `${field}.finishesChecksums`, false) }),
     });
   }
   const listed = peers.length;

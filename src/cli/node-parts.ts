@@ -110,6 +110,8 @@ export async function joinGossip(config: NodeConfig, undo: Undo): Promise<Gossip
     location: config.location,
     vtepMac: config.vxlan.vtepMac,
     wgPublicKey: config.wireguard ? publicKey(config.wireguard.privateKey) : null,
+    // With TUN offloads every TCP checksum we receive is handed on partial or verified: peers may leave theirs partial.
+    finishesChecksums: config.tun.offload,
     cluster: config.clusterCidr,
     configuredSubnet: config.subnet,
     // A dual-stack node claims an IPv6 /64 beside its IPv4 subnet.
@@ -129,7 +131,7 @@ export async function joinGossip(config: NodeConfig, undo: Undo): Promise<Gossip
  * is false (every encapsulation authenticated every byte already).
  */
 export async function openDevice(config: ResolvedConfig, ring: PacketRing, mtu: number, verifyChecksums: boolean, undo: Undo, log: Logger): Promise<{ tun: NativeTun; link: Link }> {
-  const tun = openTun({ name: config.tun.name, ...(config.tun.offload ? { offload: { ring, verifyChecksums } } : {}) });
+  const tun = openTun({ name: config.tun.name, ...(config.tun.offload ? { offload: { ring, verifyChecksums, leavePartial: true } } : {}) });
   undo.push('close TUN device', () => tun.close());
   const link = new Link(tun.name);
   undo.push('remove addresses and routes', () => link.close());

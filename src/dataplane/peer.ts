@@ -47,6 +47,13 @@ export interface PeerSpec {
   readonly location?: string;
   /** The encapsulation this peer must use whatever its location (wg set adds WireGuard peers). */
   readonly via?: EncapsulationKind;
+  /**
+   * It finishes TCP checksums we leave partial (src/offload/partial-checksum.ts):
+   * a weft node whose record says so, or a Linux vxlan device with remote
+   * checksum offload on receive (`remcsumrx`). Default false: every checksum
+   * leaves whole.
+   */
+  readonly finishesChecksums?: boolean;
 }
 
 /** Where peer changes go, from every control path (config file, gossip, wg set): the data plane. */
@@ -93,6 +100,8 @@ export abstract class Peer {
   publicKey: Uint8Array | undefined;
   /** Counted by the encapsulation: bytes as its datagrams carry them, inner packets delivered. */
   readonly traffic: PeerTraffic = newPeerTraffic();
+  /** PeerSpec.finishesChecksums: whether a partial TCP checksum may leave for it as it is. */
+  finishesChecksums: boolean;
 
   constructor(
     readonly name: string,
@@ -101,6 +110,7 @@ export abstract class Peer {
     this.endpoint = spec.endpoint;
     this.subnets = spec.subnets;
     this.publicKey = spec.publicKey;
+    this.finishesChecksums = spec.finishesChecksums ?? false;
   }
 
   /** Encapsulate the IP packet in `slot` toward this peer and send it. Takes the slot. */

@@ -23,7 +23,7 @@ import { loadOrCreateIdentity } from '../gossip/identity.ts';
 import { Keyring } from '../gossip/keyring.ts';
 import { MemberState, Membership } from '../gossip/membership.ts';
 import type { GossipPeer, MemberEvent } from '../gossip/membership.ts';
-import { decodeReachable } from '../gossip/record.ts';
+import { RecordFlag, decodeReachable } from '../gossip/record.ts';
 import type { NodeRecord } from '../gossip/record.ts';
 import { UdpGossipTransport } from '../gossip/udp-transport.ts';
 import { SubnetAllocator, subnetOf } from '../ipam/allocator.ts';
@@ -51,6 +51,8 @@ export interface GossipControlOptions {
   location: string;
   vtepMac: Uint8Array;
   wgPublicKey: Uint8Array | null;
+  /** Announce that peers may leave TCP checksums partial for us (RecordFlag.FinishesChecksums). */
+  finishesChecksums?: boolean;
   /** The IPv4 cluster CIDR: undefined in an IPv6-only pod network (then cluster6 is set). */
   cluster: Cidr | undefined;
   /** An operator-chosen subnet: announced as configured, it wins conflicts. */
@@ -85,6 +87,7 @@ export function peerSpecOf(peer: GossipPeer, record: NodeRecord): PeerSpec {
     ...peer,
     ...(record.wgPublicKey !== null ? { publicKey: record.wgPublicKey } : {}),
     location: record.location,
+    finishesChecksums: (record.flags & RecordFlag.FinishesChecksums) !== 0,
   };
 }
 
@@ -122,7 +125,7 @@ export class GossipControl {
       decode: decodeReachable(underlay.families),
       self: {
         name: o.name,
-        flags: 0,
+        flags: o.finishesChecksums === true ? RecordFlag.FinishesChecksums : 0,
         wgPublicKey: o.wgPublicKey,
         ...underlay.announce,
         gossipPort: transport.port,

@@ -15,7 +15,7 @@
  * and keep it short, not in the device's FIFO, and neither direction can
  * starve the other.
  */
-import { SlotBatch } from '../buf/packet-ring.ts';
+import { CsumState, SlotBatch } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import type { Dataplane } from '../dataplane/dataplane.ts';
 import { Received } from '../dataplane/encapsulation.ts';
@@ -245,6 +245,8 @@ export class Router {
       return false;
     }
     this.ring.length[slot] = n;
+    // The slot holds our ICMP answer now, whatever the packet's TCP checksum was.
+    this.ring.csum[slot] = CsumState.Complete;
     this.stats.tooBigAnswered++;
     this.pendingWrites[this.pendingCount++] = slot;
     if (this.pendingCount === this.pendingWrites.length) this.flushWrites();

@@ -22,15 +22,25 @@
  * `verifyChecksums` a segment is merged only after its own IPv4 header and
  * TCP checksums are found correct; a bad one goes alone, with a zero virtio
  * header, and the kernel drops and counts it as it always did.
+ *
+ * A slot whose checksum someone else vouches for (PacketRing.csum: Partial,
+ * from a VXLAN peer using remote checksum offload, or Authenticated, by a
+ * WireGuard tag; every slot when `verifyChecksums` is off) is merged without
+ * verifying, and when it goes alone as TCP it is written in partial form with
+ * NEEDS_CSUM too: its field may hold only the pseudo-header sum, and the
+ * kernel then skips a verification that could only succeed.
  */
+import { CsumState } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { readU32BE } from '../bytes/endian.ts';
 import { WeftError } from '../errors.ts';
 import { IP_PROTO_TCP, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, writeIpv4HeaderChecksum } from '../wire/ip.ts';
 import { onesSum, pseudoHeaderSum } from './checksum.ts';
+import { tcpHeaderStart, writePartialTcpChecksum } from './partial-checksum.ts';
 import { TCP_ACK, TCP_CHECKSUM_OFFSET, TCP_FLAGS_OFFSET, TCP_MIN_HEADER_LEN, TCP_PSH } from './tso.ts';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VIRTIO_NET_HDR_GSO_NONE,
   VIRTIO_NET_HDR_GSO_TCPV4,
   VIRTIO_NET_HDR_GSO_TCPV6,
   VNET_HDR_LEN,
@@ -248,7 +258,7 @@ export class GroCoalescer {
     if (tcpLen < TCP_MIN_HEADER_LEN || payload <= 0 || (b[t + 12]! & 0x0f) !== 0 || (flags !== TCP_ACK && flags !== (TCP_ACK | TCP_PSH))) {
       return kind;
     }
-    if (this.verify) {
+    if (this.verify && ring.csum[s] === CsumState.Complete) {
       const version = v === 4 ? 4 : 6;
       const ipOk = v !== 4 || onesSum(b, off, ipLen, 0) === 0xffff;
       if (!ipOk || onesSum(b, t, len - ipLen, pseudoHeaderSum(b, off, version, IP_PROTO_TCP, len - ipLen)) !== 0xffff) {
@@ -337,8 +347,9 @@ export class GroCoalescer {
       const s = this.slots[h]!;
       const off = ring.offset[s]!;
       const n = this.gCount[g]!;
-      if (n === 1) writeVnetHdrNone(b, off - VNET_HDR_LEN);
-      else this.patchHead(g, off);
+      if (n > 1) this.patchHead(g, off);
+      else if (!this.verify || ring.csum[s] !== CsumState.Complete) this.writeSingleVouched(s, off);
+      else writeVnetHdrNone(b, off - VNET_HDR_LEN);
       this.iovOffsets[iov] = off - VNET_HDR_LEN;
       this.iovLengths[iov] = VNET_HDR_LEN + ring.length[s]!;
       this.iovSlots[iov++] = s;
@@ -355,6 +366,26 @@ export class GroCoalescer {
     }
     this.iovCount = iov;
     return groups;
+  }
+
+  /**
+   * The header of a packet going alone whose checksum is vouched for: TCP
+   * in partial form with NEEDS_CSUM (its field may hold only the
+   * pseudo-header sum); anything else, or TCP with bytes past its declared
+   * length, behind a zero header as it stands.
+   */
+  private writeSingleVouched(s: number, off: number): void {
+    const b = this.ring.bytes;
+    const len = this.ring.length[s]!;
+    const tcp = tcpHeaderStart(b, off, len);
+    const declared = b[off]! >> 4 === 4 ? (b[off + 2]! << 8) | b[off + 3]! : IPV6_HEADER_LEN + ((b[off + 4]! << 8) | b[off + 5]!);
+    if (tcp < 0 || declared !== len) {
+      writeVnetHdrNone(b, off - VNET_HDR_LEN);
+      return;
+    }
+    writePartialTcpChecksum(b, off, len, tcp);
+    const tcpHdrLen = (b[off + tcp + 12]! >> 4) << 2;
+    writeVnetHdr(b, off - VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, tcp + tcpHdrLen, 0, tcp, TCP_CHECKSUM_OFFSET);
   }
 
   /** Make the head of a merged group describe the whole super-packet, and write its virtio header. */

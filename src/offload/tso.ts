@@ -13,12 +13,15 @@
  *   - TCP sequence first + i * gso_size (mod 2^32); CWR only on the first
  *     segment (RFC 3168 §6.1.2: one CWR per window reduction), FIN and PSH
  *     only on the last (they mark the end of the data);
- *   - the TCP checksum is computed in full. The super-packet's checksum
- *     field holds only a pseudo-header sum (CHECKSUM_PARTIAL) and the
- *     segments' lengths differ from it, so nothing of it is reused.
+ *   - the TCP checksum is computed in full, or with `leavePartial` left in
+ *     partial form: the pseudo-header sum over the segment's own length
+ *     (the super-packet's field holds one over its whole length), the slot
+ *     marked CsumState.Partial for whoever sends it on to finish or pass on
+ *     (src/offload/partial-checksum.ts).
  *
  * A packet without GSO is copied as it is, its checksum completed first
- * when the kernel left it partial (NEEDS_CSUM; checksum-offloads.rst).
+ * when the kernel left it partial (NEEDS_CSUM; checksum-offloads.rst), or,
+ * with `leavePartial` and when it is TCP, marked Partial as it stands.
  *
  * The caller's staging buffer stays untouched while `pending`: the
  * segmenter reads it across emit() calls, so a ring that runs dry midway
@@ -31,11 +34,13 @@
  * of 4). That leaves at least ring.headroom - 3 bytes of headroom, still
  * more than any outer header weft writes.
  */
+import { CsumState } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { copyBytes } from '../bytes/copy.ts';
 import { readU32BE, writeU32BE } from '../bytes/endian.ts';
 import { IP_PROTO_TCP, IP_PROTO_UDP, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, writeIpv4HeaderChecksum } from '../wire/ip.ts';
 import { copyWithSum, fold, onesSum, pseudoHeaderSum } from './checksum.ts';
+import { TCP_CSUM_FIELD, tcpHeaderStart } from './partial-checksum.ts';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_ECN,
@@ -126,6 +131,7 @@ export class TsoSegmenter {
   readonly stats: TsoStats = { packets: 0, superPackets: 0, segments: 0, abandoned: 0 };
 
   private readonly ring: PacketRing;
+  private readonly leavePartial: boolean;
   private src: Uint8Array = EMPTY;
   private pktOff = 0;
   private pktLen = 0;
@@ -138,6 +144,8 @@ export class TsoSegmenter {
   private csumStart = 0;
   private csumField = 0;
   private isUdp = false;
+  /** With leavePartial: a TCP packet whose partial checksum is passed on as it is. */
+  private passPartial = false;
   // With GSO: the super-packet's layout and the fields that change per segment.
   private version: 4 | 6 = 4;
   private ipHdrLen = 0;
@@ -151,8 +159,10 @@ export class TsoSegmenter {
   /** Pseudo-header sum of addresses and protocol; each segment adds its TCP length. */
   private addrSum = 0;
 
-  constructor(ring: PacketRing) {
+  /** `leavePartial`: leave TCP checksums partial (slots marked CsumState.Partial) rather than finish them. */
+  constructor(ring: PacketRing, options: { leavePartial?: boolean } = {}) {
     this.ring = ring;
+    this.leavePartial = options.leavePartial ?? false;
   }
 
   /** Segments of the loaded packet not yet emitted. */
@@ -233,6 +243,7 @@ export class TsoSegmenter {
       if (field + 2 > pktLen) return this.drop(this.drops.bad_csum_offset++);
       this.csumStart = start;
       this.csumField = field;
+      this.passPartial = this.leavePartial && field - start === TCP_CSUM_FIELD && tcpHeaderStart(src, pktOff, pktLen) === start;
       // RFC 768: a UDP checksum that computes to 0 is sent as 0xffff, since
       // 0 means "no checksum". TCP has no such rule.
       const v = src[pktOff]! >> 4;
@@ -314,8 +325,9 @@ export class TsoSegmenter {
     const len = this.pktLen;
     const d = this.place(slot, this.pktOff, 0);
     this.ring.length[slot] = len;
-    if (!this.needsCsum) {
+    if (!this.needsCsum || this.passPartial) {
       copyBytes(src, this.pktOff, bytes, d, len);
+      if (this.needsCsum) this.ring.csum[slot] = CsumState.Partial;
       return;
     }
     // The field already holds the pseudo-header sum the kernel put there, so
@@ -365,9 +377,17 @@ export class TsoSegmenter {
     bytes[t + TCP_CHECKSUM_OFFSET] = 0;
     bytes[t + TCP_CHECKSUM_OFFSET + 1] = 0;
 
+    const tcpLen = this.tcpHdrLen + plen;
+    if (this.leavePartial) {
+      copyBytes(src, srcPayload, bytes, d + hdrLen, plen);
+      const partial = fold(this.addrSum + tcpLen);
+      bytes[t + TCP_CHECKSUM_OFFSET] = partial >>> 8;
+      bytes[t + TCP_CHECKSUM_OFFSET + 1] = partial & 0xff;
+      ring.csum[slot] = CsumState.Partial;
+      return;
+    }
     // The TCP header is a whole number of words long, so the payload's sum
     // (taken while copying) lines up with the header's without a swap.
-    const tcpLen = this.tcpHdrLen + plen;
     const payloadSum = copyWithSum(src, srcPayload, bytes, d + hdrLen, plen);
     const headerSum = onesSum(bytes, t, this.tcpHdrLen, this.addrSum + tcpLen);
     const csum = ~fold(headerSum + payloadSum) & 0xffff;

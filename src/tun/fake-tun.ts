@@ -15,6 +15,7 @@
  */
 import type { PacketRing, SlotBatch } from '../buf/packet-ring.ts';
 import { WeftError } from '../errors.ts';
+import { finishPartialChecksums } from '../offload/partial-checksum.ts';
 import { emptyTunStats, MAX_TUN_PACKET } from './tun-device.ts';
 import type { TunDevice, TunStats } from './tun-device.ts';
 
@@ -95,6 +96,8 @@ export class FakeTun implements TunDevice {
 
   writeBatch(ring: PacketRing, slots: Int32Array, count: number): number {
     this.checkOpen('writeBatch');
+    // As a device without offloads: what it is given is what a pod receives.
+    finishPartialChecksums(ring, slots, count);
     let n = 0;
     for (let i = 0; i < count; i++) {
       const slot = slots[i]!;

@@ -10,6 +10,7 @@ import { getSystemErrorName } from 'node:util';
 import type { PacketRing, SlotBatch } from '../buf/packet-ring.ts';
 import { WeftError } from '../errors.ts';
 import { isNativeSyscallError, loadAddon } from '../native/addon.ts';
+import { finishPartialChecksums } from '../offload/partial-checksum.ts';
 import type { PollHandle, WeftNative } from '../native/addon.ts';
 import { emptyTunStats, MAX_IFNAME_BYTES, MAX_TUN_PACKET } from './tun-device.ts';
 import type { TunDevice, TunStats } from './tun-device.ts';
@@ -29,7 +30,7 @@ export interface OpenTunOptions {
    * weft cuts into packets, and takes coalesced TCP segments back in one
    * write. Needs `ring` (the ring the device will read into). Default false.
    */
-  offload?: { ring: PacketRing; verifyChecksums?: boolean };
+  offload?: { ring: PacketRing; verifyChecksums?: boolean; leavePartial?: boolean };
 }
 
 /** Check an interface name as the kernel's dev_valid_name() would, before any syscall. */
@@ -247,6 +248,8 @@ export class NativeTun implements TunDevice {
     const fd = this.checkOpen('writeBatch');
     if (count <= 0) return 0;
     if (this.offload !== null) return this.offload.write(fd, ring, slots, count, this.stats);
+    // No virtio header to say "finish this checksum": finish it here.
+    finishPartialChecksums(ring, slots, count);
     const status = this.writeStatus;
     const n = this.addon.tunWriteBatch(fd, ring.buffer, ring.offset, ring.length, slots, count, status);
     this.stats.writePackets += n;
@@ -344,6 +347,6 @@ export function openTun(options: OpenTunOptions): NativeTun {
   // A kernel that refuses the offloads still speaks the header; weft then
   // gets ordinary packets behind an empty one, and nothing else changes.
   const enabled = addon.tunSetOffload(opened.fd, TUN_OFFLOADS) === 0;
-  const halves = new TunOffload(addon, offload.ring, maxBatch, offload.verifyChecksums ?? true);
+  const halves = new TunOffload(addon, offload.ring, maxBatch, offload.verifyChecksums ?? true, offload.leavePartial ?? false);
   return new NativeTun(addon, opened.fd, opened.name, multiQueue, maxBatch, halves, enabled);
 }

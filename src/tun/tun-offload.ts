@@ -69,9 +69,10 @@ export class TunOffload {
   private next = 0;
   private readonly writeStatus = new Int32Array(3);
 
-  constructor(addon: WeftNative, ring: PacketRing, maxBatch: number, verifyChecksums: boolean) {
+  /** `leavePartial`: read TCP with its checksum left partial (see TsoSegmenter), for a caller that finishes or passes it on. */
+  constructor(addon: WeftNative, ring: PacketRing, maxBatch: number, verifyChecksums: boolean, leavePartial = false) {
     this.addon = addon;
-    this.segmenter = new TsoSegmenter(ring);
+    this.segmenter = new TsoSegmenter(ring, { leavePartial });
     this.coalescer = new GroCoalescer(ring, { verifyChecksums, maxBatch });
     // Staged in the ring's own buffer, the segmenter copies with copyWithin.
     const area = ring.stagingArea(TUN_STAGING_BYTES);

@@ -15,10 +15,19 @@
  * weft still answers ARP for its own VTEP address, so a kernel peer that was
  * given only a default FDB entry (no static neighbour) resolves it too.
  *
+ * Checksums: a TCP packet whose checksum the TUN read left partial
+ * (PacketRing.csum) goes to a peer that finishes checksums (a weft node, a
+ * kernel vxlan with remcsumrx) as it is, with the remote checksum offload
+ * bits set (RCO, src/wire/vxlan.ts); to any other peer it is finished here
+ * first. A received RCO frame with TCP inside is handed on partial (the
+ * outer UDP checksum, which the kernel verified, covered its bytes); one with
+ * UDP inside, or a start that is not the TCP header's, is finished here.
+ *
  * The packet work is in place: the inner Ethernet header and the VXLAN
  * header are written into the slot's headroom in front of the IP packet
  * (encap), or skipped over (decap). The kernel adds the outer IP and UDP.
  */
+import { CsumState } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { ReasonCounters } from '../dataplane/counters.ts';
 import { Received } from '../dataplane/encapsulation.ts';
@@ -26,6 +35,7 @@ import type { Encapsulation, PeerDirectory } from '../dataplane/encapsulation.ts
 import { Peer } from '../dataplane/peer.ts';
 import type { PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
+import { finishChecksumAt, finishTcpChecksum, tcpHeaderStart } from '../offload/partial-checksum.ts';
 import type { Transport, UdpEndpoint } from '../transport/transport.ts';
 import { formatIpv4, formatMac } from '../wire/addr.ts';
 import { ARP_LEN, ARP_OP_REQUEST, ARP_THA_OFFSET, ArpVerdict, arpOp, arpTargetIp, checkArp, writeArpReplyInPlace } from '../wire/arp.ts';
@@ -49,8 +59,11 @@ import {
   VXLAN_PORT_LINUX_FLANNEL,
   VxlanVerdict,
   checkVxlanHeader,
+  readRcoFieldOffset,
+  readRcoStart,
   readVni,
   writeVxlanHeader,
+  writeVxlanRcoTcp,
 } from '../wire/vxlan.ts';
 
 /** VXLAN header plus inner Ethernet header: what encap writes in front of the IP packet. */
@@ -80,9 +93,11 @@ export const VxlanDrop = {
   NoHeadroom: 7,
   /** IPv6 multicast that is not a neighbour solicitation for our VTEP address. */
   NdpIgnored: 8,
+  /** Remote checksum offload naming a checksum field outside the inner packet, or before its IP payload. */
+  BadRco: 9,
 } as const;
 
-const DROP_NAMES = ['short', 'bad_flags', 'wrong_vni', 'unknown_ethertype', 'not_for_us', 'bad_ip', 'arp_ignored', 'no_headroom', 'ndp_ignored'] as const;
+const DROP_NAMES = ['short', 'bad_flags', 'wrong_vni', 'unknown_ethertype', 'not_for_us', 'bad_ip', 'arp_ignored', 'no_headroom', 'ndp_ignored', 'bad_rco'] as const;
 export type VxlanDropName = (typeof DROP_NAMES)[number];
 
 export interface VxlanOptions {
@@ -173,10 +188,19 @@ export class VxlanEncapsulation implements Encapsulation {
     const ring = this.ring;
     const bytes = ring.bytes;
     const len = ring.length[slot]!;
-    const v4 = bytes[ring.offset[slot]!]! >> 4 === 4;
+    const ip = ring.offset[slot]!;
+    const v4 = bytes[ip]! >> 4 === 4;
+    // -1: whole checksums; else where the partial TCP checksum's sum starts, for RCO.
+    let rcoStart = -1;
+    if (ring.csum[slot] === CsumState.Partial) {
+      const tcp = peer.finishesChecksums ? tcpHeaderStart(bytes, ip, len) : -1;
+      if (tcp >= 0) rcoStart = ETH_HEADER_LEN + tcp;
+      else finishTcpChecksum(bytes, ip, len);
+    }
     const start = ring.prepend(slot, ENCAP_LEN);
     if (start < 0) return this.drop(slot, VxlanDrop.NoHeadroom);
     writeVxlanHeader(bytes, start, this.vni);
+    if (rcoStart >= 0) writeVxlanRcoTcp(bytes, start, rcoStart);
     writeEthernetHeader(bytes, start + VXLAN_HEADER_LEN, peer.vtepMac, this.vtepMac, v4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
     peer.traffic.txPackets++;
     peer.traffic.txBytes += len;
@@ -215,11 +239,28 @@ export class VxlanEncapsulation implements Encapsulation {
     const ipTotal = ipPacketLength(bytes, ip);
     ring.offset[slot] = ip;
     ring.length[slot] = ipTotal;
+    const rco = readRcoStart(bytes, off);
+    if (rco >= 0 && !this.takeRco(slot, ip, ipTotal, rco - ETH_HEADER_LEN, readRcoFieldOffset(bytes, off))) return this.dropped(slot, VxlanDrop.BadRco);
     // VXLAN carries no identity: the sender is whoever owns the underlay address.
     const peer = this.directory!.byAddress(fromAddress);
     if (peer !== undefined) peer.traffic.rxBytes += ipTotal;
     this.sender = peer;
     return Received.Deliver;
+  }
+
+  /**
+   * A frame whose sender left a checksum partial (RCO), its sum starting
+   * `start` bytes into the IP packet: TCP's, at its TCP header, is marked
+   * and handed on partial; any other is finished here. False when the field
+   * would lie outside the IP payload.
+   */
+  private takeRco(slot: number, ip: number, len: number, start: number, fieldOffset: number): boolean {
+    const bytes = this.ring.bytes;
+    const minStart = bytes[ip]! >> 4 === 4 ? (bytes[ip]! & 0x0f) << 2 : IPV6_HEADER_LEN;
+    if (start < minStart || start + fieldOffset + 2 > len) return false;
+    if (fieldOffset === 16 && tcpHeaderStart(bytes, ip, len) === start) this.ring.csum[slot] = CsumState.Partial;
+    else finishChecksumAt(bytes, ip, len, start, fieldOffset);
+    return true;
   }
 
   /** Answer an ARP request for our VTEP address in place and send it back; drop anything else. */
@@ -289,6 +330,7 @@ export class VxlanEncapsulation implements Encapsulation {
     peer.subnets = spec.subnets;
     peer.publicKey = spec.publicKey;
     peer.vtepMac = vtepMac;
+    peer.finishesChecksums = spec.finishesChecksums ?? false;
     return peer;
   }
 

@@ -105,3 +105,39 @@ export function readVni(bytes: Uint8Array, off: number): number {
   const at = off + VXLAN_VNI_OFFSET;
   return (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
 }
+
+/**
+ * Remote checksum offload (RCO; draft-herbert-vxlan-rco-00, Linux's
+ * `remcsumtx`/`remcsumrx`): a reserved flag bit says the inner frame's
+ * TCP or UDP checksum was left partial (its field holds the pseudo-header
+ * sum), and the reserved byte behind the VNI says where the sum starts and
+ * which field it goes in, so the receiver finishes it from the outer UDP
+ * checksum (or, as weft does, hands it on partial to its TUN device).
+ *   byte 1, 0x20: the R flag (bit 10 of the header; Linux's VXLAN_HF_RCO)
+ *   byte 7, low 7 bits: checksum start / 2, in bytes from the inner Ethernet header
+ *   byte 7, 0x80: the field is UDP's (start + 6); clear, TCP's (start + 16)
+ */
+export const VXLAN_FLAG_RCO = 0x20;
+const RCO_FLAG_OFFSET = 1;
+const RCO_DATA_OFFSET = 7;
+const RCO_UDP = 0x80;
+const RCO_START_MASK = 0x7f;
+/** The largest start RCO can say: 127 two-byte units from the inner Ethernet header. */
+export const VXLAN_RCO_MAX_START = RCO_START_MASK << 1;
+
+/** Mark the header at `off` (written by writeVxlanHeader) as RCO for a TCP checksum summed from `start` (even, at most VXLAN_RCO_MAX_START). */
+export function writeVxlanRcoTcp(bytes: Uint8Array, off: number, start: number): void {
+  bytes[off + RCO_FLAG_OFFSET] = bytes[off + RCO_FLAG_OFFSET]! | VXLAN_FLAG_RCO;
+  bytes[off + RCO_DATA_OFFSET] = (start >>> 1) & RCO_START_MASK;
+}
+
+/** The RCO checksum start (bytes from the inner Ethernet header) of the header at `off`, or -1 when RCO is not set. */
+export function readRcoStart(bytes: Uint8Array, off: number): number {
+  if ((bytes[off + RCO_FLAG_OFFSET]! & VXLAN_FLAG_RCO) === 0) return -1;
+  return (bytes[off + RCO_DATA_OFFSET]! & RCO_START_MASK) << 1;
+}
+
+/** Where, from the checksum start, the RCO header at `off` says the field is: UDP's 6 or TCP's 16. */
+export function readRcoFieldOffset(bytes: Uint8Array, off: number): number {
+  return (bytes[off + RCO_DATA_OFFSET]! & RCO_UDP) !== 0 ? 6 : 16;
+}

@@ -12,6 +12,7 @@
  * tick drives every timer.
  */
 import { performance } from 'node:perf_hooks';
+import { CsumState } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { readU32LE } from '../bytes/endian.ts';
 import { AeadViews } from '../crypto/aead.ts';
@@ -21,6 +22,7 @@ import type { Encapsulation, PeerDirectory } from '../dataplane/encapsulation.ts
 import type { PeerSpec } from '../dataplane/peer.ts';
 import { keyHex } from '../dataplane/peer-table.ts';
 import { WeftError } from '../errors.ts';
+import { finishTcpChecksum } from '../offload/partial-checksum.ts';
 import type { Transport } from '../transport/transport.ts';
 import { EAGER_HANDSHAKES_PER_TICK, REJECT_AFTER_TIME, STARTUP_HANDSHAKE_WINDOW, TIMER_TICK } from './constants.ts';
 import { Handshaker } from './handshaker.ts';
@@ -125,6 +127,12 @@ export class WireguardEncapsulation implements Encapsulation {
 
   /** Seal the (checked) IP packet toward `peer` and send it, or stage it while a handshake runs. Takes the slot. */
   encapsulate(slot: number, peer: WgPeer): void {
+    const ring = this.state.ring;
+    // Only a weft peer that said so takes a TCP checksum left partial; wireguard-go and the kernel deliver what they decrypt as it is.
+    if (ring.csum[slot] === CsumState.Partial && !peer.finishesChecksums) {
+      finishTcpChecksum(ring.bytes, ring.offset[slot]!, ring.length[slot]!);
+      ring.csum[slot] = CsumState.Complete;
+    }
     const kp = this.usable(peer.current);
     if (kp === undefined || peer.endpoint === undefined) {
       if (peer.endpoint === undefined) return this.drop(slot, WgDrop.NoEndpoint);
@@ -228,6 +236,8 @@ export class WireguardEncapsulation implements Encapsulation {
     // The data plane checks the inner source against this peer's allowed IPs next.
     peer.lastDataReceivedMs = now;
     this.sender = peer;
+    // The tag vouched for every byte: its TCP checksum needs no verifying (src/offload/gro.ts).
+    state.ring.csum[slot] = CsumState.Authenticated;
     return Received.Deliver;
   }
 
@@ -299,6 +309,7 @@ export class WireguardEncapsulation implements Encapsulation {
     peer.endpoint = spec.endpoint;
     peer.subnets = spec.subnets;
     peer.persistentKeepaliveMs = (spec.persistentKeepalive ?? 0) * 1000;
+    peer.finishesChecksums = spec.finishesChecksums ?? false;
     return peer;
   }
 

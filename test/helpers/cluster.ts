@@ -110,6 +110,8 @@ export interface PeerEntry {
   publicKey?: string;
   presharedKey?: string;
   persistentKeepalive?: number;
+  /** The peer finishes TCP checksums left partial (a weft node; a kernel vxlan with remcsumrx). */
+  finishesChecksums?: boolean;
 }
 
 /**

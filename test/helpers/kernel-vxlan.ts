@@ -24,12 +24,14 @@ export interface KernelVtepOptions {
    * entry, i.e. to the peer.
    */
   staticNeighbour?: boolean;
+  /** More `ip link add ... type vxlan` options, e.g. remote checksum offload: ['udpcsum', 'remcsumtx', 'remcsumrx']. */
+  vxlanOptions?: readonly string[];
 }
 
 export async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, peer: OverlayNode, peerMac: string, o: KernelVtepOptions = {}): Promise<string> {
   const ns = self.ns;
   const dev = o.dev ?? 'flannel.1';
-  await sb.run(ns, ['ip', 'link', 'add', dev, 'type', 'vxlan', 'id', '1', 'local', self.underlayIp, 'dev', 'ul0', 'dstport', '8472', 'nolearning']);
+  await sb.run(ns, ['ip', 'link', 'add', dev, 'type', 'vxlan', 'id', '1', 'local', self.underlayIp, 'dev', 'ul0', 'dstport', '8472', 'nolearning', ...(o.vxlanOptions ?? [])]);
   await sb.run(ns, ['ip', 'link', 'set', dev, 'address', o.mac ?? KERNEL_MAC, 'mtu', String(o.mtu ?? 1450), 'up']);
   await sb.run(ns, ['ip', 'addr', 'add', `${self.vtepIp}/32`, 'dev', dev]);
   if (o.staticNeighbour ?? true) {
