@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { PacketRing } from '../../../src/buf/packet-ring.ts';
+import { CsumState, PacketRing } from '../../../src/buf/packet-ring.ts';
 import { Received } from '../../../src/dataplane/encapsulation.ts';
 import { generatePrivateKey, publicKey } from '../../../src/crypto/x25519.ts';
 import { MemoryNetwork } from '../../../src/transport/memory-transport.ts';
@@ -8,6 +8,7 @@ import { parseCidr } from '../../../src/wire/addr.ts';
 import { wireguardDataplane } from '../../helpers/dataplanes.ts';
 import type { WireguardDataplane } from '../../helpers/dataplanes.ts';
 import { udpPacket } from '../../helpers/packets.ts';
+import { payloadOf, tcpPacket } from '../../helpers/tcp-packets.ts';
 
 
 interface Side {
@@ -15,6 +16,8 @@ interface Side {
   t: MemoryTransport;
   wg: WireguardDataplane;
   delivered: number[][];
+  /** The CsumState of each delivered packet's slot. */
+  deliveredCsum: number[];
   wire: number[][]; // every datagram this side received, as sent
 }
 
@@ -27,21 +30,23 @@ function side(address: string, priv: Uint8Array): Side {
   const ring = new PacketRing({ slots: 256 });
   const t = net.attach(ring, address, 51820);
   const wg = wireguardDataplane({ ring, transport: t, privateKey: priv, mtu: 1420, now: () => clock, wallNow: () => 1_700_000_000_000 + clock });
-  const s: Side = { ring, t, wg, delivered: [], wire: [] };
+  const s: Side = { ring, t, wg, delivered: [], deliveredCsum: [], wire: [] };
   t.onReceive((slot, from, port) => {
     s.wire.push(Array.from(ring.packetOf(slot)));
     if (wg.receive(slot, from, port) === Received.Deliver) {
       s.delivered.push(Array.from(ring.packetOf(slot)));
+      s.deliveredCsum.push(ring.csum[slot]!);
       ring.release(slot);
     }
   });
   return s;
 }
 
-function inject(s: Side, packet: Uint8Array): void {
+function inject(s: Side, packet: Uint8Array, csum: number = CsumState.Complete): void {
   const slot = s.ring.acquire();
   s.ring.bytes.set(packet, s.ring.offset[slot]!);
   s.ring.length[slot] = packet.length;
+  s.ring.csum[slot] = csum;
   s.wg.send(slot);
 }
 
@@ -83,6 +88,19 @@ describe('WireguardDataplane', () => {
     expect(b.wg.wireguard.state.handshakes.initiationsSent).toBe(0);
     expect(a.ring.free).toBe(256);
     expect(b.ring.free).toBe(256);
+  });
+
+  it('finishes a partial TCP checksum for a peer that did not say it finishes them, passes it on for one that did; what it receives is Authenticated', async () => {
+    const spec = { src: '10.244.1.5', dst: '10.244.2.7', payload: payloadOf(900) };
+    const whole = tcpPacket(spec);
+    const partial = tcpPacket({ ...spec, tcpChecksum: 'partial' });
+    inject(a, partial, CsumState.Partial);
+    await settle();
+    a.wg.wireguard.peer('b')!.finishesChecksums = true;
+    inject(a, partial, CsumState.Partial);
+    await settle();
+    expect(b.delivered).toEqual([Array.from(whole), Array.from(partial)]);
+    expect(b.deliveredCsum).toEqual([CsumState.Authenticated, CsumState.Authenticated]);
   });
 
   it('sends a keepalive after a handshake with nothing staged, so the responder can send', async () => {
