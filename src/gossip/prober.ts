@@ -62,7 +62,7 @@ interface Probe {
   timeoutAt: number;
   deadline: number;
   indirect: boolean;
-  /** Direct pings sent, and when the next is due (every probe timeout, up to `maxPings`). */
+  /** Direct pings sent, and when the next is due (every `spacing` ms, up to `maxPings`). */
   pings: number;
   maxPings: number;
   nextPingAt: number;
