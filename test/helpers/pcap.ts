@@ -4,6 +4,7 @@
  * captured bytes. Enough to check frames byte for byte in tests.
  */
 import { readFileSync } from 'node:fs';
+import type { NetnsSandbox } from './netns.ts';
 
 export interface PcapFrame {
   /** The link-layer frame as captured. */
@@ -32,4 +33,22 @@ export function readPcap(path: string): { linkType: number; frames: PcapFrame[] 
     off = start + caplen;
   }
   return { linkType, frames };
+}
+
+/**
+ * Capture up to `count` frames on `ns`'s ul0 that match the tcpdump
+ * `filter` while `during` runs, into `file`, and read them. tcpdump says
+ * "listening on" once the capture is armed, so `during` starts only then;
+ * the capture ends at `count` frames or 5 s after `during`, whichever is first.
+ */
+export async function captureDuring(sb: NetnsSandbox, ns: string, file: string, count: number, filter: string, during: () => Promise<unknown>): Promise<{ linkType: number; frames: PcapFrame[] }> {
+  const dump = sb.spawn(ns, ['tcpdump', '-i', 'ul0', '-n', '-U', '-s', '0', '-w', file, '-c', String(count), filter]);
+  try {
+    for (let i = 0; i < 100 && !dump.stderr().includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
+    await during();
+    await Promise.race([dump.exited, new Promise((r) => setTimeout(r, 5000))]);
+  } finally {
+    await dump.kill();
+  }
+  return readPcap(file);
 }

@@ -18,7 +18,7 @@ import { endpointOf, ping, startWeft, twoNodes } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { KERNEL_MAC, kernelVtep } from '../helpers/kernel-vxlan.ts';
 import { expectTcpIntact } from '../helpers/overlay-checks.ts';
-import { readPcap } from '../helpers/pcap.ts';
+import { captureDuring } from '../helpers/pcap.ts';
 
 const root = requireRoot();
 const MB20 = 20 * 1024 * 1024;
@@ -77,12 +77,9 @@ describe.skipIf(!root)('VXLAN over an IPv6 underlay: weft <-> Linux kernel vxlan
 
   it('sends its datagrams over IPv6 from and to port 8472', async () => {
     const file = join(dir, 'weft6.pcap');
-    const dump = sb.spawn(nodes.b.ns, ['tcpdump', '-i', 'ul0', '-n', '-U', '-s', '0', '-w', file, '-c', '3', `ip6 and udp and src host ${nodes.a.underlayIp} and dst port 8472`]);
-    for (let i = 0; i < 100 && !dump.stderr().includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 3, 100)).toBe(3);
-    await Promise.race([dump.exited, new Promise((r) => setTimeout(r, 5000))]);
-    await dump.kill();
-    const { frames } = readPcap(file);
+    const { frames } = await captureDuring(sb, nodes.b.ns, file, 3, `ip6 and udp and src host ${nodes.a.underlayIp} and dst port 8472`, async () =>
+      expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 3, 100)).toBe(3),
+    );
     expect(frames.length).toBe(3);
     for (const { data, wireLength } of frames) {
       // Outer Ethernet + IPv6 (40) + UDP (8) + VXLAN (8) + inner Ethernet (14) + inner IPv4 (20) + ICMP (8 + 100).

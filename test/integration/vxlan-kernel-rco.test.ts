@@ -18,7 +18,7 @@ import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
 import { ping, startWeft, twoNodes } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { expectTcpIntact } from '../helpers/overlay-checks.ts';
-import { readPcap } from '../helpers/pcap.ts';
+import { captureDuring } from '../helpers/pcap.ts';
 import { KERNEL_MAC, kernelVtep } from '../helpers/kernel-vxlan.ts';
 
 const root = requireRoot();
@@ -64,12 +64,9 @@ describe.skipIf(!root)('VXLAN: weft <-> Linux kernel vxlan with remote checksum 
   it('sends TCP segments with the RCO bits and the pseudo-header sum in the inner checksum', async () => {
     const file = join(dir, 'rco.pcap');
     // Full-sized frames from weft: TCP data segments of the transfer below.
-    const dump = sb.spawn(nodes.b.ns, ['tcpdump', '-i', 'ul0', '-n', '-U', '-s', '0', '-w', file, '-c', '20', 'udp and src host 10.99.0.1 and dst port 8472 and greater 1000']);
-    for (let i = 0; i < 100 && !dump.stderr().includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
-    await expectTcpIntact(sb, nodes.a, nodes.b, 4 * 1024 * 1024, 5203);
-    await Promise.race([dump.exited, new Promise((r) => setTimeout(r, 5000))]);
-    await dump.kill();
-    const { frames } = readPcap(file);
+    const { frames } = await captureDuring(sb, nodes.b.ns, file, 20, 'udp and src host 10.99.0.1 and dst port 8472 and greater 1000', () =>
+      expectTcpIntact(sb, nodes.a, nodes.b, 4 * 1024 * 1024, 5203),
+    );
     expect(frames.length).toBe(20);
     for (const { data } of frames) {
       const vx = data.subarray(14 + 20 + 8);

@@ -13,7 +13,7 @@ import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
 import { ping, startWeft, twoNodes } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { expectTcpIntact } from '../helpers/overlay-checks.ts';
-import { readPcap } from '../helpers/pcap.ts';
+import { captureDuring } from '../helpers/pcap.ts';
 import { KERNEL_MAC, kernelVtep } from '../helpers/kernel-vxlan.ts';
 
 const root = requireRoot();
@@ -62,13 +62,9 @@ describe.skipIf(!root)('VXLAN: weft <-> Linux kernel vxlan (Flannel configuratio
   it('puts the exact RFC 7348 layout on the wire', async () => {
     const file = join(dir, 'weft.pcap');
     // Capture what weft (10.99.0.1) sends on node-b's underlay; -U writes each packet as it comes.
-    const dump = sb.spawn(nodes.b.ns, ['tcpdump', '-i', 'ul0', '-n', '-U', '-s', '0', '-w', file, '-c', '3', 'udp and src host 10.99.0.1 and dst port 8472']);
-    // tcpdump says "listening on" on stderr once the capture is armed.
-    for (let i = 0; i < 100 && !dump.stderr().includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 3, 100)).toBe(3);
-    await Promise.race([dump.exited, new Promise((r) => setTimeout(r, 5000))]);
-    await dump.kill();
-    const { linkType, frames } = readPcap(file);
+    const { linkType, frames } = await captureDuring(sb, nodes.b.ns, file, 3, 'udp and src host 10.99.0.1 and dst port 8472', async () =>
+      expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 3, 100)).toBe(3),
+    );
     expect(linkType).toBe(1); // Ethernet
     expect(frames.length).toBe(3);
     const ulMacA = hexBytes((await sb.run(nodes.a.ns, ['cat', '/sys/class/net/ul0/address'])).trim());

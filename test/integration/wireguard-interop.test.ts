@@ -16,7 +16,7 @@ import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
 import { ping, sendUdp, startWeft, twoNodes, weftStatus } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { expectTcpIntact } from '../helpers/overlay-checks.ts';
-import { readPcap } from '../helpers/pcap.ts';
+import { captureDuring } from '../helpers/pcap.ts';
 import { startWireguardGo } from '../helpers/wireguard-go.ts';
 import type { WireguardGo } from '../helpers/wireguard-go.ts';
 
@@ -98,12 +98,9 @@ describe.skipIf(!root)('WireGuard: weft <-> wireguard-go', () => {
   it('drops and counts a replayed data packet and ignores an initiation with a bad MAC1', async () => {
     const file = join(dir, 'data.pcap');
     // A transport data message (type 4) from wireguard-go to weft, larger than a keepalive.
-    const dump = sb.spawn(nodes.b.ns, ['tcpdump', '-i', 'ul0', '-n', '-U', '-s', '0', '-w', file, '-c', '1', 'udp and src host 10.99.0.2 and dst host 10.99.0.1 and udp[8] = 4 and udp[4:2] > 48']);
-    for (let i = 0; i < 100 && !dump.stderr().includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 2)).toBe(2);
-    await Promise.race([dump.exited, new Promise((r) => setTimeout(r, 5000))]);
-    await dump.kill();
-    const frame = readPcap(file).frames[0]!.data;
+    const filter = 'udp and src host 10.99.0.2 and dst host 10.99.0.1 and udp[8] = 4 and udp[4:2] > 48';
+    const { frames } = await captureDuring(sb, nodes.b.ns, file, 1, filter, async () => expect(await ping(sb, nodes.a.podNs, nodes.b.podIp, 2)).toBe(2));
+    const frame = frames[0]!.data;
     const payload = frame.subarray(14 + 20 + 8);
     expect(payload[0]).toBe(4);
     const before = (await weftStatus(weft)).drops as Record<string, number>;

@@ -3,7 +3,8 @@
  * every one) is wire input, so it is counted among gossip's drops
  * ('peer-rejected') and never thrown. Two real gossip nodes on loopback.
  * Dual-stack nodes claim a subnet per family and hand the data plane peers
- * carrying both.
+ * carrying both. A node's "I finish checksums" flag reaches its peers' data
+ * planes as PeerSpec.finishesChecksums.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,6 +94,31 @@ describe('GossipControl', () => {
       for (let i = 0; i < 100 && (specs.get('a6')?.subnets.length ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 20));
       expect(specs.get('a6')!.subnets.map(formatCidr)).toEqual(['10.244.1.0/24', 'fd00:10:244:1::/64']);
       expect(b.status().drops['peer-rejected']).toBe(0);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  });
+
+  it('a node with TUN offloads says it finishes checksums, and its peers\' data planes learn it; one without does not', async () => {
+    const a = await GossipControl.start({ ...options('ca', []), finishesChecksums: true });
+    const b = await GossipControl.start({ ...options('cb', [{ address: '127.0.0.1', port: a.membership.record.gossipPort }]), finishesChecksums: false });
+    const seen = (map: Map<string, PeerSpec>): PeerControl => ({
+      addPeer: (spec) => void map.set(spec.name, spec),
+      updatePeer: (spec) => void map.set(spec.name, spec),
+      removePeer: (name) => map.delete(name),
+      hasPeer: (name) => map.has(name),
+    });
+    const atA = new Map<string, PeerSpec>();
+    const atB = new Map<string, PeerSpec>();
+    try {
+      await a.claimSubnet(3000, false);
+      await b.claimSubnet(3000, true);
+      a.attach(seen(atA), () => {}, () => {});
+      b.attach(seen(atB), () => {}, () => {});
+      for (let i = 0; i < 100 && !(atA.has('cb') && atB.has('ca')); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(atB.get('ca')!.finishesChecksums).toBe(true);
+      expect(atA.get('cb')!.finishesChecksums).toBe(false);
     } finally {
       await b.stop();
       await a.stop();
