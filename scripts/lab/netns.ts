@@ -240,6 +240,7 @@ let counter = 0;
 export class NetnsSandbox {
   private readonly namespaces: string[] = [];
   private readonly processes = new Set<SandboxProcess>();
+  private readonly cleanups: Array<() => void> = [];
 
   /** `prefix` starts every namespace name (`<prefix>-<pid>-<n>`); suites that must not meet others' names choose their own. */
   constructor(private readonly prefix = 'weft-t') {}
@@ -292,13 +293,20 @@ export class NetnsSandbox {
     return proc;
   }
 
+  /** Run `fn` at destroy(), once its processes are dead: for files made beside them (a node's config directory). */
+  onDestroy(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
   /**
    * Kill every process this sandbox started and anything else still running
-   * in its namespaces, then delete the namespaces (which deletes the devices
-   * in them). Safe to call more than once and after a failed set-up.
+   * in its namespaces, run the onDestroy clean-ups, then delete the namespaces
+   * (which deletes the devices in them). Safe to call more than once and after
+   * a failed set-up.
    */
   async destroy(): Promise<void> {
     await Promise.all([...this.processes].map((p) => p.kill()));
+    for (const fn of this.cleanups.splice(0)) fn();
     for (const ns of this.namespaces.splice(0)) {
       const r = await deleteNamespace(ns);
       if (r.code !== 0 && !/No such file/iu.test(r.stderr)) {

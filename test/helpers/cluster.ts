@@ -143,6 +143,8 @@ export async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEnt
   const controlSocket = join(dir, 'control.sock');
   const subnetEnv = join(dir, 'subnet.env');
   writeFileSync(configPath, JSON.stringify({ name: n.name, underlay: { address: n.underlayIp }, subnet: n.subnet, peers, controlSocket, subnetEnv, ...extra }, null, 2));
+  // Removed at the sandbox's end too, for a test that fails (or is filtered out) before it stops the node.
+  sb.onDestroy(() => rmSync(dir, { recursive: true, force: true }));
   const proc = sb.spawn(n.ns, [process.execPath, weftMain(), 'up', '--config', configPath]);
   const ready = await waitForLog(proc, 'ready', 10_000);
   return {
