@@ -34,10 +34,10 @@ import { CsumState } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { readU32BE } from '../bytes/endian.ts';
 import { WeftError } from '../errors.ts';
-import { IP_PROTO_TCP, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, writeIpv4HeaderChecksum } from '../wire/ip.ts';
+import { IP_PROTO_TCP, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, ipPacketLength, writeIpv4HeaderChecksum } from '../wire/ip.ts';
 import { onesSum, pseudoHeaderSum } from './checksum.ts';
 import { tcpHeaderStart, writePartialTcpChecksum } from './partial-checksum.ts';
-import { TCP_ACK, TCP_CHECKSUM_OFFSET, TCP_FLAGS_OFFSET, TCP_MIN_HEADER_LEN, TCP_PSH } from './tso.ts';
+import { TCP_ACK, TCP_CHECKSUM_OFFSET, TCP_DATA_OFFSET_OFFSET, TCP_FLAGS_OFFSET, TCP_MIN_HEADER_LEN, TCP_PSH } from '../wire/tcp.ts';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_NONE,
@@ -258,7 +258,7 @@ export class GroCoalescer {
     if (tcpLen < TCP_MIN_HEADER_LEN || payload <= 0 || (b[t + 12]! & 0x0f) !== 0 || (flags !== TCP_ACK && flags !== (TCP_ACK | TCP_PSH))) {
       return kind;
     }
-    if (this.verify && ring.csum[s] === CsumState.Complete) {
+    if (!this.vouchedFor(s)) {
       const version = v === 4 ? 4 : 6;
       const ipOk = v !== 4 || onesSum(b, off, ipLen, 0) === 0xffff;
       if (!ipOk || onesSum(b, t, len - ipLen, pseudoHeaderSum(b, off, version, IP_PROTO_TCP, len - ipLen)) !== 0xffff) {
@@ -348,7 +348,7 @@ export class GroCoalescer {
       const off = ring.offset[s]!;
       const n = this.gCount[g]!;
       if (n > 1) this.patchHead(g, off);
-      else if (!this.verify || ring.csum[s] !== CsumState.Complete) this.writeSingleVouched(s, off);
+      else if (this.vouchedFor(s)) this.writeSingleVouched(s, off);
       else writeVnetHdrNone(b, off - VNET_HDR_LEN);
       this.iovOffsets[iov] = off - VNET_HDR_LEN;
       this.iovLengths[iov] = VNET_HDR_LEN + ring.length[s]!;
@@ -368,6 +368,11 @@ export class GroCoalescer {
     return groups;
   }
 
+  /** Whether slot `s`'s checksum needs no verifying: checks are off, or the slot is Partial or Authenticated. */
+  private vouchedFor(s: number): boolean {
+    return !this.verify || this.ring.csum[s] !== CsumState.Complete;
+  }
+
   /**
    * The header of a packet going alone whose checksum is vouched for: TCP
    * in partial form with NEEDS_CSUM (its field may hold only the
@@ -378,13 +383,12 @@ export class GroCoalescer {
     const b = this.ring.bytes;
     const len = this.ring.length[s]!;
     const tcp = tcpHeaderStart(b, off, len);
-    const declared = b[off]! >> 4 === 4 ? (b[off + 2]! << 8) | b[off + 3]! : IPV6_HEADER_LEN + ((b[off + 4]! << 8) | b[off + 5]!);
-    if (tcp < 0 || declared !== len) {
+    if (tcp < 0 || ipPacketLength(b, off) !== len) {
       writeVnetHdrNone(b, off - VNET_HDR_LEN);
       return;
     }
     writePartialTcpChecksum(b, off, len, tcp);
-    const tcpHdrLen = (b[off + tcp + 12]! >> 4) << 2;
+    const tcpHdrLen = (b[off + tcp + TCP_DATA_OFFSET_OFFSET]! >> 4) << 2;
     writeVnetHdr(b, off - VNET_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, tcp + tcpHdrLen, 0, tcp, TCP_CHECKSUM_OFFSET);
   }
 

@@ -21,13 +21,11 @@
 import { CsumState } from '../buf/packet-ring.ts';
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { IP_PROTO_TCP, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN } from '../wire/ip.ts';
+import { TCP_CHECKSUM_OFFSET, TCP_MIN_HEADER_LEN } from '../wire/tcp.ts';
 import { onesSum, pseudoHeaderSum } from './checksum.ts';
 
-/** Where the checksum field sits in a TCP header. */
-export const TCP_CSUM_FIELD = 16;
 /** Where the checksum field sits in a UDP header. */
-export const UDP_CSUM_FIELD = 6;
-const TCP_MIN_HEADER_LEN = 20;
+const UDP_CSUM_FIELD = 6;
 
 /**
  * Where the TCP header of the IP packet at `off` starts, relative to `off`,
@@ -59,8 +57,8 @@ export function tcpHeaderStart(bytes: Uint8Array, off: number, len: number): num
  */
 export function writePartialTcpChecksum(bytes: Uint8Array, off: number, len: number, tcp: number): void {
   const partial = pseudoHeaderSum(bytes, off, bytes[off]! >> 4 === 4 ? 4 : 6, IP_PROTO_TCP, len - tcp);
-  bytes[off + tcp + TCP_CSUM_FIELD] = partial >>> 8;
-  bytes[off + tcp + TCP_CSUM_FIELD + 1] = partial & 0xff;
+  bytes[off + tcp + TCP_CHECKSUM_OFFSET] = partial >>> 8;
+  bytes[off + tcp + TCP_CHECKSUM_OFFSET + 1] = partial & 0xff;
 }
 
 /**
@@ -71,22 +69,23 @@ export function writePartialTcpChecksum(bytes: Uint8Array, off: number, len: num
 export function finishTcpChecksum(bytes: Uint8Array, off: number, len: number): boolean {
   const tcp = tcpHeaderStart(bytes, off, len);
   if (tcp < 0) return false;
-  const field = off + tcp + TCP_CSUM_FIELD;
+  const field = off + tcp + TCP_CHECKSUM_OFFSET;
   const csum = ~onesSum(bytes, off + tcp, len - tcp, 0) & 0xffff;
   bytes[field] = csum >>> 8;
   bytes[field + 1] = csum & 0xff;
   return true;
 }
 
-/** Finish the checksum of every slot of the batch marked Partial: for a device or peer that takes only whole ones. */
+/** If `slot` is marked Partial, finish its checksum and mark it Complete: for a peer or device that takes only whole ones. */
+export function finishPartialChecksum(ring: PacketRing, slot: number): void {
+  if (ring.csum[slot] !== CsumState.Partial) return;
+  finishTcpChecksum(ring.bytes, ring.offset[slot]!, ring.length[slot]!);
+  ring.csum[slot] = CsumState.Complete;
+}
+
+/** finishPartialChecksum for each of the batch's slots. */
 export function finishPartialChecksums(ring: PacketRing, slots: Int32Array, count: number): void {
-  const csum = ring.csum;
-  for (let i = 0; i < count; i++) {
-    const s = slots[i]!;
-    if (csum[s] !== CsumState.Partial) continue;
-    finishTcpChecksum(ring.bytes, ring.offset[s]!, ring.length[s]!);
-    csum[s] = CsumState.Complete;
-  }
+  for (let i = 0; i < count; i++) finishPartialChecksum(ring, slots[i]!);
 }
 
 /**

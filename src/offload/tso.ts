@@ -40,7 +40,8 @@ import { copyBytes } from '../bytes/copy.ts';
 import { readU32BE, writeU32BE } from '../bytes/endian.ts';
 import { IP_PROTO_TCP, IP_PROTO_UDP, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, writeIpv4HeaderChecksum } from '../wire/ip.ts';
 import { copyWithSum, fold, onesSum, pseudoHeaderSum } from './checksum.ts';
-import { TCP_CSUM_FIELD, tcpHeaderStart } from './partial-checksum.ts';
+import { TCP_CHECKSUM_OFFSET, TCP_CWR, TCP_DATA_OFFSET_OFFSET, TCP_FIN, TCP_FLAGS_OFFSET, TCP_MIN_HEADER_LEN, TCP_PSH } from '../wire/tcp.ts';
+import { tcpHeaderStart } from './partial-checksum.ts';
 import {
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
   VIRTIO_NET_HDR_GSO_ECN,
@@ -55,22 +56,6 @@ import {
   vnetGsoType,
 } from './virtio-net-hdr.ts';
 
-// TCP header fields (RFC 9293 §3.1), from the start of the TCP header.
-export const TCP_MIN_HEADER_LEN = 20;
-export const TCP_SEQ_OFFSET = 4;
-export const TCP_ACK_OFFSET = 8;
-export const TCP_DATA_OFFSET_OFFSET = 12;
-export const TCP_FLAGS_OFFSET = 13;
-export const TCP_WINDOW_OFFSET = 14;
-export const TCP_CHECKSUM_OFFSET = 16;
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_PSH = 0x08;
-export const TCP_ACK = 0x10;
-export const TCP_URG = 0x20;
-export const TCP_ECE = 0x40;
-export const TCP_CWR = 0x80;
 
 /** Drop reasons, in the order status output lists them. */
 export const TSO_DROP_NAMES = [
@@ -243,7 +228,7 @@ export class TsoSegmenter {
       if (field + 2 > pktLen) return this.drop(this.drops.bad_csum_offset++);
       this.csumStart = start;
       this.csumField = field;
-      this.passPartial = this.leavePartial && field - start === TCP_CSUM_FIELD && tcpHeaderStart(src, pktOff, pktLen) === start;
+      this.passPartial = this.leavePartial && field - start === TCP_CHECKSUM_OFFSET && tcpHeaderStart(src, pktOff, pktLen) === start;
       // RFC 768: a UDP checksum that computes to 0 is sent as 0xffff, since
       // 0 means "no checksum". TCP has no such rule.
       const v = src[pktOff]! >> 4;

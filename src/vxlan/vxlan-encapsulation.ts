@@ -35,7 +35,8 @@ import type { Encapsulation, PeerDirectory } from '../dataplane/encapsulation.ts
 import { Peer } from '../dataplane/peer.ts';
 import type { PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
-import { finishChecksumAt, finishTcpChecksum, tcpHeaderStart } from '../offload/partial-checksum.ts';
+import { finishChecksumAt, finishPartialChecksum, tcpHeaderStart } from '../offload/partial-checksum.ts';
+import { TCP_CHECKSUM_OFFSET } from '../wire/tcp.ts';
 import type { Transport, UdpEndpoint } from '../transport/transport.ts';
 import { formatIpv4, formatMac } from '../wire/addr.ts';
 import { ARP_LEN, ARP_OP_REQUEST, ARP_THA_OFFSET, ArpVerdict, arpOp, arpTargetIp, checkArp, writeArpReplyInPlace } from '../wire/arp.ts';
@@ -190,17 +191,13 @@ export class VxlanEncapsulation implements Encapsulation {
     const len = ring.length[slot]!;
     const ip = ring.offset[slot]!;
     const v4 = bytes[ip]! >> 4 === 4;
-    // -1: whole checksums; else where the partial TCP checksum's sum starts, for RCO.
-    let rcoStart = -1;
-    if (ring.csum[slot] === CsumState.Partial) {
-      const tcp = peer.finishesChecksums ? tcpHeaderStart(bytes, ip, len) : -1;
-      if (tcp >= 0) rcoStart = ETH_HEADER_LEN + tcp;
-      else finishTcpChecksum(bytes, ip, len);
-    }
+    // Where a partial TCP checksum's sum starts, for a peer that finishes it (RCO); -1: whole checksums.
+    const tcp = peer.finishesChecksums && ring.csum[slot] === CsumState.Partial ? tcpHeaderStart(bytes, ip, len) : -1;
+    if (tcp < 0) finishPartialChecksum(ring, slot);
     const start = ring.prepend(slot, ENCAP_LEN);
     if (start < 0) return this.drop(slot, VxlanDrop.NoHeadroom);
     writeVxlanHeader(bytes, start, this.vni);
-    if (rcoStart >= 0) writeVxlanRcoTcp(bytes, start, rcoStart);
+    if (tcp >= 0) writeVxlanRcoTcp(bytes, start, ETH_HEADER_LEN + tcp);
     writeEthernetHeader(bytes, start + VXLAN_HEADER_LEN, peer.vtepMac, this.vtepMac, v4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6);
     peer.traffic.txPackets++;
     peer.traffic.txBytes += len;
@@ -258,7 +255,7 @@ export class VxlanEncapsulation implements Encapsulation {
     const bytes = this.ring.bytes;
     const minStart = bytes[ip]! >> 4 === 4 ? (bytes[ip]! & 0x0f) << 2 : IPV6_HEADER_LEN;
     if (start < minStart || start + fieldOffset + 2 > len) return false;
-    if (fieldOffset === 16 && tcpHeaderStart(bytes, ip, len) === start) this.ring.csum[slot] = CsumState.Partial;
+    if (fieldOffset === TCP_CHECKSUM_OFFSET && tcpHeaderStart(bytes, ip, len) === start) this.ring.csum[slot] = CsumState.Partial;
     else finishChecksumAt(bytes, ip, len, start, fieldOffset);
     return true;
   }

@@ -22,7 +22,7 @@ import type { Encapsulation, PeerDirectory } from '../dataplane/encapsulation.ts
 import type { PeerSpec } from '../dataplane/peer.ts';
 import { keyHex } from '../dataplane/peer-table.ts';
 import { WeftError } from '../errors.ts';
-import { finishTcpChecksum } from '../offload/partial-checksum.ts';
+import { finishPartialChecksum } from '../offload/partial-checksum.ts';
 import type { Transport } from '../transport/transport.ts';
 import { EAGER_HANDSHAKES_PER_TICK, REJECT_AFTER_TIME, STARTUP_HANDSHAKE_WINDOW, TIMER_TICK } from './constants.ts';
 import { Handshaker } from './handshaker.ts';
@@ -127,12 +127,8 @@ export class WireguardEncapsulation implements Encapsulation {
 
   /** Seal the (checked) IP packet toward `peer` and send it, or stage it while a handshake runs. Takes the slot. */
   encapsulate(slot: number, peer: WgPeer): void {
-    const ring = this.state.ring;
     // Only a weft peer that said so takes a TCP checksum left partial; wireguard-go and the kernel deliver what they decrypt as it is.
-    if (ring.csum[slot] === CsumState.Partial && !peer.finishesChecksums) {
-      finishTcpChecksum(ring.bytes, ring.offset[slot]!, ring.length[slot]!);
-      ring.csum[slot] = CsumState.Complete;
-    }
+    if (!peer.finishesChecksums) finishPartialChecksum(this.state.ring, slot);
     const kp = this.usable(peer.current);
     if (kp === undefined || peer.endpoint === undefined) {
       if (peer.endpoint === undefined) return this.drop(slot, WgDrop.NoEndpoint);
