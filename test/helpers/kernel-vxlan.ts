@@ -6,7 +6,8 @@
  * for its pod subnet via its VTEP, onlink.
  */
 import type { NetnsSandbox } from './netns.ts';
-import type { OverlayNode } from './cluster.ts';
+import { startWeft, twoNodes } from './cluster.ts';
+import type { OverlayNode, TwoNodes, WeftProcess } from './cluster.ts';
 
 export const KERNEL_MAC = '0e:6b:00:00:00:02';
 
@@ -55,4 +56,29 @@ export async function kernelVtep(sb: NetnsSandbox, self: OverlayNode, peer: Over
     }
   }
   return dev;
+}
+
+/**
+ * Two nodes on an IPv4 underlay: node-a runs weft with node-b as its peer,
+ * node-b only the kernel's vxlan device toward it (kernelVtep).
+ *
+ * `rco`: both sides use remote checksum offload (the kernel with `udpcsum
+ * remcsumtx remcsumrx`, weft told the peer finishes checksums). Without it,
+ * node-b's veth gets its tx checksum offload turned off. A veth is not a wire:
+ * with the offload on, the kernel's vxlan hands it inner TCP segments whose
+ * checksum is only a partial sum, which a NIC would finish on the way out; a
+ * UDP socket (weft) receives them as they are, and the kernel drops them when
+ * weft writes them to its TUN device. Off, the veth behaves like a NIC that
+ * finished the sum. With RCO the partial sum is announced in the header, so
+ * the offload stays on.
+ */
+export async function weftAndKernel(sb: NetnsSandbox, o: { rco?: boolean } = {}): Promise<{ nodes: TwoNodes; weft: WeftProcess; weftMac: string }> {
+  const nodes = await twoNodes(sb);
+  const { a, b } = nodes;
+  const rco = o.rco ?? false;
+  const weft = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet, vtepMac: KERNEL_MAC, ...(rco ? { finishesChecksums: true } : {}) }]);
+  const weftMac = String(weft.ready.vtepMac);
+  await kernelVtep(sb, b, a, weftMac, rco ? { vxlanOptions: ['udpcsum', 'remcsumtx', 'remcsumrx'] } : {});
+  if (!rco) await sb.run(b.ns, ['ethtool', '-K', 'ul0', 'tx', 'off']);
+  return { nodes, weft, weftMac };
 }

@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, twoNodes } from '../helpers/cluster.ts';
+import { ping } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { expectTcpIntact } from '../helpers/overlay-checks.ts';
 import { captureDuring } from '../helpers/pcap.ts';
-import { KERNEL_MAC, kernelVtep } from '../helpers/kernel-vxlan.ts';
+import { weftAndKernel } from '../helpers/kernel-vxlan.ts';
 
 const root = requireRoot();
 const MB20 = 20 * 1024 * 1024;
@@ -41,10 +41,7 @@ describe.skipIf(!root)('VXLAN: weft <-> Linux kernel vxlan with remote checksum 
   const dir = mkdtempSync(join(tmpdir(), 'weft-vxlan-rco-'));
 
   beforeAll(async () => {
-    nodes = await twoNodes(sb);
-    const { a, b } = nodes;
-    weft = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet, vtepMac: KERNEL_MAC, finishesChecksums: true }]);
-    await kernelVtep(sb, b, a, String(weft.ready.vtepMac), { vxlanOptions: ['udpcsum', 'remcsumtx', 'remcsumrx'] });
+    ({ nodes, weft } = await weftAndKernel(sb, { rco: true }));
   });
 
   afterAll(async () => {

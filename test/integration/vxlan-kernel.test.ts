@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetnsSandbox, requireRoot } from '../helpers/netns.ts';
-import { ping, startWeft, twoNodes } from '../helpers/cluster.ts';
+import { ping } from '../helpers/cluster.ts';
 import type { TwoNodes, WeftProcess } from '../helpers/cluster.ts';
 import { expectTcpIntact } from '../helpers/overlay-checks.ts';
 import { captureDuring } from '../helpers/pcap.ts';
-import { KERNEL_MAC, kernelVtep } from '../helpers/kernel-vxlan.ts';
+import { KERNEL_MAC, kernelVtep, weftAndKernel } from '../helpers/kernel-vxlan.ts';
 
 const root = requireRoot();
 const MB20 = 20 * 1024 * 1024;
@@ -31,17 +31,8 @@ describe.skipIf(!root)('VXLAN: weft <-> Linux kernel vxlan (Flannel configuratio
   const dir = mkdtempSync(join(tmpdir(), 'weft-vxlan-kernel-'));
 
   beforeAll(async () => {
-    nodes = await twoNodes(sb);
-    const { a, b } = nodes;
-    weft = await startWeft(sb, a, [{ name: b.name, endpoint: `${b.underlayIp}:8472`, subnet: b.subnet, vtepMac: KERNEL_MAC }]);
-    weftMac = String(weft.ready.vtepMac);
-    await kernelVtep(sb, b, a, weftMac);
-    // A veth is not a wire: with tx checksum offload on, the kernel's vxlan hands
-    // the veth inner TCP segments whose checksum is only a partial sum, which a
-    // NIC would finish on the way out. A UDP socket (weft) receives them as is,
-    // and the kernel drops them when weft writes them to its TUN device. Turning
-    // the offload off makes the veth behave like a NIC that finished the sum.
-    await sb.run(b.ns, ['ethtool', '-K', 'ul0', 'tx', 'off']);
+    // Node-b's veth gets its tx checksum offload turned off (weftAndKernel says why).
+    ({ nodes, weft, weftMac } = await weftAndKernel(sb));
   });
 
   afterAll(async () => {
