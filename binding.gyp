@@ -3,11 +3,11 @@
   # needs no node-addon-api and stays ABI-stable across Node releases; it also
   # uses libuv (uv_poll) from the headers Node ships. Linux only: tun.c and
   # udp.c stop the build with #error elsewhere. tun.c holds the module init,
-  # which also registers udp.c's batch UDP calls.
+  # which also registers udp.c's batch UDP calls and scheduling.c's two.
   "targets": [
     {
       "target_name": "weft_native",
-      "sources": ["native/tun.c", "native/udp.c", "native/udp-gso.c"],
+      "sources": ["native/tun.c", "native/udp.c", "native/udp-gso.c", "native/scheduling.c"],
       # Node-API 8: async cleanup hooks and type tags.
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       # node's common.gypi puts -O3 and -Wno-unused-parameter first; drop the

@@ -36,6 +36,7 @@
 #include "napi-util.h"
 #include "batch.h"
 #include "poll.h"
+#include "scheduling.h"
 #include "udp.h"
 
 /* ---- tunOpen(name, multiQueue[, vnetHdr]) -> { fd, name } --------------- */
@@ -329,6 +330,9 @@ NAPI_MODULE_INIT() {
     {"udpSendBatch", NULL, weft_udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"udpSetGro", NULL, weft_udp_set_gro, NULL, NULL, NULL, napi_enumerable, NULL},
     {"udpSetTimestamps", NULL, weft_udp_set_timestamps, NULL, NULL, NULL, napi_enumerable, NULL},
+    /* The event loop thread's scheduling class (scheduling.c). */
+    {"schedSetRealtime", NULL, weft_sched_set_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"schedGet", NULL, weft_sched_get, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

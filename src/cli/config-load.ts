@@ -31,6 +31,7 @@ export const OVERRIDES: readonly Override[] = [
   { flag: '--metrics', env: 'WEFT_METRICS', path: ['metrics', 'listen'], numeric: false },
   { flag: '--private-key-file', env: 'WEFT_PRIVATE_KEY_FILE', path: ['wireguard', 'privateKeyFile'], numeric: false },
   { flag: '--listen-port', env: 'WEFT_LISTEN_PORT', path: ['wireguard', 'listenPort'], numeric: true },
+  { flag: '--realtime-priority', env: 'WEFT_REALTIME_PRIORITY', path: ['scheduling', 'priority'], numeric: true },
 ];
 
 function readFile(path: string): Record<string, unknown> {

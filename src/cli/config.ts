@@ -33,6 +33,7 @@ import { parsePodNetwork, parseUnderlay, perFamily, subnetsOf } from './config-n
 import type { Underlay } from './config-network.ts';
 import type { BackendName, PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
+import { DEFAULT_REALTIME_PRIORITY } from '../node/scheduling.ts';
 import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
 import { deriveVtepMac, formatCidr } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
@@ -88,6 +89,8 @@ export interface NodeConfig {
   metricsListen: string | undefined;
   /** How datagrams leave and arrive: Node's dgram (portable) or native batches (recvmmsg/sendmmsg). */
   transport: { type: 'dgram' | 'batch'; gso: boolean; gro: boolean };
+  /** The event loop's SCHED_RR priority (src/node/scheduling.ts); 0: normal scheduling. */
+  scheduling: { priority: number };
 }
 
 /**
@@ -107,7 +110,7 @@ function nodeName(v: unknown, field: string): string {
 /** Validate parsed JSON into a NodeConfig. */
 export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   const root = object(raw, '(root)');
-  onlyKeys(root, '', ['name', 'location', 'stateDir', 'gossip', 'backend', 'underlay', 'clusterCidr', 'ipv6', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics', 'transport']);
+  onlyKeys(root, '', ['name', 'location', 'stateDir', 'gossip', 'backend', 'underlay', 'clusterCidr', 'ipv6', 'subnet', 'tun', 'vxlan', 'wireguard', 'ring', 'peers', 'controlSocket', 'subnetEnv', 'metrics', 'transport', 'scheduling']);
   const name = nodeName(root.name, 'name');
   const backend = root.backend ?? 'vxlan';
   if (backend !== 'vxlan' && backend !== 'wireguard' && backend !== 'mixed') {
@@ -209,7 +212,18 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
     subnetEnv: root.subnetEnv === undefined ? '/run/flannel/subnet.env' : resolve(baseDir, string(root.subnetEnv, 'subnetEnv', '/run/flannel/subnet.env')),
     metricsListen: metricsListen(object(root.metrics, 'metrics')),
     transport: parseTransport(root.transport),
+    scheduling: parseScheduling(object(root.scheduling, 'scheduling')),
   };
+}
+
+/** scheduling.priority: SCHED_RR 1 to 99 for the data path's thread, 0 for normal scheduling; default 10. */
+function parseScheduling(s: Json): { priority: number } {
+  onlyKeys(s, 'scheduling', ['priority']);
+  if (s.priority === undefined) return { priority: DEFAULT_REALTIME_PRIORITY };
+  if (typeof s.priority !== 'number' || !Number.isInteger(s.priority) || s.priority < 0 || s.priority > 99) {
+    fail('scheduling.priority', 'an integer from 0 (normal scheduling) to 99 (SCHED_RR); 10 by default, above every normal task and below the kernel\'s interrupt threads', s.priority);
+  }
+  return { priority: s.priority };
 }
 
 /** metrics.listen: "address:port" (default 127.0.0.1:9586, loopback only) or "off". */

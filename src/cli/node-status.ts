@@ -66,6 +66,8 @@ export interface NodeInfo {
   mtu: number;
   /** TUN offloads: not asked for, in use, or asked for and refused. */
   offload: 'off' | 'on' | 'refused by the kernel';
+  /** The data path thread's scheduling: "SCHED_RR 10", or "normal", with why a priority asked for was refused. */
+  scheduling: string;
   /** Where peers reach this node: its (first configured) underlay address and data port. */
   underlay: string;
   /** A dual underlay's other endpoint, of the other family. */

@@ -46,6 +46,7 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   const both = (v4: string | undefined, v6: string | undefined) => [v4, v6].filter((x) => x !== undefined).join(', ');
   lines.push(`  subnet: ${both(n.subnet, n.subnet6)} (cluster ${both(n.clusterCidr, n.clusterCidr6)})`);
   lines.push(`  device: ${n.tun} (mtu ${n.mtu}, offload ${n.offload})`);
+  lines.push(`  scheduling: ${n.scheduling}`);
   lines.push(`  underlay: ${both(n.underlay, n.underlaySecond)}`);
   if (s.kind !== 'vxlan') lines.push(`  public key: ${s.node.publicKey}`);
   if (s.kind !== 'wireguard') {

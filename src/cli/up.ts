@@ -15,6 +15,7 @@ import { metrics, serveMetrics } from './metrics.ts';
 import { networkFields, nodeStatus } from './node-status.ts';
 import type { NodeStatus } from './node-status.ts';
 import { Router } from '../node/router.ts';
+import { requestScheduling } from '../node/scheduling.ts';
 import { applyPeerDiff, diffPeers } from '../node/peer-diff.ts';
 import { PeerRoutes } from '../node/peer-routes.ts';
 import { kernelReceiveDrops } from '../transport/kernel-drops.ts';
@@ -89,6 +90,9 @@ export async function startNode(configPath: string | undefined, flags: Record<st
     );
 
     const router = new Router({ ring, tun, dataplane, maxPacket });
+    // Before the first packet: from here on the event loop runs ahead of the pods' processes (src/node/scheduling.ts).
+    const scheduling = requestScheduling(config.scheduling.priority);
+    if (scheduling.refused !== undefined) log.warn('real-time scheduling refused; forwarding at normal priority', { reason: scheduling.refused });
     router.start();
     undo.push('stop router', () => router.stop());
 
@@ -103,6 +107,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         tun: tun.name,
         mtu,
         offload: !config.tun.offload ? 'off' : tun.offloadsEnabled ? 'on' : 'refused by the kernel',
+        scheduling: scheduling.refused === undefined ? scheduling.policy : `${scheduling.policy} (${scheduling.refused})`,
         ...underlayStatus(config, transport.localPort),
         startedAt,
       },
@@ -180,6 +185,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       ...networkFields({ ...resolved, clusterCidr: undefined, clusterCidr6: undefined }),
       underlay: underlayText(config, transport.localPort),
       transport: config.transport.type,
+      scheduling: scheduling.policy,
       peers: config.peers.length,
       metrics: config.metricsListen ?? 'off',
       ...built.identity,

@@ -189,6 +189,16 @@ export interface WeftNative {
   /** Stop and close the watch. Safe to call more than once. */
   pollStop(handle: PollHandle): void;
   closeFd(fd: number): void;
+  /**
+   * Put the calling thread (the event loop's) in SCHED_RR at `priority`
+   * (1 to 99), with SCHED_RESET_ON_FORK so that threads and processes it
+   * starts later run normally; 0 returns it to SCHED_OTHER. Returns 0 or
+   * -errno (-EPERM without CAP_SYS_NICE or RLIMIT_RTPRIO, or in a cgroup
+   * with no real-time runtime). Throws a RangeError outside 0 to 99.
+   */
+  schedSetRealtime(priority: number): number;
+  /** The calling thread's policy (SCHED_OTHER 0, SCHED_RR 2, ...) into out[0] and priority into out[1]; 0 or -errno. */
+  schedGet(out: Int32Array): number;
 }
 
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'weft_native.node');

@@ -135,8 +135,11 @@ export interface WeftProcess {
   stop(): Promise<number | null>;
 }
 
-/** Start `weft up` in a node's namespace and wait for its ready line. */
-export async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEntry[], extra: Record<string, unknown> = {}): Promise<WeftProcess> {
+/**
+ * Start `weft up` in a node's namespace and wait for its ready line; `wrap`
+ * runs it under another command (setpriv, prlimit) that execs it.
+ */
+export async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEntry[], extra: Record<string, unknown> = {}, wrap: readonly string[] = []): Promise<WeftProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-test-'));
   const configPath = join(dir, `${n.name}.json`);
   // /run is shared by every namespace on the machine: keep each node's sockets and files apart.
@@ -145,7 +148,7 @@ export async function startWeft(sb: NetnsSandbox, n: OverlayNode, peers: PeerEnt
   writeFileSync(configPath, JSON.stringify({ name: n.name, underlay: { address: n.underlayIp }, subnet: n.subnet, peers, controlSocket, subnetEnv, ...extra }, null, 2));
   // Removed at the sandbox's end too, for a test that fails (or is filtered out) before it stops the node.
   sb.onDestroy(() => rmSync(dir, { recursive: true, force: true }));
-  const proc = sb.spawn(n.ns, [process.execPath, weftMain(), 'up', '--config', configPath]);
+  const proc = sb.spawn(n.ns, [...wrap, process.execPath, weftMain(), 'up', '--config', configPath]);
   const ready = await waitForLog(proc, 'ready', 10_000);
   return {
     proc,

@@ -32,6 +32,7 @@ export function statusParts(kind: BackendStatus['kind']): StatusParts {
       tun: 'weft0',
       mtu: kind === 'vxlan' ? 1450 : 1440,
       offload: 'on',
+      scheduling: 'SCHED_RR 10',
       underlay: kind === 'vxlan' ? '192.0.2.1:8472' : '192.0.2.1:51820',
       startedAt: '',
     },

@@ -46,6 +46,7 @@ describe('status formatting', () => {
         '  backend: wireguard',
         '  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)',
         '  device: weft0 (mtu 1440, offload on)',
+        '  scheduling: SCHED_RR 10',
         '  underlay: 192.0.2.1:51820',
         '  public key: PUB',
         '',
@@ -91,12 +92,14 @@ describe('status formatting', () => {
     const vxlan = statusParts('vxlan');
     vxlan.offload = null;
     vxlan.node.offload = 'refused by the kernel';
+    vxlan.node.scheduling = 'normal (SCHED_RR 10 refused (EPERM): give weft CAP_SYS_NICE)';
     expect(formatStatus(nodeStatus(vxlan))).toBe(
       [
         'node: node-a',
         '  backend: vxlan',
         '  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)',
         '  device: weft0 (mtu 1450, offload refused by the kernel)',
+        '  scheduling: normal (SCHED_RR 10 refused (EPERM): give weft CAP_SYS_NICE)',
         '  underlay: 192.0.2.1:8472',
         '  vtep: 10.244.1.0 02:00:0a:f4:01:00 (vni 1)',
         '',
@@ -106,10 +109,11 @@ describe('status formatting', () => {
         '',
       ].join('\n'),
     );
-    expect(formatStatus(nodeStatus(statusParts('mixed'))).split('\n').slice(1, 7)).toEqual([
+    expect(formatStatus(nodeStatus(statusParts('mixed'))).split('\n').slice(1, 8)).toEqual([
       '  backend: mixed',
       '  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)',
       '  device: weft0 (mtu 1440, offload on)',
+      '  scheduling: SCHED_RR 10',
       '  underlay: 192.0.2.1:51820',
       '  public key: PUB',
       '  vtep: 10.244.1.0 02:00:0a:f4:01:00 (vni 1)',

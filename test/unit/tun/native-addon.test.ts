@@ -49,7 +49,7 @@ describe('native addon', () => {
   const addon = loadAddon();
 
   it('loads from the package root and exports the documented functions', () => {
-    for (const fn of ['tunOpen', 'tunReadBatch', 'tunWriteBatch', 'pollStart', 'pollStop', 'closeFd']) {
+    for (const fn of ['tunOpen', 'tunReadBatch', 'tunWriteBatch', 'pollStart', 'pollStop', 'closeFd', 'schedSetRealtime', 'schedGet']) {
       expect(typeof (addon as unknown as Record<string, unknown>)[fn], fn).toBe('function');
     }
   });
@@ -109,6 +109,28 @@ describe('native addon', () => {
     expect(() => addon.tunWriteBatch(0, b, i, i, i, 1, new Int32Array(1))).toThrow(RangeError);
     expect(() => addon.pollStop({} as never)).toThrow(TypeError);
     expect(() => addon.pollStart(0, 'nope' as never)).toThrow(TypeError);
+  });
+
+  it('moves the calling thread to SCHED_RR and back (in a child: never the test runner), or reports -EPERM', () => {
+    const r = child(`
+      const o = new Int32Array(2);
+      const set = addon.schedSetRealtime(3);
+      addon.schedGet(o);
+      const rr = o.join();
+      addon.schedSetRealtime(0);
+      addon.schedGet(o);
+      console.log(JSON.stringify({ set, rr, after: o.join() }));
+    `);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { set: number; rr: string; after: string };
+    // As root (CI) the kernel grants it; elsewhere it refuses with EPERM and nothing changes.
+    if (out.set === 0) expect(out.rr).toBe('2,3');
+    else expect(out).toEqual({ set: -1, rr: '0,0', after: '0,0' });
+    expect(out.after).toBe('0,0');
+    expect(() => addon.schedSetRealtime(100)).toThrow(RangeError);
+    expect(() => addon.schedSetRealtime(-1)).toThrow(RangeError);
+    expect(() => addon.schedSetRealtime('10' as never)).toThrow(TypeError);
+    expect(() => addon.schedGet(new Int32Array(1))).toThrow(RangeError);
   });
 
   it('calls back on the event loop when the fd is readable, and pollStop can be called twice', async () => {
