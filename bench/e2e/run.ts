@@ -103,7 +103,10 @@ function machine(): Machine {
   } catch {
     // not Linux, or no procfs: left out of the report
   }
-  return { nproc: availableParallelism(), kernel: release(), node: process.version, iperf3: iperf, ...(cc !== undefined ? { tcpCongestionControl: cc } : {}), loadStart: loads(), loadEnd: [] };
+  // The weft processes inherit WEFT_REALTIME_PRIORITY (scheduling.priority): the bench compares both ways.
+  const rt = Number(process.env.WEFT_REALTIME_PRIORITY ?? 0);
+  const weftScheduling = rt > 0 ? `SCHED_RR ${rt}` : 'normal';
+  return { nproc: availableParallelism(), kernel: release(), node: process.version, iperf3: iperf, ...(cc !== undefined ? { tcpCongestionControl: cc } : {}), weftScheduling, loadStart: loads(), loadEnd: [] };
 }
 
 /**

@@ -33,7 +33,7 @@ import { parsePodNetwork, parseUnderlay, perFamily, subnetsOf } from './config-n
 import type { Underlay } from './config-network.ts';
 import type { BackendName, PeerSpec } from '../dataplane/peer.ts';
 import { WeftError } from '../errors.ts';
-import { DEFAULT_REALTIME_PRIORITY } from '../node/scheduling.ts';
+import { SUGGESTED_REALTIME_PRIORITY } from '../node/scheduling.ts';
 import { MAX_IFNAME_BYTES } from '../tun/tun-device.ts';
 import { deriveVtepMac, formatCidr } from '../wire/addr.ts';
 import type { Cidr } from '../wire/addr.ts';
@@ -216,12 +216,12 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
   };
 }
 
-/** scheduling.priority: SCHED_RR 1 to 99 for the data path's thread, 0 for normal scheduling; default 10. */
+/** scheduling.priority: SCHED_RR 1 to 99 for the data path's thread, 0 (the default) for normal scheduling. */
 function parseScheduling(s: Json): { priority: number } {
   onlyKeys(s, 'scheduling', ['priority']);
-  if (s.priority === undefined) return { priority: DEFAULT_REALTIME_PRIORITY };
+  if (s.priority === undefined) return { priority: 0 };
   if (typeof s.priority !== 'number' || !Number.isInteger(s.priority) || s.priority < 0 || s.priority > 99) {
-    fail('scheduling.priority', 'an integer from 0 (normal scheduling) to 99 (SCHED_RR); 10 by default, above every normal task and below the kernel\'s interrupt threads', s.priority);
+    fail('scheduling.priority', `an integer from 0 (normal scheduling, the default) to 99 (SCHED_RR); ${SUGGESTED_REALTIME_PRIORITY} puts weft above every normal task and below the kernel's interrupt threads`, s.priority);
   }
   return { priority: s.priority };
 }

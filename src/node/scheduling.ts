@@ -1,15 +1,18 @@
 /**
- * The data path's place in the CPU scheduler.
+ * The data path's place in the CPU scheduler: normal by default, SCHED_RR
+ * at a low real-time priority when the config asks (scheduling.priority).
  *
- * The kernel's own data path runs in softirq context: a packet is handled
- * as soon as it arrives, ahead of every process. weft's data path is a
- * process, and on a busy node it waits its turn behind the pods' processes:
- * measured on two cores with a bulk TCP stream through two weft nodes, a
- * ping between the same pods waited 2.5 to 4.5 ms at the median, most of it
- * for a CPU, not in any queue weft keeps. With the event loop's thread in
- * SCHED_RR at a low real-time priority it runs as soon as it is woken, and
- * the same ping took 0.5 to 1.1 ms, at the same throughput (docs/
- * ARCHITECTURE.md, "Waiting for a CPU").
+ * The kernel's own data path runs in softirq context, ahead of every
+ * process. weft's is a process, and on a busy node it waits its turn behind
+ * the pods' processes: on two cores with a bulk TCP stream through two weft
+ * nodes, a ping between the same pods waited 2.7 ms at the median (VXLAN),
+ * most of it for a CPU, not in any queue weft keeps. With the event loop's
+ * thread in SCHED_RR 10 the same ping took 0.5 ms, at the same throughput.
+ * It is not the default because it costs elsewhere, measured in the same
+ * runs (docs/ARCHITECTURE.md, "Waiting for a CPU"): an idle ping took 0.3 ms
+ * longer (a real-time task is woken on its own CPU, not beside its waker),
+ * and a UDP flood that saturates weft left the pods' own processes 35% less
+ * CPU; and a container needs CAP_SYS_NICE for it.
  *
  * Only the event loop's thread is moved, with SCHED_RESET_ON_FORK: the
  * ip(8) commands weft starts and any thread started later run normally.
@@ -20,8 +23,8 @@
 import { loadAddon } from '../native/addon.ts';
 import type { WeftNative } from '../native/addon.ts';
 
-/** The priority asked for by default: above every normal task, below the kernel's interrupt threads (50). */
-export const DEFAULT_REALTIME_PRIORITY = 10;
+/** The priority to ask for, when asking: above every normal task, below the kernel's interrupt threads (50). */
+export const SUGGESTED_REALTIME_PRIORITY = 10;
 
 const SCHED_OTHER = 0;
 const SCHED_RR = 2;
@@ -35,11 +38,13 @@ export interface SchedulingStatus {
 }
 
 /**
- * Ask for SCHED_RR at `priority` (0: normal scheduling, the default of a
- * process) for the calling thread. Never throws for a refusal: a node that
+ * Ask for SCHED_RR at `priority` for the calling thread; 0 asks for nothing
+ * and reports the policy the thread was started with (normal, unless an
+ * operator ran weft under chrt). Never throws for a refusal: a node that
  * may not raise its priority still forwards packets, and says so.
  */
 export function requestScheduling(priority: number, addon: Pick<WeftNative, 'schedSetRealtime' | 'schedGet'> = loadAddon()): SchedulingStatus {
+  if (priority === 0) return { policy: currentPolicy(addon) };
   const rc = addon.schedSetRealtime(priority);
   const now = currentPolicy(addon);
   if (rc === 0) return { policy: now };

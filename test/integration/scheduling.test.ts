@@ -1,9 +1,9 @@
 /**
- * The data path's scheduling (src/node/scheduling.ts): by default weft's
- * event loop thread runs SCHED_RR at priority 10, and only that thread (the
- * V8 and libuv threads stay normal); a node that may not raise its priority
- * (CAP_SYS_NICE dropped, no RLIMIT_RTPRIO) still forwards, warns and says
- * why in status; scheduling.priority 0 keeps normal scheduling.
+ * The data path's scheduling (src/node/scheduling.ts): normal by default;
+ * with scheduling.priority set, weft's event loop thread runs SCHED_RR at
+ * that priority, and only that thread (the V8 and libuv threads stay
+ * normal); a node that may not raise its priority (CAP_SYS_NICE dropped, no
+ * RLIMIT_RTPRIO) still forwards, warns and says why in status.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,16 +34,16 @@ describe.skipIf(!root)('scheduling: the event loop at a real-time priority', () 
   beforeAll(async () => {
     nodes = await twoNodes(sb);
     const { a, b } = nodes;
-    wa = await startWeft(sb, a, [peerOf(b)]);
+    wa = await startWeft(sb, a, [peerOf(b)], { scheduling: { priority: 10 } });
     // Node b may not raise its priority: CAP_SYS_NICE out of its bounding and inheritable sets, RLIMIT_RTPRIO 0.
-    wb = await startWeft(sb, b, [peerOf(a)], {}, ['setpriv', '--inh-caps=-sys_nice', '--bounding-set=-sys_nice', '--', 'prlimit', '--rtprio=0', '--']);
+    wb = await startWeft(sb, b, [peerOf(a)], { scheduling: { priority: 10 } }, ['setpriv', '--inh-caps=-sys_nice', '--bounding-set=-sys_nice', '--', 'prlimit', '--rtprio=0', '--']);
   });
 
   afterAll(async () => {
     await sb.destroy();
   });
 
-  it('by default, only the event loop thread runs SCHED_RR 10; every other thread stays normal', () => {
+  it('asked for priority 10, only the event loop thread runs SCHED_RR 10; every other thread stays normal', () => {
     const pid = wa.proc.child.pid!;
     expect(wa.ready.scheduling).toBe('SCHED_RR 10');
     expect(threadScheduling(pid, pid)).toEqual({ policy: 2, priority: 10 });
@@ -63,9 +63,9 @@ describe.skipIf(!root)('scheduling: the event loop at a real-time priority', () 
     expect(await ping(sb, nodes.a.podNs, nodes.b.podIp)).toBe(3);
   });
 
-  it('scheduling.priority 0 keeps normal scheduling, and a higher one is taken as asked', async () => {
+  it('by default the node keeps normal scheduling, and another priority is taken as asked', async () => {
     await wa.stop();
-    wa = await startWeft(sb, nodes.a, [peerOf(nodes.b)], { scheduling: { priority: 0 } });
+    wa = await startWeft(sb, nodes.a, [peerOf(nodes.b)]);
     expect(wa.ready.scheduling).toBe('normal');
     expect(threadScheduling(wa.proc.child.pid!, wa.proc.child.pid!)).toEqual({ policy: 0, priority: 0 });
     await wa.stop();

@@ -77,13 +77,13 @@ describe('parseConfig', () => {
   bad.push(['a metrics address without a port', { ...base, metrics: { listen: 'localhost' } }, /"metrics.listen": expected an IP address and port such as 127.0.0.1:9586, or "off"/]);
   bad.push(['a metrics host name', { ...base, metrics: { listen: 'localhost:9586' } }, /"metrics.listen"/]);
 
-  bad.push(['a scheduling priority above 99', { ...base, scheduling: { priority: 100 } }, /"scheduling.priority": expected an integer from 0 \(normal scheduling\) to 99 \(SCHED_RR\)/]);
+  bad.push(['a scheduling priority above 99', { ...base, scheduling: { priority: 100 } }, /"scheduling.priority": expected an integer from 0 \(normal scheduling, the default\) to 99 \(SCHED_RR\)/]);
   bad.push(['a fractional scheduling priority', { ...base, scheduling: { priority: 2.5 } }, /"scheduling.priority"/]);
   bad.push(['an unknown scheduling field', { ...base, scheduling: { policy: 'fifo' } }, /"scheduling.policy" is not known; valid fields here: priority/]);
 
-  it('runs the data path at SCHED_RR 10 by default; 0 asks for normal scheduling', () => {
-    expect(parseConfig(base).scheduling).toEqual({ priority: 10 });
-    expect(parseConfig({ ...base, scheduling: { priority: 0 } }).scheduling).toEqual({ priority: 0 });
+  it('runs the data path at normal scheduling by default; a priority asks for SCHED_RR', () => {
+    expect(parseConfig(base).scheduling).toEqual({ priority: 0 });
+    expect(parseConfig({ ...base, scheduling: { priority: 10 } }).scheduling).toEqual({ priority: 10 });
     expect(parseConfig({ ...base, scheduling: { priority: 99 } }).scheduling).toEqual({ priority: 99 });
   });
 

@@ -27,11 +27,13 @@ function kernel(grants: boolean): SchedCalls & { asked: number[] } {
 }
 
 describe('requestScheduling', () => {
-  it('names the policy the thread got', () => {
+  it('names the policy the thread got; 0 asks for nothing and reports the policy the thread has', () => {
     const k = kernel(true);
-    expect(requestScheduling(10, k)).toEqual({ policy: 'SCHED_RR 10' });
     expect(requestScheduling(0, k)).toEqual({ policy: 'normal' });
-    expect(k.asked).toEqual([10, 0]);
+    expect(requestScheduling(10, k)).toEqual({ policy: 'SCHED_RR 10' });
+    // Started under chrt, or asked before: 0 leaves it as it is.
+    expect(requestScheduling(0, k)).toEqual({ policy: 'SCHED_RR 10' });
+    expect(k.asked).toEqual([10]);
   });
 
   it('a refusal is reported, never thrown: the node forwards at normal priority and the text names the fix', () => {
