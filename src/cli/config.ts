@@ -143,7 +143,10 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): NodeConfig {
 
   const r = object(root.ring, 'ring');
   onlyKeys(r, 'ring', ['slots']);
-  const slots = integer(r.slots, 'ring.slots', 64, 1 << 20, 4096);
+  // 8,192 slots (14 MiB at a 1500-byte underlay): the outbound flow queue may hold three quarters of
+  // them, and four pod TCP streams (BBR, which ACK bursts make keep more in flight) overflowed 3,072:
+  // 110,000 to 130,000 retransmissions per 10 s, 3,800 with this ring (docs/ARCHITECTURE.md, "Queues").
+  const slots = integer(r.slots, 'ring.slots', 64, 1 << 20, 8192);
 
   if (root.peers !== undefined && !Array.isArray(root.peers)) fail('peers', 'a list of peers', root.peers);
   const peers: PeerSpec[] = [];

@@ -120,8 +120,9 @@ export class Router {
     this.sendBudget = options.sendBudget ?? 128;
     this.clock = options.clock ?? (() => performance.now());
     // Three quarters of the ring: a full queue leaves slots for receiving, and the limit stays above what
-    // a pod's TCP keeps in flight here (BBR, 2 to 3 MB: up to 2,000 segments); at half the ring (2,048) or
-    // 1,024 the over-limit drops cost four streams 20 to 35% of their throughput in retransmissions.
+    // the pods' TCP keeps in flight here (BBR, whose window grows with ACK bursts: four streams kept more
+    // than 3,072 segments, so the default ring is 8,192); below it the over-limit drops cost four streams
+    // 20 to 40% of their throughput in retransmissions (docs/ARCHITECTURE.md, "Queues").
     // CoDel outbound at RFC 8289's 5 ms / 100 ms: a ping never waits in this queue (it is its own flow), so
     // the target only sets how hard bulk flows are pushed back; measured against 1 ms / 10 ms, the latency
     // under load was the same and TCP lost 5 to 10% less throughput to retransmissions.
