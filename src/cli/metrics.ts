@@ -10,6 +10,8 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { WeftError } from '../errors.ts';
+import { WAIT_BOUNDS_US } from '../transport/wait-histogram.ts';
+import type { WaitCounts } from '../transport/wait-histogram.ts';
 import type { NodeStatus } from './status-format.ts';
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9586';
@@ -115,6 +117,7 @@ export function metrics(status: () => NodeStatus): Metrics {
     const drops = s().offload?.drops;
     if (drops) for (const [reason, n] of Object.entries(drops)) set({ reason }, n);
   });
+  registry.registerMetric(receiveWaitHistogram(() => s().receiveWait) as never);
   return {
     contentType: registry.contentType,
     scrape: async () => {
@@ -124,6 +127,33 @@ export function metrics(status: () => NodeStatus): Metrics {
       } finally {
         snap = undefined;
       }
+    },
+  };
+}
+
+/**
+ * weft_receive_wait_seconds, a Prometheus histogram made from the counts the
+ * transport keeps (prom-client's Histogram only takes single observations):
+ * cumulative buckets, sum and count, read at scrape time like every metric here.
+ */
+function receiveWaitHistogram(read: () => WaitCounts | undefined): { name: string; help: string; get(): Promise<unknown> } {
+  const name = 'weft_receive_wait_seconds';
+  const help = "How long received messages (a UDP GRO run, or one datagram) waited in the data socket's queue before weft read them, from the kernel's arrival stamps.";
+  return {
+    name,
+    help,
+    get: async () => {
+      const w = read();
+      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+      if (w !== undefined) {
+        let cumulative = 0;
+        WAIT_BOUNDS_US.forEach((bound, i) => {
+          cumulative += w.buckets[i]!;
+          values.push({ metricName: `${name}_bucket`, labels: { le: bound === Infinity ? '+Inf' : bound / 1e6 }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_sum`, labels: {}, value: w.sumUs / 1e6 }, { metricName: `${name}_count`, labels: {}, value: w.count });
+      }
+      return { name, help, type: 'histogram', values, aggregator: 'sum' };
     },
   };
 }

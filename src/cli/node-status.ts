@@ -23,6 +23,7 @@ import type { EncapsulationKind, PeerStatus } from '../dataplane/peer.ts';
 import type { GossipStatus } from '../node/gossip-control.ts';
 import type { RouterStats } from '../node/router.ts';
 import type { TransportBatchStatus, TransportStats } from '../transport/transport.ts';
+import type { WaitCounts, WaitHistogram } from '../transport/wait-histogram.ts';
 import type { TunStats } from '../tun/tun-device.ts';
 import type { OffloadStats } from '../tun/tun-offload.ts';
 import { endpointText, formatCidr } from '../wire/addr.ts';
@@ -101,6 +102,8 @@ export interface CommonStatus {
   tunStats: TunStats;
   offload?: OffloadStats;
   transport: TransportStatus;
+  /** How long received messages waited in the data socket's queue (a transport with arrival stamps). */
+  receiveWait?: WaitCounts;
   ring: RingStatus;
   peerRoutes: string[];
   gossip?: GossipStatus;
@@ -136,7 +139,7 @@ export interface StatusParts {
   router: RouterStats;
   tun: TunStats;
   offload: OffloadStats | null;
-  transport: { readonly stats: TransportStats; readonly batch?: TransportBatchStatus };
+  transport: { readonly stats: TransportStats; readonly batch?: TransportBatchStatus; readonly receiveWaits?: WaitHistogram };
   ring: RingStatus;
   kernelDrops: KernelDrops;
   peerRoutes: string[];
@@ -170,6 +173,7 @@ export function nodeStatus(parts: StatusParts): NodeStatus {
     tunStats: { ...parts.tun },
     ...(parts.offload ? { offload: parts.offload } : {}),
     transport: { ...parts.transport.stats, ...parts.transport.batch },
+    ...(parts.transport.receiveWaits ? { receiveWait: parts.transport.receiveWaits.snapshot() } : {}),
     ring: { ...parts.ring },
     peerRoutes: [...parts.peerRoutes],
     ...(parts.gossip ? { gossip: parts.gossip } : {}),

@@ -5,6 +5,8 @@
  */
 
 import type { NodeStatus } from './node-status.ts';
+import { WAIT_BOUNDS_US, waitQuantileUs } from '../transport/wait-histogram.ts';
+import type { WaitCounts } from '../transport/wait-histogram.ts';
 
 export type { NodeStatus, StatusPeer } from './node-status.ts';
 
@@ -76,8 +78,22 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   lines.push('');
   lines.push(`drops: ${nonZero(s.drops)}`);
   lines.push(`kernel receive drops: ${nonZero(s.kernelDrops)}`);
+  if (s.receiveWait !== undefined) lines.push(`receive wait: ${waitLine(s.receiveWait)}`);
   // Congestion signals from weft's flow queues under load (docs/ARCHITECTURE.md, "Queues"), apart from bad input.
   lines.push(`queue: ${nonZero({ 'codel drops': s.router.codelDrops, 'overlimit drops': s.router.overlimitDrops, 'ECN marks': s.router.ecnMarks })}`);
   if (s.gossip !== undefined) lines.push(`gossip drops: ${nonZero(s.gossip.drops)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** "p50 <= 32 us, p99 <= 2.048 ms (1234 since start)": bucket bounds, so "at most". */
+function waitLine(w: WaitCounts): string {
+  const p50 = waitQuantileUs(w, 0.5);
+  const p99 = waitQuantileUs(w, 0.99);
+  if (p50 === undefined || p99 === undefined) return 'none yet';
+  return `p50 ${boundText(p50)}, p99 ${boundText(p99)} (${w.count} since start)`;
+}
+
+function boundText(us: number): string {
+  if (us === Infinity) return `> ${WAIT_BOUNDS_US[WAIT_BOUNDS_US.length - 2]! / 1000} ms`;
+  return us < 1000 ? `<= ${us} us` : `<= ${us / 1000} ms`;
 }

@@ -46,6 +46,7 @@ import { bindError, newTransportStats } from './transport.ts';
 import type { AddressFamily } from './address-names.ts';
 import { Ipv4Family, Ipv6Family, ipv6BytesOf } from './address-names.ts';
 import { UdpGroStage } from './udp-gro-stage.ts';
+import { WaitHistogram } from './wait-histogram.ts';
 import { UdpSendQueue } from './udp-send-queue.ts';
 
 export interface BatchUdpTransportOptions {
@@ -113,6 +114,8 @@ export class BatchUdpTransport implements Transport {
   /** Senders in the family's native form; the handler wants text, made once per address (addresses). */
   private readonly recvAddrs: Uint32Array | Uint8Array;
   private readonly recvPorts: Uint16Array;
+  /** How long received messages waited in the socket's queue, from their arrival stamps. */
+  readonly receiveWaits = new WaitHistogram();
   /** Microseconds each received datagram waited in the socket's queue (-1: not stamped). */
   private readonly recvWaits: Int32Array;
   /** The wait of the datagram being delivered without GRO, ms. */
@@ -153,7 +156,7 @@ export class BatchUdpTransport implements Transport {
     this.family = family;
     this.addresses = family === 6 ? new Ipv6Family() : new Ipv4Family();
     this.queue = new UdpSendQueue(addon, ring, this.addresses, batchSize, gso);
-    this.groStage = gro ? new UdpGroStage(addon, ring, this.addresses) : null;
+    this.groStage = gro ? new UdpGroStage(addon, ring, this.addresses, this.receiveWaits) : null;
     this.fd = fd;
     this.port = port;
     this.ring = ring;
@@ -355,6 +358,7 @@ export class BatchUdpTransport implements Transport {
           ring.release(slot);
           continue;
         }
+        this.receiveWaits.record(this.recvWaits[i]!);
         this.plainWaitMs = this.recvWaits[i]! > 0 ? this.recvWaits[i]! / 1000 : 0;
         handler(slot, this.addresses.nameAt(this.recvAddrs, i), this.recvPorts[i]!);
       }

@@ -12,6 +12,7 @@
  */
 import type { PacketRing } from '../buf/packet-ring.ts';
 import { WeftError } from '../errors.ts';
+import type { WaitHistogram } from './wait-histogram.ts';
 
 /** A UDP endpoint, validated when it is created (an IP literal, never a host name). */
 export interface UdpEndpoint {
@@ -78,6 +79,8 @@ export interface Transport {
    * datagrams count as not having waited.
    */
   readonly receiveWaitMs?: number;
+  /** Every received message's wait in the socket's queue, counted (a transport with arrival stamps). */
+  readonly receiveWaits?: WaitHistogram;
   close(): Promise<void>;
 }
 

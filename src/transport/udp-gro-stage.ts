@@ -29,6 +29,7 @@ import type { WeftNative } from '../native/addon.ts';
 import type { AddressFamily } from './address-names.ts';
 import { Ipv4Family } from './address-names.ts';
 import type { ReceiveHandler, TransportStats } from './transport.ts';
+import { WaitHistogram } from './wait-histogram.ts';
 
 /** Runs received per native call. */
 const STAGED = 16;
@@ -58,11 +59,15 @@ export class UdpGroStage {
   coalescedRuns = 0;
   coalescedDatagrams = 0;
 
-  /** `addresses`: the socket's family (IPv4 unless given). */
-  constructor(addon: WeftNative, ring: PacketRing, addresses: AddressFamily = new Ipv4Family()) {
+  /** Each run's wait in the socket's queue, counted. */
+  private readonly waitCounts: WaitHistogram;
+
+  /** `addresses`: the socket's family (IPv4 unless given); `waits` counts each run's wait (the transport's). */
+  constructor(addon: WeftNative, ring: PacketRing, addresses: AddressFamily = new Ipv4Family(), waits = new WaitHistogram()) {
     this.addon = addon;
     this.ring = ring;
     this.addresses = addresses;
+    this.waitCounts = waits;
     this.addrs = addresses.array(STAGED);
     const area = ring.stagingArea(GRO_STAGING_BYTES);
     this.stage = area.buffer;
@@ -97,6 +102,7 @@ export class UdpGroStage {
         this.coalescedDatagrams += Math.ceil(len / seg);
       }
       const from = handler === null ? '' : this.addresses.nameAt(this.addrs, i);
+      this.waitCounts.record(this.waits[i]!);
       this.waitMs = this.waits[i]! > 0 ? this.waits[i]! / 1000 : 0;
       const port = this.ports[i]!;
       const base = this.offsets[i]!;

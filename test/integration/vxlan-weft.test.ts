@@ -55,6 +55,7 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     expect(human).toContain('  backend: vxlan');
     expect(human).toContain('  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)');
     expect(human).toContain('  device: weft0 (mtu 1450, offload on)');
+    expect(human).toMatch(/^receive wait: p50 (<=|>) [\d.]+ (us|ms), p99 (<=|>) [\d.]+ (us|ms) \(\d+ since start\)$/mu);
     expect(human).toMatch(/peer: node-b\n {2}backend: vxlan\n {2}endpoint: 10\.99\.0\.2:8472\n {2}subnets: 10\.244\.2\.0\/24\n {2}transfer: [\d.]+ MiB received, [\d.]+ MiB sent/u);
     const json = JSON.parse(await sb.run(nodes.a.ns, [process.execPath, main, 'status', '--json', '--socket', wa.controlSocket])) as {
       node: { name: string; mtu: number };
@@ -84,6 +85,10 @@ describe.skipIf(!root)('VXLAN: weft <-> weft', () => {
     expect(superPackets).toBeGreaterThan(0);
     expect(segments).toBeGreaterThan(superPackets);
     expect(text).toMatch(/weft_tun_offload_drops_total\{reason="gso_unsupported"\} 0/u);
+    // Every message pod b's 20 MB came back in had an arrival stamp, and so a wait, counted once.
+    const waits = Number(/^weft_receive_wait_seconds_count (\d+)$/mu.exec(text)?.[1]);
+    expect(waits).toBeGreaterThan(0);
+    expect(text).toContain(`weft_receive_wait_seconds_bucket{le="+Inf"} ${waits}`);
   });
 
   it('applies a changed peer file on SIGHUP: a removed peer gets no traffic, a restored one does', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { metrics } from '../../../src/cli/metrics.ts';
 import { nodeStatus } from '../../../src/cli/node-status.ts';
 import type { NodeStatus } from '../../../src/cli/node-status.ts';
+import { WaitHistogram } from '../../../src/transport/wait-histogram.ts';
 import { parseCidr } from '../../../src/wire/addr.ts';
 import { backendStatus, statusParts } from '../../helpers/status-fixture.ts';
 
@@ -21,6 +22,9 @@ const status = (): NodeStatus => {
   parts.kernelDrops = { data: 1876, gossip: 3 };
   parts.gossip = { members: { alive: 2, suspect: 0, dead: 0, left: 0 }, incarnation: 1, drops: { replay: 4, 'rate-limited': 0 }, unreachable: { 'node-c': 'fd99::3' } };
   parts.ring = { slots: 16, free: 12, exhausted: 7 };
+  const waits = new WaitHistogram();
+  for (const us of [10, 20, 3000, 70_000]) waits.record(us);
+  parts.transport = { ...parts.transport, receiveWaits: waits };
   parts.offload = { superPackets: 1, segments: 20, writes: 3, merged: 9, checksumFailed: 0, drops: { not_tcp: 2 } };
   parts.peers = [
     { name: 'node-b', endpoint: undefined, subnets: [parseCidr('10.244.2.0/24')], backend: 'wireguard', traffic: { txBytes: 100, rxBytes: 200, txPackets: 1, rxPackets: 2 }, publicKey: new Uint8Array(32), lastHandshakeWallMs: 1_700_000_000_000, persistentKeepalive: 0 },
@@ -70,7 +74,22 @@ describe('Prometheus metrics', () => {
       'weft_tun_offload_total{event="merged"} 9',
       'weft_tun_offload_total{event="checksum_failed"} 0',
       'weft_tun_offload_drops_total{reason="not_tcp"} 2',
+      // Cumulative, as Prometheus histograms are: 10 us, 20 us, 3 ms and 70 ms.
+      'weft_receive_wait_seconds_bucket{le="0.000016"} 1',
+      'weft_receive_wait_seconds_bucket{le="0.000032"} 2',
+      ...['0.000064', '0.000128', '0.000256', '0.000512', '0.001024', '0.002048'].map((le) => `weft_receive_wait_seconds_bucket{le="${le}"} 2`),
+      ...['0.004096', '0.008192', '0.016384', '0.032768', '0.065536'].map((le) => `weft_receive_wait_seconds_bucket{le="${le}"} 3`),
+      'weft_receive_wait_seconds_bucket{le="+Inf"} 4',
+      'weft_receive_wait_seconds_sum 0.07303',
+      'weft_receive_wait_seconds_count 4',
     ]);
+  });
+
+  it('declares the receive wait a histogram, and has no samples of it without arrival stamps', async () => {
+    const text = await metrics(status).scrape();
+    expect(text).toContain('# TYPE weft_receive_wait_seconds histogram');
+    const lines = weftLines(await metrics(() => nodeStatus(statusParts('vxlan'))).scrape());
+    expect(lines.filter((l) => l.startsWith('weft_receive_wait'))).toEqual([]);
   });
 
   it('have no handshake, handshake-time, gossip or offload samples where the node has none', async () => {

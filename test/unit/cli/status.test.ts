@@ -8,6 +8,7 @@ import { nodeStatus } from '../../../src/cli/node-status.ts';
 import type { NodeStatus } from '../../../src/cli/node-status.ts';
 import { formatAgo, formatBytes, formatStatus } from '../../../src/cli/status-format.ts';
 import { isWeftError } from '../../../src/errors.ts';
+import { WaitHistogram } from '../../../src/transport/wait-histogram.ts';
 import { parseCidr } from '../../../src/wire/addr.ts';
 import { backendStatus, statusParts } from '../../helpers/status-fixture.ts';
 
@@ -193,5 +194,24 @@ describe('control socket', () => {
       caught = err;
     }
     expect(isWeftError(caught, 'CONTROL_UNREACHABLE')).toBe(true);
+  });
+});
+
+describe('status: receive wait', () => {
+  it('shows how long received messages waited for weft, as bucket bounds, once the socket has arrival stamps', () => {
+    const parts = statusParts('vxlan');
+    expect(formatStatus(nodeStatus(parts))).not.toContain('receive wait');
+    const waits = new WaitHistogram();
+    parts.transport = { ...parts.transport, receiveWaits: waits };
+    expect(formatStatus(nodeStatus(parts))).toContain('\nreceive wait: none yet\n');
+    for (let i = 0; i < 98; i++) waits.record(20);
+    waits.record(3000);
+    waits.record(100_000);
+    const s = nodeStatus(parts);
+    expect(s.receiveWait).toEqual({ buckets: Array.from(waits.counts), count: 100, sumUs: 104_960 });
+    expect(formatStatus(s)).toContain('\nreceive wait: p50 <= 32 us, p99 <= 4.096 ms (100 since start)\n');
+    waits.record(100_000);
+    waits.record(100_000);
+    expect(formatStatus(nodeStatus(parts))).toContain('receive wait: p50 <= 32 us, p99 > 65.536 ms (102 since start)');
   });
 });
