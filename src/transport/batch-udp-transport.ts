@@ -21,10 +21,8 @@
  * Send: send(slot, endpoint) queues the slot (InFlight) with its destination
  * as numbers (udp-send-queue.ts). The queue goes to the kernel in one
  * sendmmsg when it holds `batchSize` slots, when the caller says flush()
- * (the router does after each TUN batch), or at the latest when the
- * caller's callback ends (process.nextTick, scheduled once per batch: not
- * setImmediate, whose extra turn of the loop cost every idle packet one
- * more epoll_wait though the router had flushed). sendmmsg copies every datagram
+ * (the router does after each TUN batch), or at the latest in a
+ * setImmediate scheduled once per batch. sendmmsg copies every datagram
  * before it returns, so the slots are released right after it: there is no
  * completion to wait for.
  *
@@ -264,7 +262,7 @@ export class BatchUdpTransport implements Transport {
     if (queue.queued === this.batchSize) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(this.deferredFlush);
+      setImmediate(this.deferredFlush);
     }
   }
 
@@ -387,9 +385,6 @@ export class BatchUdpTransport implements Transport {
       }
       if (n === 0) break;
       this.batchEnd?.();
-      // Fewer runs than asked: the socket was empty, so asking again would only cost a recvmmsg
-      // that says EAGAIN (a datagram arriving meanwhile makes the level-triggered poll fire again).
-      if (n < stage.capacity) break;
     }
     this.flush();
   }

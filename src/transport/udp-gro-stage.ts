@@ -78,9 +78,6 @@ export class UdpGroStage {
     }
   }
 
-  /** Runs one receive() asks for: fewer back means the socket had no more. */
-  readonly capacity = STAGED;
-
   /**
    * One receive of up to STAGED runs; each datagram goes into a slot of its
    * own and to `handler` (or straight back to the ring without one).

@@ -113,10 +113,6 @@ export class TunOffload {
     const start = batch.count;
     const end = start + want;
     const segmenter = this.segmenter;
-    // Set when a read stopped at EAGAIN before filling the stage: the device is empty, and
-    // another read would only cost a syscall to hear so (level-triggered readiness comes back
-    // for anything that arrives meanwhile).
-    let drained = false;
     while (batch.count < end) {
       if (segmenter.pending) {
         const n = segmenter.emit(out, batch.count, end - batch.count);
@@ -136,7 +132,6 @@ export class TunOffload {
         segmenter.load(this.stageBytes, off, off + VNET_HDR_LEN, len - VNET_HDR_LEN);
         continue;
       }
-      if (drained) break;
       const n = this.addon.tunReadBatch(fd, this.stage, this.stageOffsets, this.stageLengths, this.stageSlots, STAGED, STAGE_SIZE);
       if (n < 0) {
         if (batch.count === start) return n;
@@ -145,7 +140,6 @@ export class TunOffload {
       if (n === 0) break;
       this.staged = n;
       this.next = 0;
-      drained = n < STAGED;
     }
     const got = batch.count - start;
     let bytes = 0;

@@ -115,7 +115,7 @@ describe('BatchUdpTransport', () => {
     });
   }
 
-  it('sends a partial batch when the caller\'s callback ends, without flush()', async () => {
+  it('sends a partial batch on the next turn without flush()', async () => {
     const a = await batch(new PacketRing({ slots: 8 }));
     const b = await batch(new PacketRing({ slots: 8 }));
     let got = 0;
