@@ -10,9 +10,10 @@
  * thread in SCHED_RR 10 the same ping took 0.5 ms, at the same throughput.
  * It is not the default because it costs elsewhere, measured in the same
  * runs (docs/ARCHITECTURE.md, "Waiting for a CPU"): an idle ping took 0.3 ms
- * longer (a real-time task is woken on its own CPU, not beside its waker),
- * and a UDP flood that saturates weft left the pods' own processes 35% less
- * CPU; and a container needs CAP_SYS_NICE for it.
+ * longer (likely where a real-time task is woken on a virtual machine; not
+ * pinned down), and UDP floods that saturate weft delivered 30 to 40% fewer
+ * packets to the pods, whose processes got the CPU only when weft left it;
+ * and a container needs CAP_SYS_NICE for it.
  *
  * Only the event loop's thread is moved, with SCHED_RESET_ON_FORK: the
  * ip(8) commands weft starts and any thread started later run normally.
