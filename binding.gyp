@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "weft_native",
-      "sources": ["native/tun.c", "native/udp.c", "native/udp-gso.c", "native/scheduling.c"],
+      "sources": ["native/tun.c", "native/udp.c", "native/udp-gso.c", "native/scheduling.c", "native/aead.c"],
       # Node-API 8: async cleanup hooks and type tags.
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       # node's common.gypi puts -O3 and -Wno-unused-parameter first; drop the

@@ -36,6 +36,7 @@
 #include "napi-util.h"
 #include "batch.h"
 #include "poll.h"
+#include "aead.h"
 #include "scheduling.h"
 #include "udp.h"
 
@@ -333,7 +334,15 @@ NAPI_MODULE_INIT() {
     /* The event loop thread's scheduling class (scheduling.c). */
     {"schedSetRealtime", NULL, weft_sched_set_realtime, NULL, NULL, NULL, napi_enumerable, NULL},
     {"schedGet", NULL, weft_sched_get, NULL, NULL, NULL, napi_enumerable, NULL},
+    /* WireGuard's transport AEAD through Node's OpenSSL (aead.c). */
+    {"aeadSeal", NULL, weft_aead_seal, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"aeadOpen", NULL, weft_aead_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"aeadAvailable", NULL, weft_aead_available, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  if (!weft_aead_init(env)) {
+    throw_napi_failure(env, "napi_set_instance_data");
+    return NULL;
+  }
   return exports;
 }

@@ -16,20 +16,23 @@
  * runs without it too, with noisier numbers.
  *
  * Variants:
- *  - sealInPlace/openInPlace, one fresh view per call (the uncached path);
+ *  - sealInPlace/openInPlace by OpenSSL through the addon (the default
+ *    transport AEAD where it is built; src/crypto/aead-backend.ts);
+ *  - by libsodium, one fresh view per call (the uncached path);
  *  - the same with AeadViews (one cached view per slot; steady state allocates nothing);
  *  - node:crypto createCipheriv/createDecipheriv('chacha20-poly1305') doing the
  *    same work: a cipher object per packet (key and nonce cannot be re-set),
  *    the output copied back into the ring;
  *  - a bare subarray(), i.e. what the uncached path adds;
- *  - a forged packet: openInPlace's -1 against sodium-native's public
- *    wrapper, which throws on a bad tag.
+ *  - a forged packet: openInPlace's -1 (each backend) against
+ *    sodium-native's public wrapper, which throws on a bad tag.
  */
 import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { PacketRing } from '../../src/buf/packet-ring.ts';
-import { AeadViews, openInPlace, sealInPlace } from '../../src/crypto/aead.ts';
+import { AeadViews, openInPlace, sealInPlace, useTransportAead } from '../../src/crypto/aead.ts';
+import type { AeadBackendName } from '../../src/crypto/aead-backend.ts';
 import { generatePrivateKey, publicKey, sharedSecret } from '../../src/crypto/x25519.ts';
 import { GcRecorder, collectGarbage, hasGc, settleGc } from '../util/measure.ts';
 
@@ -41,6 +44,8 @@ interface Variant {
   name: string;
   n: number;
   op: (i: number) => void;
+  /** The transport AEAD the variant's in-place calls go to; switched to before its runs. */
+  backend: AeadBackendName | undefined;
   roundNs: number[];
   windows: Array<[number, number]>;
   gcMinor: number;
@@ -50,8 +55,12 @@ interface Variant {
 
 const gcs = new GcRecorder();
 
-function variant(name: string, n: number, op: (i: number) => void): Variant {
-  return { name, n, op, roundNs: [], windows: [], gcMinor: 0, gcMajor: 0, bytesPerOp: Number.NaN };
+function variant(name: string, n: number, op: (i: number) => void, backend?: AeadBackendName): Variant {
+  return { name, n, op, backend, roundNs: [], windows: [], gcMinor: 0, gcMajor: 0, bytesPerOp: Number.NaN };
+}
+
+function useBackendOf(v: Variant): void {
+  if (v.backend !== undefined) useTransportAead(v.backend);
 }
 
 /**
@@ -59,6 +68,7 @@ function variant(name: string, n: number, op: (i: number) => void): Variant {
  * generation (5000 ops, fewer for heavy allocators), retried if a GC lands in it.
  */
 async function bytesPerOp(v: Variant): Promise<number> {
+  useBackendOf(v);
   for (const size of [5000, 500, 50, 5]) {
     const n = Math.min(size, v.n);
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -76,9 +86,13 @@ async function bytesPerOp(v: Variant): Promise<number> {
 }
 
 async function run(variants: Variant[], rounds: number): Promise<void> {
-  for (const v of variants) for (let i = 0; i < Math.min(20_000, v.n); i++) v.op(i); // JIT warm-up
+  for (const v of variants) {
+    useBackendOf(v);
+    for (let i = 0; i < Math.min(20_000, v.n); i++) v.op(i); // JIT warm-up
+  }
   for (let r = 0; r < rounds; r++) {
     for (const v of variants) {
+      useBackendOf(v);
       const per = Math.max(1, Math.floor(v.n / rounds));
       collectGarbage();
       const t0 = performance.now();
@@ -122,18 +136,27 @@ async function main(): Promise<void> {
   const aead = [
     variant('sodium sealInPlace, view per call', N, (i) => {
       sealInPlace(buf, off, SIZE, key, i >>> 0, 0);
-    }),
+    }, 'libsodium'),
     variant('sodium sealInPlace, AeadViews', N, (i) => {
       sealInPlace(buf, off, SIZE, key, i >>> 0, 0, views, slot);
-    }),
+    }, 'libsodium'),
     variant('sodium seal+open pair, view per call', N, (i) => {
       sealInPlace(buf, off, SIZE, key, i >>> 0, 0);
       if (openInPlace(buf, off, SIZE + 16, key, i >>> 0, 0) !== SIZE) throw new Error('open failed');
-    }),
+    }, 'libsodium'),
     variant('sodium seal+open pair, AeadViews', N, (i) => {
       sealInPlace(buf, off, SIZE, key, i >>> 0, 0, views, slot);
       if (openInPlace(buf, off, SIZE + 16, key, i >>> 0, 0, views, slot) !== SIZE) throw new Error('open failed');
-    }),
+    }, 'libsodium'),
+  ];
+  const openssl = [
+    variant('openssl sealInPlace (addon)', N, (i) => {
+      sealInPlace(buf, off, SIZE, key, i >>> 0, 0);
+    }, 'openssl'),
+    variant('openssl seal+open pair (addon)', N, (i) => {
+      sealInPlace(buf, off, SIZE, key, i >>> 0, 0);
+      if (openInPlace(buf, off, SIZE + 16, key, i >>> 0, 0) !== SIZE) throw new Error('open failed');
+    }, 'openssl'),
   ];
 
   // node:crypto: one cipher object per packet, output copied into the ring.
@@ -165,6 +188,7 @@ async function main(): Promise<void> {
 
   // Forged packets: a tag that never verifies (restored before every try,
   // because a failed open zeroes the body).
+  useTransportAead('libsodium');
   sealInPlace(buf, off, SIZE, key, 1, 0);
   const forged = buf.slice(off, off + SIZE + 16);
   forged[SIZE]! ^= 1;
@@ -176,10 +200,14 @@ async function main(): Promise<void> {
   npub[4] = 1;
   const forgedN = Math.max(1, Math.floor(N / 10));
   const forgery = [
-    variant('forged packet: openInPlace -> -1', forgedN, () => {
+    variant('forged packet: sodium openInPlace -> -1', forgedN, () => {
       buf.set(forged, off);
       if (openInPlace(buf, off, SIZE + 16, key, 1, 0, views, slot) !== -1) throw new Error('forgery accepted');
-    }),
+    }, 'libsodium'),
+    variant('forged packet: openssl openInPlace -> -1', forgedN, () => {
+      buf.set(forged, off);
+      if (openInPlace(buf, off, SIZE + 16, key, 1, 0) !== -1) throw new Error('forgery accepted');
+    }, 'openssl'),
     variant('forged packet: sodium-native wrapper throws', forgedN, () => {
       buf.set(forged, off);
       try {
@@ -190,13 +218,18 @@ async function main(): Promise<void> {
     }),
   ];
 
-  const all = [...aead, ...node, subarray, ...forgery];
+  const all = [...openssl, ...aead, ...node, subarray, ...forgery];
   await run(all, ROUNDS);
   for (const v of all) print(v);
   const [seal, sealCached, pair, pairCached] = aead.map((v) => median(v.roundNs));
   console.log(
     `open alone (pair - seal, medians): view per call ${(pair! - seal!).toFixed(0)} ns, AeadViews ${(pairCached! - sealCached!).toFixed(0)} ns; ` +
       `AeadViews hit rate ${((100 * views.hits) / Math.max(1, views.hits + views.misses)).toFixed(3)}%`,
+  );
+  const [osSeal, osPair] = openssl.map((v) => median(v.roundNs));
+  console.log(
+    `openssl (addon) against sodium with AeadViews, medians: seal ${osSeal!.toFixed(0)} against ${sealCached!.toFixed(0)} ns (${(sealCached! / osSeal!).toFixed(2)}x), ` +
+      `open ${(osPair! - osSeal!).toFixed(0)} against ${(pairCached! - sealCached!).toFixed(0)} ns`,
   );
 
   // X25519: a handshake costs each side one key generation and four DH operations.

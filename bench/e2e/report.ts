@@ -33,6 +33,8 @@ export interface Machine {
   tcpCongestionControl?: string;
   /** The weft processes' scheduling: "normal", or "SCHED_RR N" from WEFT_REALTIME_PRIORITY (scheduling.priority). */
   weftScheduling: string;
+  /** What seals WireGuard's transport data in the weft processes: "openssl" or "libsodium" (WEFT_AEAD). */
+  weftAead: string;
   /** 1, 5 and 15 minute load averages at the start and at the end of the run. */
   loadStart: number[];
   loadEnd: number[];
@@ -205,7 +207,7 @@ export function markdownReport(res: Results): string {
   return [
     `# weft end-to-end benchmark, ${res.startedAt}`,
     '',
-    `${m.nproc} CPUs, Linux ${m.kernel}, Node ${m.node}, ${m.iperf3}${m.tcpCongestionControl !== undefined ? `, TCP congestion control ${m.tcpCongestionControl}` : ''}; weft scheduling ${m.weftScheduling}; load average ${m.loadStart.join(' ')} at the start, ${m.loadEnd.join(' ')} at the end.`,
+    `${m.nproc} CPUs, Linux ${m.kernel}, Node ${m.node}, ${m.iperf3}${m.tcpCongestionControl !== undefined ? `, TCP congestion control ${m.tcpCongestionControl}` : ''}; weft scheduling ${m.weftScheduling}, transport AEAD ${m.weftAead}; load average ${m.loadStart.join(' ')} at the start, ${m.loadEnd.join(' ')} at the end.`,
     `${res.secondsPerMeasurement} s per throughput measurement${res.quick ? ' (--quick: a smoke test, not a measurement)' : ''}.`,
     '',
     markdownTable(res.cases),

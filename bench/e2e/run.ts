@@ -27,6 +27,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { chooseAeadBackend } from '../../src/crypto/aead-backend.ts';
 import { NetnsSandbox } from '../../test/helpers/netns.ts';
 import { CASES, CASE_NAMES, parseCaseList, removeRunFiles } from './cases.ts';
 import type { CaseName, Setup } from './cases.ts';
@@ -106,7 +107,9 @@ function machine(): Machine {
   // The weft processes inherit WEFT_REALTIME_PRIORITY (scheduling.priority): the bench compares both ways.
   const rt = Number(process.env.WEFT_REALTIME_PRIORITY ?? 0);
   const weftScheduling = rt > 0 ? `SCHED_RR ${rt}` : 'normal';
-  return { nproc: availableParallelism(), kernel: release(), node: process.version, iperf3: iperf, ...(cc !== undefined ? { tcpCongestionControl: cc } : {}), weftScheduling, loadStart: loads(), loadEnd: [] };
+  // And WEFT_AEAD: the same choice their `weft up` makes (src/crypto/aead-backend.ts), named before the first case runs.
+  const weftAead = chooseAeadBackend(process.env.WEFT_AEAD).name;
+  return { nproc: availableParallelism(), kernel: release(), node: process.version, iperf3: iperf, ...(cc !== undefined ? { tcpCongestionControl: cc } : {}), weftScheduling, weftAead, loadStart: loads(), loadEnd: [] };
 }
 
 /**

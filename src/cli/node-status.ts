@@ -69,6 +69,8 @@ export interface NodeInfo {
   offload: 'off' | 'on' | 'refused by the kernel';
   /** The data path thread's scheduling: "SCHED_RR 10", or "normal", with why a priority asked for was refused. */
   scheduling: string;
+  /** A node with WireGuard peers: what seals its transport data ("ChaCha20-Poly1305 by OpenSSL 3.0.19"). */
+  aead?: string;
   /** Where peers reach this node: its (first configured) underlay address and data port. */
   underlay: string;
   /** A dual underlay's other endpoint, of the other family. */

@@ -50,7 +50,10 @@ export function formatStatus(s: NodeStatus, nowMs = Date.now()): string {
   lines.push(`  device: ${n.tun} (mtu ${n.mtu}, offload ${n.offload})`);
   lines.push(`  scheduling: ${n.scheduling}`);
   lines.push(`  underlay: ${both(n.underlay, n.underlaySecond)}`);
-  if (s.kind !== 'vxlan') lines.push(`  public key: ${s.node.publicKey}`);
+  if (s.kind !== 'vxlan') {
+    lines.push(`  public key: ${s.node.publicKey}`);
+    if (n.aead !== undefined) lines.push(`  transport AEAD: ${n.aead}`);
+  }
   if (s.kind !== 'wireguard') {
     // An IPv6-only node has no IPv4 VTEP (0.0.0.0 in the identity): name only what it answers for.
     const vteps = [...(s.node.vtepIp !== '0.0.0.0' ? [s.node.vtepIp] : []), ...(s.node.vtepIp6 !== undefined ? [s.node.vtepIp6] : [])];

@@ -8,6 +8,7 @@
  * unwinds them backwards, so a node that dies half-configured still leaves
  * no route, address or device behind.
  */
+import { transportAeadBackend, transportAeadDescription, useTransportAead } from '../crypto/aead.ts';
 import { encodeKey } from '../crypto/keys.ts';
 import { serveControl } from './control.ts';
 import { forgetHandler } from './forget.ts';
@@ -44,6 +45,8 @@ export interface RunningNode {
  */
 export async function startNode(configPath: string | undefined, flags: Record<string, string>, log: Logger, signal?: AbortSignal): Promise<RunningNode> {
   let config = loadConfig(configPath, flags);
+  // WEFT_AEAD (src/crypto/aead-backend.ts): a bad value, or OpenSSL asked for where it cannot be used, stops the start here.
+  useTransportAead(process.env.WEFT_AEAD);
   const checkpoint = () => {
     if (signal?.aborted) throw new WeftError('START_INTERRUPTED', `start-up interrupted by ${String(signal.reason)}; everything made so far was removed`);
   };
@@ -108,6 +111,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
         mtu,
         offload: !config.tun.offload ? 'off' : tun.offloadsEnabled ? 'on' : 'refused by the kernel',
         scheduling: scheduling.refused === undefined ? scheduling.policy : `${scheduling.policy} (${scheduling.refused})`,
+        ...(config.backend !== 'vxlan' ? { aead: transportAeadDescription() } : {}),
         ...underlayStatus(config, transport.localPort),
         startedAt,
       },
@@ -186,6 +190,7 @@ export async function startNode(configPath: string | undefined, flags: Record<st
       underlay: underlayText(config, transport.localPort),
       transport: config.transport.type,
       scheduling: scheduling.policy,
+      ...(config.backend !== 'vxlan' ? { aead: transportAeadBackend() } : {}),
       peers: config.peers.length,
       metrics: config.metricsListen ?? 'off',
       ...built.identity,

@@ -1,13 +1,15 @@
 /**
  * ChaCha20-Poly1305 (RFC 8439, IETF variant: 96-bit nonce, 16-byte tag) as
- * WireGuard uses it, backed by libsodium through sodium-native.
+ * WireGuard uses it.
  *
  * Two families:
  *  - in place over ring memory, for transport data (hot path): the ciphertext
  *    overwrites the plaintext and the tag lands in the tailroom right behind
- *    it; the 64-bit counter arrives as two uint32 halves and is written into
- *    one module-level nonce buffer, so no bigint and no nonce per packet;
- *  - aeadSeal/aeadOpen returning new arrays, for the handshake (cold path).
+ *    it; the 64-bit counter arrives as two uint32 halves, so no bigint and no
+ *    nonce per packet. OpenSSL through the addon does these when it can,
+ *    libsodium otherwise (aead-backend.ts says why and how it is chosen);
+ *  - aeadSeal/aeadOpen returning new arrays, and the in-place calls with
+ *    associated data, for the handshake (cold path): always libsodium.
  *
  * WireGuard's nonce (whitepaper 5.4.6) is 32 zero bits followed by the
  * counter as 64-bit little-endian: bytes 0..3 = 0, 4..7 = counter low half,
@@ -21,7 +23,7 @@
  * for the associated data (it dereferences it; measured: segfault), only
  * `undefined` or an array, which the types below enforce.
  *
- * Views: libsodium takes a typed array and uses its whole length, and
+ * Views (libsodium only; the addon takes an offset and a length): libsodium takes a typed array and uses its whole length, and
  * sodium-native has no (buffer, offset, length) variant of the AEAD calls
  * (only generichash, stream_xor, secretstream, sign_verify_detached and
  * randombytes take offsets). So one view of exactly the packet is needed per
@@ -31,6 +33,8 @@
  * allocates nothing. bench/crypto/aead-bench.ts measures both.
  */
 import { WeftError } from '../errors.ts';
+import { chooseAeadBackend, describeAeadBackend } from './aead-backend.ts';
+import type { AeadBackendChoice, AeadBackendName, NativeAead } from './aead-backend.ts';
 import { sodiumBinding } from './sodium.ts';
 
 export const KEY_LEN = 32;
@@ -71,6 +75,31 @@ const tag = new Uint8Array(TAG_LEN);
 function setCounter(lo: number, hi: number): void {
   nonceView.setUint32(4, lo, true);
   nonceView.setUint32(8, hi, true);
+}
+
+// The transport data's backend: OpenSSL when it is there; `weft up` applies WEFT_AEAD.
+let backend: AeadBackendChoice = chooseAeadBackend(undefined);
+let native: NativeAead | undefined = backend.native;
+
+/** Which implementation seals and opens transport data, for status: "ChaCha20-Poly1305 by OpenSSL 3.0.19". */
+export function transportAeadDescription(): string {
+  return describeAeadBackend(backend);
+}
+
+/** The transport data's backend's name. */
+export function transportAeadBackend(): AeadBackendName {
+  return backend.name;
+}
+
+/**
+ * Switch the transport data's backend: `openssl`, `libsodium`, or
+ * undefined for OpenSSL when it is there (WEFT_AEAD's values; tests and
+ * benchmarks compare the two). Throws CONFIG_INVALID for another value and
+ * CRYPTO_UNAVAILABLE for OpenSSL where it cannot be used.
+ */
+export function useTransportAead(wanted: string | undefined): void {
+  backend = chooseAeadBackend(wanted);
+  native = backend.native;
 }
 
 function isU32(n: number): boolean {
@@ -224,6 +253,11 @@ function sealChecked(
     misuse(`${what}(off ${off}, len ${len}) needs ${TAG_LEN} bytes of tailroom inside a buffer of ${buf.length}`);
   }
   if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
+  if (native !== undefined && ad === undefined) {
+    const sealed = native.aeadSeal(buf, off, len, key, counterLo >>> 0, counterHi >>> 0);
+    if (sealed < 0) misuse(`${what}: OpenSSL failed to seal (${sealed})`);
+    return sealed;
+  }
   setCounter(counterLo, counterHi);
   return sealCore(buf, off, len, key, packetView(buf, off, len, views, slot), ad);
 }
@@ -242,6 +276,8 @@ function openChecked(
 ): number {
   if (!isU32(off) || !isU32(len) || len < TAG_LEN || off + len > buf.length) return -1;
   if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
+  // OpenSSL returns -1 for a forged packet, as libsodium does, and zeroes it.
+  if (native !== undefined && ad === undefined) return native.aeadOpen(buf, off, len, key, counterLo >>> 0, counterHi >>> 0);
   setCounter(counterLo, counterHi);
   const mlen = len - TAG_LEN;
   return openCore(buf, off, mlen, key, packetView(buf, off, mlen, views, slot), ad);

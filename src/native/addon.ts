@@ -199,6 +199,24 @@ export interface WeftNative {
   schedSetRealtime(priority: number): number;
   /** The calling thread's policy (SCHED_OTHER 0, SCHED_RR 2, ...) into out[0] and priority into out[1]; 0 or -errno. */
   schedGet(out: Int32Array): number;
+  /**
+   * WireGuard's transport AEAD through Node's OpenSSL (native/aead.c):
+   * ChaCha20-Poly1305 over bytes[off, off+len) in place with the nonce of
+   * the counter counterLo + counterHi * 2^32, the tag written right behind.
+   * Returns len + 16; -1 when OpenSSL failed; -2 when this environment has
+   * no OpenSSL cipher (aeadAvailable). Throws a RangeError when the packet
+   * and its tag do not lie inside `bytes` or the key is not 32 bytes.
+   */
+  aeadSeal(bytes: Uint8Array, off: number, len: number, key: Uint8Array, counterLo: number, counterHi: number): number;
+  /**
+   * Authenticate and decrypt bytes[off, off+len) (ciphertext, then the tag)
+   * in place. Returns the plaintext length; -1 for a packet shorter than a
+   * tag, outside `bytes` or forged (its bytes are then zeroed); -2 as for
+   * aeadSeal. Throws only for a key that is not 32 bytes.
+   */
+  aeadOpen(bytes: Uint8Array, off: number, len: number, key: Uint8Array, counterLo: number, counterHi: number): number;
+  /** Whether Node's OpenSSL gave this environment ChaCha20-Poly1305 (a FIPS configuration does not). */
+  aeadAvailable(): boolean;
 }
 
 const ADDON_RELATIVE_PATH = join('build', 'Release', 'weft_native.node');

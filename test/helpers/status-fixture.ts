@@ -33,6 +33,7 @@ export function statusParts(kind: BackendStatus['kind']): StatusParts {
       mtu: kind === 'vxlan' ? 1450 : 1440,
       offload: 'on',
       scheduling: 'SCHED_RR 10',
+      ...(kind !== 'vxlan' ? { aead: 'ChaCha20-Poly1305 by OpenSSL 3.0.19' } : {}),
       underlay: kind === 'vxlan' ? '192.0.2.1:8472' : '192.0.2.1:51820',
       startedAt: '',
     },

@@ -11,7 +11,7 @@
  *    lo 0x04030201, hi 0x08070605), in both directions, and through
  *    aeadOpen with the counter as a bigint.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   aeadOpen,
   aeadSeal,
@@ -21,6 +21,8 @@ import {
   openInPlaceAd,
   sealInPlace,
   sealInPlaceAd,
+  transportAeadBackend,
+  useTransportAead,
 } from '../../src/crypto/aead.ts';
 import { PacketRing } from '../../src/buf/packet-ring.ts';
 import { ascii, fromHex, range, toHex } from './hex.ts';
@@ -121,7 +123,11 @@ describe('RFC 8439 appendix A.5 (WireGuard nonce layout)', () => {
   });
 });
 
-describe('in place without associated data (WireGuard transport data)', () => {
+describe.each(['openssl', 'libsodium'] as const)('in place without associated data (WireGuard transport data) by %s', (name) => {
+  const before = transportAeadBackend();
+  beforeAll(() => useTransportAead(name));
+  afterAll(() => useTransportAead(before));
+
   it('writes exactly what the general API computes for the same counter, and round-trips', () => {
     const key = range(0x80, 0x9f);
     const plaintext = ascii(

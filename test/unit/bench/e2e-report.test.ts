@@ -75,13 +75,13 @@ describe('markdown', () => {
       finishedAt: '2026-01-01T00:05:00Z',
       quick: false,
       secondsPerMeasurement: 10,
-      machine: { nproc: 2, kernel: '6.1', node: 'v20', iperf3: 'iperf 3.12', tcpCongestionControl: 'bbr', weftScheduling: 'SCHED_RR 10', loadStart: [1, 2, 3], loadEnd: [2, 2, 3] },
+      machine: { nproc: 2, kernel: '6.1', node: 'v20', iperf3: 'iperf 3.12', tcpCongestionControl: 'bbr', weftScheduling: 'SCHED_RR 10', weftAead: 'openssl', loadStart: [1, 2, 3], loadEnd: [2, 2, 3] },
       cases: [...CASES, { name: 'weft-wireguard', description: 'x', error: 'no handshake' }],
     };
     const md = markdownReport(res);
     expect(md).toContain('| kernel-vxlan | 4000 |');
     expect(md).toContain('- weft-vxlan / kernel-vxlan, TCP 1 stream: 0.25');
-    expect(md).toContain('iperf 3.12, TCP congestion control bbr; weft scheduling SCHED_RR 10; load average 1 2 3 at the start');
+    expect(md).toContain('iperf 3.12, TCP congestion control bbr; weft scheduling SCHED_RR 10, transport AEAD openssl; load average 1 2 3 at the start');
     expect(md).toContain('- weft-wireguard: no handshake');
   });
 });

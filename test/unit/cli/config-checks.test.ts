@@ -11,6 +11,9 @@ import { checkMtu, checkStateDir, overheadFor } from '../../../src/cli/config-ch
 import { parseConfig } from '../../../src/cli/config.ts';
 import type { NodeConfig } from '../../../src/cli/config.ts';
 import { loadConfig } from '../../../src/cli/config-load.ts';
+import { createLogger } from '../../../src/cli/log.ts';
+import { startNode } from '../../../src/cli/up.ts';
+import { useTransportAead } from '../../../src/crypto/aead.ts';
 import { generateKeyText, publicKeyText } from '../../../src/crypto/keys.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import type { WeftErrorCode } from '../../../src/errors.ts';
@@ -146,5 +149,32 @@ describe('a generated WireGuard key', () => {
     expect(c.wireguard!.privateKey).toHaveLength(32);
     expect(existsSync(stateDir)).toBe(false);
     expect(readdirSync(dir)).toEqual(['node.json']);
+  });
+});
+
+describe('WEFT_AEAD', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-aead-env-'));
+  const saved = process.env.WEFT_AEAD;
+  afterAll(() => {
+    if (saved === undefined) delete process.env.WEFT_AEAD;
+    else process.env.WEFT_AEAD = saved;
+    useTransportAead(saved);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops weft up before its first side effect when it names no transport AEAD', async () => {
+    const stateDir = join(dir, 'state');
+    const path = join(dir, 'node.json');
+    writeFileSync(path, JSON.stringify({ name: 'node-a', backend: 'wireguard', underlay: { address: '192.168.50.1' }, subnet: '10.244.1.0/24', stateDir }));
+    process.env.WEFT_AEAD = 'chacha';
+    const lines: string[] = [];
+    const err = await startNode(path, {}, createLogger('debug', (l) => lines.push(l) > 0)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isWeftError(err, 'CONFIG_INVALID'), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/^WEFT_AEAD=chacha is not a transport AEAD: use openssl or libsodium/u);
+    expect(existsSync(stateDir)).toBe(false);
+    expect(lines).toEqual([]);
   });
 });

@@ -50,6 +50,7 @@ describe('status formatting', () => {
         '  scheduling: SCHED_RR 10',
         '  underlay: 192.0.2.1:51820',
         '  public key: PUB',
+        '  transport AEAD: ChaCha20-Poly1305 by OpenSSL 3.0.19',
         '',
         'peer: node-b',
         '  backend: wireguard',
@@ -110,13 +111,14 @@ describe('status formatting', () => {
         '',
       ].join('\n'),
     );
-    expect(formatStatus(nodeStatus(statusParts('mixed'))).split('\n').slice(1, 8)).toEqual([
+    expect(formatStatus(nodeStatus(statusParts('mixed'))).split('\n').slice(1, 9)).toEqual([
       '  backend: mixed',
       '  subnet: 10.244.1.0/24 (cluster 10.244.0.0/16)',
       '  device: weft0 (mtu 1440, offload on)',
       '  scheduling: SCHED_RR 10',
       '  underlay: 192.0.2.1:51820',
       '  public key: PUB',
+      '  transport AEAD: ChaCha20-Poly1305 by OpenSSL 3.0.19',
       '  vtep: 10.244.1.0 02:00:0a:f4:01:00 (vni 1)',
     ]);
   });

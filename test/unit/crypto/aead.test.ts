@@ -1,5 +1,5 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PacketRing } from '../../../src/buf/packet-ring.ts';
 import {
   AeadViews,
@@ -11,7 +11,10 @@ import {
   openInPlaceAd,
   sealInPlace,
   TAG_LEN,
+  transportAeadBackend,
+  useTransportAead,
 } from '../../../src/crypto/aead.ts';
+import type { AeadBackendName } from '../../../src/crypto/aead-backend.ts';
 import { xaeadOpen, xaeadSeal } from '../../../src/crypto/xaead.ts';
 import { isWeftError } from '../../../src/errors.ts';
 import { thrownBy } from '../../helpers/errors.ts';
@@ -30,7 +33,18 @@ function expectMisuse(fn: () => unknown): void {
   expect(isWeftError(caught, 'CRYPTO_MISUSE'), String(caught)).toBe(true);
 }
 
-describe('sealInPlace / openInPlace', () => {
+/** Run a suite with the transport AEAD switched to `name`, and switch back after. */
+function withBackend(name: AeadBackendName): void {
+  const before = transportAeadBackend();
+  beforeAll(() => useTransportAead(name));
+  afterAll(() => useTransportAead(before));
+}
+
+// Both backends pass the same tests: OpenSSL through the addon (the default
+// where it is built, as in CI) and libsodium (the fallback).
+describe.each(['openssl', 'libsodium'] as const)('sealInPlace / openInPlace by %s', (name) => {
+  withBackend(name);
+
   it('agrees with OpenSSL on random packets, lengths and 64-bit counters', () => {
     const ring = new PacketRing({ slots: 2, capacity: 1920 });
     const slot = ring.acquire();
@@ -139,6 +153,9 @@ describe('sealInPlace / openInPlace', () => {
 });
 
 describe('AeadViews', () => {
+  // The views serve libsodium, which takes a whole typed array; the addon takes offsets.
+  withBackend('libsodium');
+
   it('reuses a slot view for the same offset and length, and gives the same bytes as without it', () => {
     const ring = new PacketRing({ slots: 4 });
     const views = new AeadViews(ring.bytes, ring.slotCount);

@@ -49,7 +49,7 @@ describe('native addon', () => {
   const addon = loadAddon();
 
   it('loads from the package root and exports the documented functions', () => {
-    for (const fn of ['tunOpen', 'tunReadBatch', 'tunWriteBatch', 'pollStart', 'pollStop', 'closeFd', 'schedSetRealtime', 'schedGet']) {
+    for (const fn of ['tunOpen', 'tunReadBatch', 'tunWriteBatch', 'pollStart', 'pollStop', 'closeFd', 'schedSetRealtime', 'schedGet', 'aeadSeal', 'aeadOpen', 'aeadAvailable']) {
       expect(typeof (addon as unknown as Record<string, unknown>)[fn], fn).toBe('function');
     }
   });
