@@ -20,6 +20,7 @@
 #error "weft_native is Linux-only"
 #endif
 
+#include <limits.h>
 #include <stdlib.h>
 
 #include <openssl/evp.h>
@@ -126,7 +127,8 @@ static void wireguard_nonce(uint8_t nonce[12], uint32_t lo, uint32_t hi) {
 napi_value weft_aead_seal(napi_env env, napi_callback_info info) {
   aead_args a;
   if (!get_aead_args(env, info, &a, "weft_native: aeadSeal(bytes, off, len, key, counterLo, counterHi)")) return NULL;
-  if ((uint64_t)a.off + a.len + AEAD_TAG_LEN > a.size) {
+  /* OpenSSL takes an int length; a ring's packets are far below it. */
+  if ((uint64_t)a.off + a.len + AEAD_TAG_LEN > a.size || a.len > INT_MAX) {
     napi_throw_range_error(env, NULL, "weft_native: aeadSeal: the packet and its tag must lie inside bytes");
     return NULL;
   }
@@ -151,7 +153,7 @@ napi_value weft_aead_seal(napi_env env, napi_callback_info info) {
 napi_value weft_aead_open(napi_env env, napi_callback_info info) {
   aead_args a;
   if (!get_aead_args(env, info, &a, "weft_native: aeadOpen(bytes, off, len, key, counterLo, counterHi)")) return NULL;
-  if (a.len < AEAD_TAG_LEN || (uint64_t)a.off + a.len > a.size) return make_i32(env, -1);
+  if (a.len < AEAD_TAG_LEN || (uint64_t)a.off + a.len > a.size || a.len > INT_MAX) return make_i32(env, -1);
   aead_contexts *c = contexts(env);
   if (c == NULL) return make_i32(env, -2);
   uint8_t nonce[12], *p = a.bytes + a.off;
