@@ -3,8 +3,8 @@
  * (through the addon, native/aead.c) or libsodium (sodium-native).
  *
  * Why two: OpenSSL's assembly seals a full-size packet in about half the
- * time libsodium takes on the machines weft is measured on (AVX-512: 0.9
- * against 1.8 us for 1408 bytes, `npm run bench:crypto`), and the AEAD was
+ * time libsodium takes on the machines weft is measured on (AVX-512: 1.1
+ * against 2.1 us for 1440 bytes, `npm run bench:crypto`), and the AEAD was
  * 45% of a WireGuard node's time. But OpenSSL may lack the cipher (a FIPS
  * configuration), and the addon may not be built where only pure code runs
  * (unit tests of codecs on a machine without a C compiler), so libsodium

@@ -64,9 +64,10 @@ describe.skipIf(!root)('WireGuard: weft <-> wireguard-go', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('announces its public key, the MTU of the underlay minus 60 bytes, and OpenSSL sealing its transport data', () => {
+  it('announces its public key, the MTU of the underlay minus 60 bytes, and OpenSSL sealing its transport data', async () => {
     // Every exchange with wireguard-go below is then OpenSSL's AEAD against Go's.
     expect(weft.ready).toMatchObject({ backend: 'wireguard', tun: WEFT_TUN, mtu: 1440, publicKey: publicKeyText(weftPriv), listenPort: 51820, aead: 'openssl' });
+    expect((await weftStatus(weft)).node).toMatchObject({ aead: `ChaCha20-Poly1305 by OpenSSL ${process.versions.openssl}` });
   });
 
   it('weft initiates: pod a pings pod b, and back', async () => {
