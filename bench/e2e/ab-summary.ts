@@ -153,6 +153,13 @@ export function markdownComparison(before: readonly Results[], after: readonly R
     );
     if (failed.length > 0) lines.push('', 'failed rounds:', ...failed);
   }
+  // Each verdict is one test: over many figures, some come out apart by chance alone.
+  const judged = names.flatMap((name) => compareCase(name, before, after)).filter((r) => r.chance !== undefined);
+  if (judged.length > 0) {
+    const expected = judged.reduce((n, r) => n + (r.chance! <= VERDICT_CHANCE ? r.chance! : 0), 0);
+    const verdicts = judged.filter((r) => r.verdict === 'better' || r.verdict === 'worse').length;
+    lines.push('', `${verdicts} verdicts over ${judged.length} figures; unchanged code would give about ${expected.toFixed(1)} by chance alone, so read a lone verdict on a noisy figure (a p99) with that in mind.`);
+  }
   const loads = [...before, ...after].map((r) => r.machine.loadStart[0]).filter((l): l is number => l !== undefined);
   if (loads.length > 0) lines.push('', `1-minute load average at each round's start: ${Math.min(...loads)} to ${Math.max(...loads)}.`);
   return `${lines.join('\n')}\n`;

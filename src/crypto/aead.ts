@@ -23,7 +23,8 @@
  * for the associated data (it dereferences it; measured: segfault), only
  * `undefined` or an array, which the types below enforce.
  *
- * Views (libsodium only; the addon takes an offset and a length): libsodium takes a typed array and uses its whole length, and
+ * Views (libsodium only; the addon takes an offset and a length):
+ * libsodium takes a typed array and uses its whole length, and
  * sodium-native has no (buffer, offset, length) variant of the AEAD calls
  * (only generichash, stream_xor, secretstream, sign_verify_detached and
  * randombytes take offsets). So one view of exactly the packet is needed per

@@ -95,6 +95,8 @@ describe('markdownComparison', () => {
     expect(md).toContain('| TCP 1 stream (Mbit/s) | 1050 [1000–1100] | 1450 [1400–1500] | 1.38 | better |');
     expect(md).toContain('| ping idle p50 (ms) | 0.500 [0.400–0.600] | 0.500 | 1.00 |  |');
     expect(md).toContain('failed rounds:\n- after: no handshake');
+    // 8 figures, each over 4 against 4 rounds that ran (2/70): about 0.2 verdicts by chance; here TCP 1 and 4 streams and both CPUs.
+    expect(md).toContain('4 verdicts over 8 figures; unchanged code would give about 0.2 by chance alone');
     expect(md).toContain("1-minute load average at each round's start: 0.5 to 2.25.");
   });
 });
