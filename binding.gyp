@@ -3,7 +3,10 @@
   # needs no node-addon-api and stays ABI-stable across Node releases; it also
   # uses libuv (uv_poll) from the headers Node ships. Linux only: tun.c and
   # udp.c stop the build with #error elsewhere. tun.c holds the module init,
-  # which also registers udp.c's batch UDP calls and scheduling.c's two.
+  # which also registers udp.c's batch UDP calls, scheduling.c's two and
+  # aead.c's three. aead.c calls the OpenSSL Node carries (its headers ship
+  # with Node's, include/node/openssl; its symbols are exported to addons),
+  # so nothing more is linked.
   "targets": [
     {
       "target_name": "weft_native",
