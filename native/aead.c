@@ -85,15 +85,6 @@ typedef struct {
   const uint8_t *key;
 } aead_args;
 
-static bool get_u32(napi_env env, napi_value v, uint32_t *out, const char *what) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) == napi_ok && t == napi_number && napi_get_value_uint32(env, v, out) == napi_ok) return true;
-  char msg[96];
-  snprintf(msg, sizeof msg, "weft_native: %s must be a number", what);
-  napi_throw_type_error(env, NULL, msg);
-  return false;
-}
-
 static bool get_aead_args(napi_env env, napi_callback_info info, aead_args *a, const char *usage) {
   size_t argc = 6, key_len = 0;
   napi_value argv[6];

@@ -94,15 +94,23 @@ static inline bool is_null_or_undefined(napi_env env, napi_value v) {
   return t == napi_null || t == napi_undefined;
 }
 
-static inline bool get_i32(napi_env env, napi_value v, int32_t *out, const char *what) {
+/* A number argument, or a TypeError naming `what`. */
+static inline bool check_number(napi_env env, napi_value v, const char *what) {
   napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "weft_native: %s must be a number", what);
-    napi_throw_type_error(env, NULL, msg);
-    return false;
-  }
-  return napi_get_value_int32(env, v, out) == napi_ok;
+  if (napi_typeof(env, v, &t) == napi_ok && t == napi_number) return true;
+  char msg[96];
+  snprintf(msg, sizeof msg, "weft_native: %s must be a number", what);
+  napi_throw_type_error(env, NULL, msg);
+  return false;
+}
+
+static inline bool get_i32(napi_env env, napi_value v, int32_t *out, const char *what) {
+  return check_number(env, v, what) && napi_get_value_int32(env, v, out) == napi_ok;
+}
+
+/* As get_i32, for values up to 2^32 - 1 (a number outside that is taken modulo 2^32). */
+static inline bool get_u32(napi_env env, napi_value v, uint32_t *out, const char *what) {
+  return check_number(env, v, what) && napi_get_value_uint32(env, v, out) == napi_ok;
 }
 
 static inline bool get_i32_array(napi_env env, napi_value v, int32_t **data, size_t *len, const char *what) {

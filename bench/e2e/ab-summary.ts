@@ -142,9 +142,12 @@ export function markdownComparison(before: readonly Results[], after: readonly R
     `which unchanged code does by chance ${percent(chanceApart(before.length, after.length))} of the time with these rounds (a verdict needs at most ${percent(VERDICT_CHANCE)});`,
     '"apart": the same, with too few rounds to tell.',
   ];
+  const judged: FigureRow[] = [];
   for (const name of names) {
+    const rows = compareCase(name, before, after);
+    judged.push(...rows.filter((r) => r.chance !== undefined));
     lines.push('', `## ${name}`, '', '| figure | before | after | after / before | |', '|---|--:|--:|--:|---|');
-    for (const row of compareCase(name, before, after)) {
+    for (const row of rows) {
       const ratio = row.ratio === undefined ? '-' : row.ratio.toFixed(2);
       lines.push(`| ${row.label} | ${cell(row.before, row.digits)} | ${cell(row.after, row.digits)} | ${ratio} | ${row.verdict === 'overlap' || row.verdict === undefined ? '' : row.verdict} |`);
     }
@@ -154,7 +157,6 @@ export function markdownComparison(before: readonly Results[], after: readonly R
     if (failed.length > 0) lines.push('', 'failed rounds:', ...failed);
   }
   // Each verdict is one test: over many figures, some come out apart by chance alone.
-  const judged = names.flatMap((name) => compareCase(name, before, after)).filter((r) => r.chance !== undefined);
   if (judged.length > 0) {
     const expected = judged.reduce((n, r) => n + (r.chance! <= VERDICT_CHANCE ? r.chance! : 0), 0);
     const verdicts = judged.filter((r) => r.verdict === 'better' || r.verdict === 'worse').length;

@@ -35,7 +35,7 @@
  */
 import { WeftError } from '../errors.ts';
 import { chooseAeadBackend, describeAeadBackend } from './aead-backend.ts';
-import type { AeadBackendChoice, AeadBackendName, NativeAead } from './aead-backend.ts';
+import type { AeadBackendChoice, AeadBackendName } from './aead-backend.ts';
 import { sodiumBinding } from './sodium.ts';
 
 export const KEY_LEN = 32;
@@ -80,7 +80,6 @@ function setCounter(lo: number, hi: number): void {
 
 // The transport data's backend: OpenSSL when it is there; `weft up` applies WEFT_AEAD.
 let backend: AeadBackendChoice = chooseAeadBackend(undefined);
-let native: NativeAead | undefined = backend.native;
 
 /** Which implementation seals and opens transport data, for status: "ChaCha20-Poly1305 by OpenSSL 3.0.19". */
 export function transportAeadDescription(): string {
@@ -100,7 +99,6 @@ export function transportAeadBackend(): AeadBackendName {
  */
 export function useTransportAead(wanted: string | undefined): void {
   backend = chooseAeadBackend(wanted);
-  native = backend.native;
 }
 
 function isU32(n: number): boolean {
@@ -254,6 +252,7 @@ function sealChecked(
     misuse(`${what}(off ${off}, len ${len}) needs ${TAG_LEN} bytes of tailroom inside a buffer of ${buf.length}`);
   }
   if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
+  const native = backend.native;
   if (native !== undefined && ad === undefined) {
     const sealed = native.aeadSeal(buf, off, len, key, counterLo >>> 0, counterHi >>> 0);
     if (sealed < 0) misuse(`${what}: OpenSSL failed to seal (${sealed})`);
@@ -278,6 +277,7 @@ function openChecked(
   if (!isU32(off) || !isU32(len) || len < TAG_LEN || off + len > buf.length) return -1;
   if (key.length !== KEY_LEN) misuse(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
   // OpenSSL returns -1 for a forged packet, as libsodium does, and zeroes it.
+  const native = backend.native;
   if (native !== undefined && ad === undefined) return native.aeadOpen(buf, off, len, key, counterLo >>> 0, counterHi >>> 0);
   setCounter(counterLo, counterHi);
   const mlen = len - TAG_LEN;
